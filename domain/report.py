@@ -1,0 +1,104 @@
+"""The report: its rows, its CSV form, and the record of a report run."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+import numpy as np
+
+from domain.clock import MICROS_PER_HOUR, MICROS_PER_MINUTE
+from domain.inputs import Int64Array
+
+REPORT_HEADER = (
+    "store_id,uptime_last_hour,uptime_last_day,uptime_last_week,"
+    "downtime_last_hour,downtime_last_day,downtime_last_week"
+)
+
+
+def _int64(values: object) -> Int64Array:
+    return np.ascontiguousarray(values, dtype=np.int64)
+
+
+@attrs.frozen
+class ReportRows:
+    """Per store (sorted by id), uptime and downtime in each window, in microseconds."""
+
+    store_ids: tuple[str, ...] = attrs.field(converter=tuple)
+    uptime_hour: Int64Array = attrs.field(converter=_int64)
+    uptime_day: Int64Array = attrs.field(converter=_int64)
+    uptime_week: Int64Array = attrs.field(converter=_int64)
+    downtime_hour: Int64Array = attrs.field(converter=_int64)
+    downtime_day: Int64Array = attrs.field(converter=_int64)
+    downtime_week: Int64Array = attrs.field(converter=_int64)
+
+    def __len__(self) -> int:
+        return len(self.store_ids)
+
+    @classmethod
+    def empty(cls) -> ReportRows:
+        return cls((), [], [], [], [], [], [])
+
+    @classmethod
+    def concatenate(cls, parts: list[ReportRows]) -> ReportRows:
+        """Join parts that cover consecutive, disjoint ranges of store ids."""
+        if not parts:
+            return cls.empty()
+        columns = [f.name for f in attrs.fields(cls)][1:]
+        return cls(
+            tuple(store_id for part in parts for store_id in part.store_ids),
+            *(np.concatenate([getattr(part, column) for part in parts]) for column in columns),
+        )
+
+    def figures(self, store_id: str) -> tuple[float, float, float, float, float, float]:
+        """The six rounded figures of one store, as the CSV shows them."""
+        i = self.store_ids.index(store_id)
+        return _figures(self, i)
+
+
+def _figures(rows: ReportRows, i: int) -> tuple[float, float, float, float, float, float]:
+    return (
+        round(int(rows.uptime_hour[i]) / MICROS_PER_MINUTE, 2),
+        round(int(rows.uptime_day[i]) / MICROS_PER_HOUR, 2),
+        round(int(rows.uptime_week[i]) / MICROS_PER_HOUR, 2),
+        round(int(rows.downtime_hour[i]) / MICROS_PER_MINUTE, 2),
+        round(int(rows.downtime_day[i]) / MICROS_PER_HOUR, 2),
+        round(int(rows.downtime_week[i]) / MICROS_PER_HOUR, 2),
+    )
+
+
+def render_csv(rows: ReportRows) -> str:
+    """The report file: header, then one line per store; hours minutes, day and week hours."""
+    lines = [REPORT_HEADER]
+    for i, store_id in enumerate(rows.store_ids):
+        figures = ",".join("%.2f" % value for value in _figures(rows, i))
+        lines.append(f"{_csv_field(store_id)},{figures}")
+    return "\n".join(lines) + "\n"
+
+
+def _csv_field(value: str) -> str:
+    # Store ids are opaque; quote the ones that would break the CSV structure.
+    if any(ch in value for ch in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+class ReportStatus(enum.Enum):
+    RUNNING = "Running"
+    COMPLETE = "Complete"
+    FAILED = "Failed"
+
+
+@attrs.frozen
+class Report:
+    """One report run, as the registry keeps it."""
+
+    report_id: str
+    status: ReportStatus
+    created_at: datetime
+    finished_at: datetime | None = None
+    report_path: str | None = None
+    error: str | None = None
+    progress_done: int = 0
+    progress_total: int = 0
