@@ -8,7 +8,7 @@ through ``store_index``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -27,6 +27,10 @@ def _sorted_unique(instance: object, attribute: attrs.Attribute[tuple[str, ...]]
         raise ValueError(f"{attribute.name} must be sorted and unique")
 
 
+def str_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 def _int64(values: Sequence[int] | NDArray[np.integer]) -> Int64Array:
     return np.ascontiguousarray(values, dtype=np.int64)
 
@@ -35,7 +39,7 @@ def _bool(values: Sequence[bool] | NDArray[np.bool_]) -> BoolArray:
     return np.ascontiguousarray(values, dtype=np.bool_)
 
 
-def _same_length(instance: object) -> None:
+def _same_length(instance: attrs.AttrsInstance) -> None:
     lengths = {
         field.name: len(getattr(instance, field.name))
         for field in attrs.fields(type(instance))
@@ -62,7 +66,7 @@ def vocabulary(store_ids: Sequence[str]) -> tuple[tuple[str, ...], Int64Array]:
 class StatusPolls:
     """Status polls: at most one per ``(store, instant)``, in any order."""
 
-    store_ids: tuple[str, ...] = attrs.field(converter=tuple, validator=_sorted_unique)
+    store_ids: tuple[str, ...] = attrs.field(converter=str_tuple, validator=_sorted_unique)
     store_index: Int64Array = attrs.field(converter=_int64)
     timestamp_us: Int64Array = attrs.field(converter=_int64)
     active: BoolArray = attrs.field(converter=_bool)
@@ -95,7 +99,7 @@ class StatusPolls:
 class BusinessHours:
     """Weekly opening rows: weekday 0 = Monday; times are local microseconds of the day."""
 
-    store_ids: tuple[str, ...] = attrs.field(converter=tuple, validator=_sorted_unique)
+    store_ids: tuple[str, ...] = attrs.field(converter=str_tuple, validator=_sorted_unique)
     store_index: Int64Array = attrs.field(converter=_int64)
     weekday: Int64Array = attrs.field(converter=_int64)
     start_us: Int64Array = attrs.field(converter=_int64)

@@ -9,7 +9,7 @@ import attrs
 import numpy as np
 
 from domain.clock import MICROS_PER_HOUR, MICROS_PER_MINUTE
-from domain.inputs import Int64Array
+from domain.inputs import Int64Array, str_tuple
 
 REPORT_HEADER = (
     "store_id,uptime_last_hour,uptime_last_day,uptime_last_week,"
@@ -25,7 +25,7 @@ def _int64(values: object) -> Int64Array:
 class ReportRows:
     """Per store (sorted by id), uptime and downtime in each window, in microseconds."""
 
-    store_ids: tuple[str, ...] = attrs.field(converter=tuple)
+    store_ids: tuple[str, ...] = attrs.field(converter=str_tuple)
     uptime_hour: Int64Array = attrs.field(converter=_int64)
     uptime_day: Int64Array = attrs.field(converter=_int64)
     uptime_week: Int64Array = attrs.field(converter=_int64)

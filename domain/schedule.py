@@ -1,0 +1,127 @@
+"""Business hours as UTC intervals: the weekly rows laid on the week's local dates.
+
+For every local date ``D`` of a store that touches the week and every row of
+``D``'s weekday: ``start < end`` opens ``[D start, D end)``; ``start > end``
+opens overnight ``[D start, D+1 end)``; ``start == end`` opens 24 hours from
+``D start``. The intervals of a store are united, then clipped to the week.
+A store without any row is open all the time.
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from domain.calendar import LocalDays
+from domain.clock import MICROS_PER_DAY
+from domain.inputs import BoolArray, Int64Array
+from domain.interval import Interval
+from domain.localtime import ZoneClock, weekday_of
+
+# Store index and time share one int64 sort key: time needs < 2**41 µs
+# (25 days) of range after the origin, which leaves room for 4M stores.
+KEY_STRIDE = 1 << 41
+
+
+@attrs.frozen
+class OpeningRows:
+    """Weekly rows of many stores (store is an index into the report's stores)."""
+
+    store: Int64Array
+    weekday: Int64Array
+    start_us: Int64Array
+    end_us: Int64Array
+
+
+def opening_intervals(rows: OpeningRows, clock: ZoneClock, days: LocalDays) -> tuple[Int64Array, Int64Array, Int64Array]:
+    """The UTC intervals ``(store, start, end)`` the rows of one zone open on ``days``."""
+    stores: list[Int64Array] = []
+    starts: list[Int64Array] = []
+    ends: list[Int64Array] = []
+    for day in days.days.tolist():
+        on_day = rows.weekday == weekday_of(day)
+        if not on_day.any():
+            continue
+        open_at, close_at = rows.start_us[on_day], rows.end_us[on_day]
+        start = clock.to_utc(day, open_at)
+        same_day_end = clock.to_utc(day, close_at)
+        next_day_end = clock.to_utc(day + 1, close_at)
+        end = np.where(
+            open_at < close_at,
+            same_day_end,
+            np.where(open_at > close_at, next_day_end, start + MICROS_PER_DAY),
+        )
+        stores.append(rows.store[on_day])
+        starts.append(start)
+        ends.append(end)
+    if not stores:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    return np.concatenate(stores), np.concatenate(starts), np.concatenate(ends)
+
+
+@attrs.frozen
+class BusinessSchedule:
+    """Disjoint business intervals per store inside one window, sorted by store then start.
+
+    ``covered_before`` answers "how much business time of store s lies before
+    instant t" for many (s, t) at once, which is all the calculator needs.
+    """
+
+    window: Interval
+    store: Int64Array
+    start: Int64Array
+    end: Int64Array
+    _cumulative_before: Int64Array
+    _keys: Int64Array
+
+    @classmethod
+    def unite(cls, window: Interval, store: Int64Array, start: Int64Array, end: Int64Array) -> BusinessSchedule:
+        """Clip intervals to ``window`` and merge the overlapping or touching ones."""
+        start = np.clip(start, window.start, window.end)
+        end = np.clip(end, window.start, window.end)
+        nonempty = end > start
+        store, start, end = store[nonempty], start[nonempty], end[nonempty]
+        order = np.lexsort((start, store))
+        store, start, end = store[order], start[order], end[order]
+        if len(store) == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(window, empty, empty, empty, empty, empty)
+
+        # Running maximum of the end within each store: the store term of the
+        # key dominates, so earlier stores never leak into a later one.
+        reach = np.maximum.accumulate(store * KEY_STRIDE + (end - window.start)) - store * KEY_STRIDE + window.start
+        begins_block: BoolArray = np.ones(len(store), dtype=np.bool_)
+        begins_block[1:] = (store[1:] != store[:-1]) | (start[1:] > reach[:-1])
+        first = np.flatnonzero(begins_block)
+        last = np.append(first[1:] - 1, len(store) - 1)
+        merged_store, merged_start, merged_end = store[first], start[first], reach[last]
+
+        lengths = merged_end - merged_start
+        before_global = np.cumsum(lengths) - lengths
+        store_first_block = np.searchsorted(merged_store, merged_store, side="left")
+        cumulative = before_global - before_global[store_first_block]
+        keys = merged_store * KEY_STRIDE + (merged_start - window.start)
+        return cls(window, merged_store, merged_start, merged_end, cumulative, keys)
+
+    def covered_before(self, store: Int64Array, instant: Int64Array) -> Int64Array:
+        """Business time of each ``store[i]`` in ``[window.start, instant[i])``."""
+        if len(self.store) == 0:
+            return np.zeros(len(store), dtype=np.int64)
+        instant = np.clip(instant, self.window.start, self.window.end)
+        query = store * KEY_STRIDE + (instant - self.window.start)
+        block = np.searchsorted(self._keys, query, side="right") - 1
+        safe = np.maximum(block, 0)
+        valid = (block >= 0) & (self.store[safe] == store)
+        covered = self._cumulative_before[safe] + np.minimum(instant, self.end[safe]) - self.start[safe]
+        return np.where(valid, covered, 0)
+
+    def business_time(self, store: Int64Array, window: Interval) -> Int64Array:
+        """Business time of each store inside ``window``."""
+        ends = np.full(len(store), window.end, dtype=np.int64)
+        starts = np.full(len(store), window.start, dtype=np.int64)
+        return self.covered_before(store, ends) - self.covered_before(store, starts)
+
+    def intervals_of(self, store: int) -> list[Interval]:
+        mine = self.store == store
+        return [Interval(s, e) for s, e in zip(self.start[mine].tolist(), self.end[mine].tolist())]
