@@ -31,6 +31,10 @@ def str_tuple(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(values)
 
 
+def _str_dict(mapping: Mapping[str, str]) -> dict[str, str]:
+    return dict(mapping)
+
+
 def _int64(values: Sequence[int] | NDArray[np.integer]) -> Int64Array:
     return np.ascontiguousarray(values, dtype=np.int64)
 
@@ -138,7 +142,7 @@ class BusinessHours:
 class StoreTimezones:
     """IANA timezone name per store; stores not listed use ``DEFAULT_TIMEZONE``."""
 
-    by_store: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    by_store: Mapping[str, str] = attrs.field(factory=dict, converter=_str_dict)
 
     def __len__(self) -> int:
         return len(self.by_store)
