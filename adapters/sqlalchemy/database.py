@@ -1,0 +1,178 @@
+"""Engines for SQLite (the default) and PostgreSQL, and the schema.
+
+Nothing here connects at import time; ``create_engine_for`` does not connect
+either: the first query does, and every failure reaches callers as
+``RepositoryError`` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.engine.url import URL
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from adapters.sqlalchemy.tables import metadata
+from domain.ports import RepositoryError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+POSTGRES_CONNECT_TIMEOUT_S = 10
+
+# Execution option that makes a SQLite transaction begin with the write lock.
+_SQLITE_IMMEDIATE = "store_monitor_sqlite_immediate"
+
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg2://", "postgresql+psycopg://")
+
+
+def create_engine_for(url: str) -> Engine:
+    """An engine for a ``sqlite:///path`` or ``postgresql[+psycopg]://`` URL.
+
+    Plain ``postgresql://``, ``postgres://`` and ``postgresql+psycopg2://``
+    URLs use psycopg 3, the driver installed with the project. Raises ``RepositoryError`` for a URL that is
+    not understood or a SQLite folder that cannot be made.
+    """
+    parsed = _parse(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed)
+    if backend == "postgresql":
+        return _postgres_engine(parsed)
+    raise RepositoryError(
+        f"unsupported database {backend!r} in {_safe(parsed)}: use sqlite:/// or postgresql://"
+    )
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the tables that do not exist yet; safe to call on every start."""
+    try:
+        metadata.create_all(engine)
+    except SQLAlchemyError as error:
+        raise RepositoryError(f"database error: {_describe(error)}") from error
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
+    """One transaction; commits when the block ends, rolls back on an error.
+
+    A reading transaction sees one snapshot of the data on both databases
+    (SQLite: a deferred ``BEGIN``; PostgreSQL: read-only REPEATABLE READ). A
+    writing one takes SQLite's write lock up front (``BEGIN IMMEDIATE``), so a
+    concurrent writer waits for the busy timeout instead of failing halfway.
+    Database and driver errors leave as ``RepositoryError``.
+    """
+    if is_postgres(engine):
+        options: dict[str, Any] = {} if write else {
+            "isolation_level": "REPEATABLE READ",
+            "postgresql_readonly": True,
+        }
+    else:
+        options = {_SQLITE_IMMEDIATE: write}
+    driver_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+    try:
+        with engine.connect() as connection:
+            connection = connection.execution_options(**options)
+            with connection.begin():
+                yield connection
+    except SQLAlchemyError as error:
+        raise RepositoryError(f"database error: {_describe(error)}") from error
+    except driver_error as error:
+        # Bulk work runs on the driver's own cursor, whose errors are not
+        # SQLAlchemy's.
+        raise RepositoryError(f"database error: {_first_line(str(error))}") from error
+
+
+def driver_connection(connection: Connection) -> Any:
+    """The driver's connection under ``connection``, inside its transaction."""
+    return connection.connection.driver_connection
+
+
+def _describe(error: BaseException) -> str:
+    """The driver's own message, first line only, without the SQL text."""
+    original = getattr(error, "orig", None)
+    return _first_line(str(original if original is not None else error))
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else "unknown error"
+
+
+def _parse(url: str) -> URL:
+    text = url.strip()
+    # SQLAlchemy knows neither the "postgres" alias nor which psycopg we ship:
+    # every PostgreSQL URL goes to psycopg 3.
+    for scheme in _POSTGRES_SCHEMES:
+        if text.startswith(scheme):
+            text = "postgresql+psycopg://" + text[len(scheme):]
+            break
+    try:
+        return make_url(text)
+    except (ArgumentError, ValueError) as error:
+        raise RepositoryError(f"not a database URL: {url!r} ({_first_line(str(error))})") from error
+
+
+def _safe(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        folder = Path(database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RepositoryError(
+                f"cannot create the folder {str(folder)!r} of the SQLite database: {error.strerror}"
+            ) from error
+    engine = _create(url)
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, connection_record: Any) -> None:
+    # WAL lets readers work while a loader writes; NORMAL is durable enough
+    # in WAL mode; the busy timeout lets concurrent writers wait their turn
+    # instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+    # SQLAlchemy, not the sqlite3 module, decides where transactions begin:
+    # the module's own handling does not begin one before a SELECT.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    write = connection.get_execution_options().get(_SQLITE_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _postgres_engine(url: URL) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        # An unreachable host fails in seconds instead of hanging a worker.
+        connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
+    # Long-lived workers outlive server restarts: test a pooled connection first.
+    return _create(url, connect_args=connect_args, pool_pre_ping=True)
+
+
+def _create(url: URL, **options: Any) -> Engine:
+    try:
+        return create_engine(url, **options)
+    except (ArgumentError, NoSuchModuleError, ImportError, ValueError, TypeError) as error:
+        raise RepositoryError(f"cannot use database URL {_safe(url)}: {_first_line(str(error))}") from error

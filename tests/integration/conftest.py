@@ -1,0 +1,87 @@
+"""Database fixtures: a SQLite file per test, a fresh PostgreSQL schema per test.
+
+PostgreSQL comes from ``TEST_POSTGRES_URL`` (default: the local ``test``
+database). When the server cannot be reached its tests are skipped with the
+reason, unless ``REQUIRE_POSTGRES=1``, which makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from adapters.sqlalchemy.database import create_engine_for, create_schema
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'db' / 'store-monitor.sqlite3'}"
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
+    engine = create_engine_for(sqlite_url)
+    create_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The server's URL (psycopg driver), once it answered; skips (or fails) when it does not."""
+    url = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    try:
+        engine = create_engine_for(url)
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        finally:
+            engine.dispose()
+    except Exception as error:  # any failure to reach it means: no server for these tests
+        reason = f"PostgreSQL not reachable at {_shown(url)}: {error}".splitlines()[0]
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    """An engine whose tables live in a schema of their own, dropped afterwards."""
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine_for(postgres_url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    engine = create_engine_for(_with_search_path(postgres_url, schema))
+    try:
+        create_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    """``url`` whose connections look up tables in ``schema`` first."""
+    parsed = make_url(url)
+    options = parsed.query.get("options", "")
+    joined = " ".join(part for part in (str(options), f"-csearch_path={schema}") if part)
+    return parsed.update_query_dict({"options": joined}).render_as_string(hide_password=False)
+
+
+def _shown(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable URL>"
+
