@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -28,6 +29,10 @@ class RejectedRow:
         return {"line": self.line, "reason": self.reason}
 
 
+def _rejected_tuple(rows: Iterable[RejectedRow]) -> tuple[RejectedRow, ...]:
+    return tuple(rows)
+
+
 @attrs.frozen
 class FileSummary:
     """Counts for one input file.
@@ -41,7 +46,7 @@ class FileSummary:
     new: int = 0
     duplicates: int = 0
     rejected: int = 0
-    errors: tuple[RejectedRow, ...] = attrs.field(default=(), converter=tuple)
+    errors: tuple[RejectedRow, ...] = attrs.field(default=(), converter=_rejected_tuple)
 
     @property
     def accepted(self) -> int:

@@ -33,6 +33,10 @@ class ReportStorageError(UptimeError):
     """A report file could not be written or read."""
 
 
+class QueueUnavailable(UptimeError):
+    """The work queue (the broker) could not take the work."""
+
+
 @attrs.frozen
 class StoreRange:
     """Stores whose id lies in ``[first, last]``, in plain string order."""
@@ -106,20 +110,50 @@ class ReportStorage(ABC):
 
 
 class ReportRegistry(ABC):
-    """The record of every report run and its state."""
+    """The record of every report run, its state and its computed parts.
+
+    Every method but ``add`` raises ``ReportNotFound`` for an unknown id. A
+    report leaves ``Running`` once: ``mark_complete`` and ``mark_failed`` change
+    only a running report and say whether they did.
+    """
 
     @abstractmethod
-    def add(self, report: Report) -> None: ...
+    def add(self, report: Report) -> None:
+        """Record a new report; ``RepositoryError`` if the id exists already."""
 
     @abstractmethod
-    def get(self, report_id: str) -> Report:
-        """Raises ``ReportNotFound``."""
+    def get(self, report_id: str) -> Report: ...
 
     @abstractmethod
-    def set_progress(self, report_id: str, done: int, total: int) -> None: ...
+    def plan(self, report_id: str, total_parts: int, at: datetime) -> None:
+        """Record how many parts the report will have."""
 
     @abstractmethod
-    def mark_complete(self, report_id: str, report_path: str, finished_at: datetime) -> None: ...
+    def save_part(self, report_id: str, index: int, lines: str, at: datetime) -> int:
+        """Keep part ``index`` (saving it again replaces it); return how many parts are saved."""
 
     @abstractmethod
-    def mark_failed(self, report_id: str, error: str, finished_at: datetime) -> None: ...
+    def parts(self, report_id: str) -> list[str]:
+        """The saved parts, in index order."""
+
+    @abstractmethod
+    def mark_complete(self, report_id: str, report_path: str, finished_at: datetime) -> bool: ...
+
+    @abstractmethod
+    def mark_failed(self, report_id: str, error: str, finished_at: datetime) -> bool: ...
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Check that the registry's store answers; ``RepositoryError`` if not."""
+
+
+class ReportQueue(ABC):
+    """Where report work is handed to the workers."""
+
+    @abstractmethod
+    def submit(self, report_id: str) -> None:
+        """Queue the planning of a triggered report; ``QueueUnavailable`` if the broker is down."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Check that the broker answers; ``QueueUnavailable`` if not."""

@@ -70,11 +70,20 @@ def _figures(rows: ReportRows, i: int) -> tuple[float, float, float, float, floa
 
 def render_csv(rows: ReportRows) -> str:
     """The report file: header, then one line per store; hours minutes, day and week hours."""
-    lines = [REPORT_HEADER]
+    return REPORT_HEADER + "\n" + render_lines(rows)
+
+
+def render_lines(rows: ReportRows) -> str:
+    """The report's lines without the header, each ending in a newline.
+
+    Lines of consecutive store ranges, joined in order under the header, give
+    exactly ``render_csv`` of the whole report.
+    """
+    lines = []
     for i, store_id in enumerate(rows.store_ids):
         figures = ",".join("%.2f" % value for value in _figures(rows, i))
-        lines.append(f"{_csv_field(store_id)},{figures}")
-    return "\n".join(lines) + "\n"
+        lines.append(f"{_csv_field(store_id)},{figures}\n")
+    return "".join(lines)
 
 
 def _csv_field(value: str) -> str:
@@ -92,13 +101,24 @@ class ReportStatus(enum.Enum):
 
 @attrs.frozen
 class Report:
-    """One report run, as the registry keeps it."""
+    """One report run, as the registry keeps it.
+
+    A report is computed in parts (consecutive ranges of stores);
+    ``progress_done`` counts the parts saved, ``progress_total`` is known once
+    the run is planned (0 before). ``updated_at`` moves with every step, so a
+    run whose work was lost can be told from a slow one.
+    """
 
     report_id: str
     status: ReportStatus
     created_at: datetime
+    updated_at: datetime
     finished_at: datetime | None = None
     report_path: str | None = None
     error: str | None = None
     progress_done: int = 0
     progress_total: int = 0
+
+    @property
+    def is_running(self) -> bool:
+        return self.status is ReportStatus.RUNNING

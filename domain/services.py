@@ -7,19 +7,28 @@ the same code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+import attrs
+
+from domain.errors import UptimeError
 from domain.ingestion import IngestSummary
-from domain.inputs import StoreTimezones
+from domain.inputs import StatusPolls, StoreTimezones
 from domain.ports import (
     BusinessHoursRepository,
     InputReader,
+    QueueUnavailable,
+    ReportQueue,
+    ReportRegistry,
+    ReportStorage,
     StatusRepository,
     StoreRange,
     TimezoneRepository,
 )
-from domain.report import ReportRows, render_csv
+from domain.report import REPORT_HEADER, Report, ReportRows, ReportStatus, render_csv, render_lines
 from domain.uptime import UptimeCalculator, earliest_poll_needed
 
 
@@ -98,7 +107,7 @@ class ReportService:
             now = self.now()
         if now is None:
             return ReportRows.empty()
-        polls = self._status.polls_since(earliest_poll_needed(now), stores)
+        polls = _until(self._status.polls_since(earliest_poll_needed(now), stores), now)
         if len(polls) == 0:
             return ReportRows.empty()
         hours = self._hours.hours(stores)
@@ -108,3 +117,136 @@ class ReportService:
     def csv(self) -> str:
         """The whole report as CSV text."""
         return render_csv(self.compute())
+
+
+def _until(polls: StatusPolls, now: int) -> StatusPolls:
+    """Drop polls after ``now`` (stored while a planned report runs)."""
+    later = polls.timestamp_us > now
+    if not later.any():
+        return polls
+    keep = ~later
+    return StatusPolls(polls.store_ids, polls.store_index[keep], polls.timestamp_us[keep], polls.active[keep])
+
+
+Clock = Callable[[], datetime]
+IdFactory = Callable[[], str]
+
+
+class ReportNotReady(UptimeError):
+    """The report's CSV was asked for before it completed."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__(f"report {report.report_id} is {report.status.value}, not Complete")
+        self.report = report
+
+
+@attrs.frozen
+class ReportPlan:
+    """How one report run is split: its ``now`` and consecutive store ranges."""
+
+    report_id: str
+    now: int
+    chunks: tuple[StoreRange, ...]
+
+
+def split_stores(store_ids: list[str], chunk_size: int) -> tuple[StoreRange, ...]:
+    """Consecutive ranges of at most ``chunk_size`` sorted store ids."""
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    return tuple(
+        StoreRange(store_ids[i], store_ids[min(i + chunk_size, len(store_ids)) - 1])
+        for i in range(0, len(store_ids), chunk_size)
+    )
+
+
+class ReportRunService:
+    """A report as a run: triggered, planned in parts, computed part by part, assembled.
+
+    The parts can be computed in any order, by any number of workers, and
+    again after a crash: saving a part twice changes nothing, and whoever
+    saves the last part assembles the file.
+    """
+
+    def __init__(
+        self,
+        reports: ReportService,
+        registry: ReportRegistry,
+        storage: ReportStorage,
+        queue: ReportQueue,
+        clock: Clock,
+        new_id: IdFactory,
+        chunk_size: int,
+        stall_timeout: timedelta,
+    ) -> None:
+        self._reports = reports
+        self._registry = registry
+        self._storage = storage
+        self._queue = queue
+        self._clock = clock
+        self._new_id = new_id
+        self._chunk_size = chunk_size
+        self._stall_timeout = stall_timeout
+
+    def trigger(self) -> Report:
+        """Record a new running report, then queue its work.
+
+        The record is committed before the work is queued, so a worker never
+        meets an unknown id; if the queue refuses, the report is failed with
+        the reason and ``QueueUnavailable`` propagates.
+        """
+        at = self._clock()
+        report = Report(self._new_id(), ReportStatus.RUNNING, created_at=at, updated_at=at)
+        self._registry.add(report)
+        try:
+            self._queue.submit(report.report_id)
+        except QueueUnavailable as error:
+            self.fail(report.report_id, f"the report could not be queued: {error}")
+            raise
+        return report
+
+    def plan(self, report_id: str) -> ReportPlan:
+        """Fix the report's ``now`` and split its stores; an empty plan means it is done."""
+        now = self._reports.now()
+        chunks = split_stores(self._reports.store_ids(), self._chunk_size) if now is not None else ()
+        self._registry.plan(report_id, len(chunks), self._clock())
+        if not chunks:
+            self._assemble(report_id)
+        return ReportPlan(report_id, now if now is not None else 0, chunks)
+
+    def run_chunk(self, report_id: str, index: int, chunk: StoreRange, now: int) -> bool:
+        """Compute and save one part; return True when this part completed the report."""
+        report = self._registry.get(report_id)
+        if not report.is_running:
+            return False
+        lines = render_lines(self._reports.compute(now, chunk))
+        saved = self._registry.save_part(report_id, index, lines, self._clock())
+        if saved < report.progress_total:
+            return False
+        return self._assemble(report_id)
+
+    def fail(self, report_id: str, reason: str) -> bool:
+        return self._registry.mark_failed(report_id, reason, self._clock())
+
+    def status(self, report_id: str) -> Report:
+        """The report's state; a run with no progress for too long is failed here."""
+        report = self._registry.get(report_id)
+        if report.is_running and self._clock() - report.updated_at > self._stall_timeout:
+            seconds = int(self._stall_timeout.total_seconds())
+            self.fail(
+                report_id,
+                f"no progress for {seconds} s: its work was lost (no worker running, or the queue was flushed)",
+            )
+            report = self._registry.get(report_id)
+        return report
+
+    def content(self, report_id: str) -> bytes:
+        """The CSV of a complete report."""
+        report = self.status(report_id)
+        if report.status is not ReportStatus.COMPLETE or report.report_path is None:
+            raise ReportNotReady(report)
+        return self._storage.load(report.report_path)
+
+    def _assemble(self, report_id: str) -> bool:
+        content = REPORT_HEADER + "\n" + "".join(self._registry.parts(report_id))
+        location = self._storage.save(report_id, content.encode("utf-8"))
+        return self._registry.mark_complete(report_id, location, self._clock())

@@ -184,10 +184,7 @@ class SqlAlchemyTimezoneRepository(_SqlRepository, TimezoneRepository):
 
 
 def _timezones(by_store: dict[str, str]) -> StoreTimezones:
-    # The field's ``converter=dict`` leaves mypy unable to type the argument.
-    build: Any = StoreTimezones
-    timezones: StoreTimezones = build(by_store)
-    return timezones
+    return StoreTimezones(by_store)
 
 
 # -- stores -------------------------------------------------------------------

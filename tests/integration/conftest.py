@@ -19,6 +19,15 @@ from sqlalchemy.engine import make_url
 from adapters.sqlalchemy.database import create_engine_for, create_schema
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real input data beside the repository (never copied into it)."""
+    if not (SHARED_DATA / "real-2023" / "store_status.csv").is_file():
+        pytest.skip(f"real data not found at {SHARED_DATA}")
+    return SHARED_DATA
 
 
 @pytest.fixture
@@ -54,21 +63,29 @@ def postgres_url() -> str:
 
 
 @pytest.fixture
-def postgres_engine(postgres_url: str) -> Iterator[Engine]:
-    """An engine whose tables live in a schema of their own, dropped afterwards."""
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    """A URL whose tables live in a schema of their own, dropped afterwards."""
     schema = f"test_{uuid.uuid4().hex[:16]}"
     admin = create_engine_for(postgres_url)
     with admin.begin() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine = create_engine_for(_with_search_path(postgres_url, schema))
+    try:
+        yield _with_search_path(postgres_url, schema)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_engine(postgres_schema_url: str) -> Iterator[Engine]:
+    """An engine on a schema of its own, with the tables in place."""
+    engine = create_engine_for(postgres_schema_url)
     try:
         create_schema(engine)
         yield engine
     finally:
         engine.dispose()
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def _with_search_path(url: str, schema: str) -> str:

@@ -1,0 +1,1 @@
+"""Adapters: the ports of ``domain.ports`` implemented over files, memory and databases."""

@@ -1,0 +1,1 @@
+"""Celery as the work queue of report runs."""

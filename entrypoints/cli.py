@@ -1,0 +1,184 @@
+"""The ``store-monitor`` command.
+
+    store-monitor ingest DATA_DIR [--json]
+    store-monitor report --out FILE [--from-csv DATA_DIR]
+    store-monitor serve [--host H] [--port P] [--no-worker]
+    store-monitor worker [--concurrency N]
+
+A user mistake (a missing folder or column, a bad database URL) prints one
+line on stderr and exits with status 2; it never shows a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from dotenv import load_dotenv
+
+from domain.errors import UptimeError
+from domain.ingestion import FileSummary, IngestSummary
+from entrypoints.container import Container, build_container
+
+EXIT_USER_ERROR = 2
+
+
+class TerminalProgress:
+    """Shows the current step of a long run on one rewritten terminal line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._enabled = stream.isatty()
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if not self._enabled:
+            return
+        end = "\n" if done >= total else ""
+        self._stream.write(f"\r\x1b[K[{done}/{total}] {step}{end}")
+        self._stream.flush()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="store-monitor",
+        description="Uptime and downtime of stores during their business hours.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="load a data folder's CSV files into the database")
+    ingest.add_argument("data_dir", type=Path, help="folder with store_status.csv, menu_hours.csv, timezone.csv")
+    ingest.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+    report = commands.add_parser("report", help="write the uptime report CSV")
+    report.add_argument("--out", type=Path, required=True, help="where to write the report ('-' for stdout)")
+    report.add_argument(
+        "--from-csv",
+        type=Path,
+        metavar="DATA_DIR",
+        help="compute straight from a data folder, without any database",
+    )
+
+    serve = commands.add_parser("serve", help="run the HTTP API (and, on the embedded broker, a worker)")
+    serve.add_argument("--host", default=None, help="address to listen on (env HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (env PORT, default 8000)")
+    serve.add_argument("--processes", type=int, default=2, help="API processes (default 2)")
+    serve.add_argument("--threads", type=int, default=4, help="threads per API process (default 4)")
+    worker_choice = serve.add_mutually_exclusive_group()
+    worker_choice.add_argument(
+        "--worker", dest="with_worker", action="store_true", default=None, help="start a worker beside the API"
+    )
+    worker_choice.add_argument(
+        "--no-worker", dest="with_worker", action="store_false", help="do not start a worker beside the API"
+    )
+    serve.add_argument("--worker-concurrency", type=int, default=2, help="processes of that worker (default 2)")
+
+    worker = commands.add_parser("worker", help="run a Celery worker for report tasks")
+    worker.add_argument("--concurrency", type=int, default=None, help="worker processes (default: one per CPU)")
+    worker.add_argument("--loglevel", default="INFO")
+    return parser
+
+
+def _summary_text(summary: IngestSummary) -> str:
+    lines = [f"{'file':<18}{'rows':>10}{'new':>10}{'duplicates':>12}{'rejected':>10}"]
+    files: list[tuple[str, FileSummary]] = [
+        ("store_status.csv", summary.store_status),
+        ("menu_hours.csv", summary.menu_hours),
+        ("timezone.csv", summary.timezone),
+    ]
+    for name, counts in files:
+        lines.append(f"{name:<18}{counts.rows:>10}{counts.new:>10}{counts.duplicates:>12}{counts.rejected:>10}")
+    for name, counts in files:
+        if counts.rejected:
+            listed = len(counts.errors)
+            more = f" (first {listed} listed)" if listed < counts.rejected else ""
+            lines.append(f"rejected rows of {name}{more}:")
+            lines.extend(f"  line {error.line}: {error.reason}" for error in counts.errors)
+    return "\n".join(lines)
+
+
+def _ingest(container: Container, data_dir: Path, as_json: bool) -> int:
+    summary = container.ingest_service().ingest(data_dir, TerminalProgress(sys.stderr))
+    if as_json:
+        print(json.dumps(summary.to_dict()))
+    else:
+        print(_summary_text(summary))
+    return 0
+
+
+def _report(container: Container, out: Path) -> int:
+    progress = TerminalProgress(sys.stderr)
+    progress("computing the report", 0, 1)
+    csv_text = container.report_service().csv()
+    progress("done", 1, 1)
+    if str(out) == "-":
+        sys.stdout.write(csv_text)
+        return 0
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temporary = out.with_name(out.name + ".partial")
+        temporary.write_text(csv_text, encoding="utf-8", newline="")
+        temporary.replace(out)
+    except OSError as error:
+        raise UptimeError(f"cannot write the report to {out}: {error.strerror or error}") from error
+    return 0
+
+
+def _serve(arguments: argparse.Namespace) -> int:
+    from entrypoints.server import serve
+
+    embedded = not os.environ.get("CELERY_BROKER_URL")
+    with_worker = embedded if arguments.with_worker is None else arguments.with_worker
+    serve(
+        host=arguments.host or os.environ.get("HOST") or "127.0.0.1",
+        port=arguments.port or int(os.environ.get("PORT") or 8000),
+        processes=arguments.processes,
+        threads=arguments.threads,
+        with_worker=with_worker,
+        worker_concurrency=arguments.worker_concurrency,
+    )
+    return 0
+
+
+def _worker(arguments: argparse.Namespace) -> int:
+    from entrypoints.worker import run_worker
+
+    run_worker(concurrency=arguments.concurrency, loglevel=arguments.loglevel)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    load_dotenv()
+    container: Container | None = None
+    try:
+        if arguments.command == "serve":
+            return _serve(arguments)
+        if arguments.command == "worker":
+            return _worker(arguments)
+        if arguments.command == "ingest":
+            container = build_container(os.environ, {"storage_backend": "sql"})
+            return _ingest(container, arguments.data_dir, arguments.json)
+        if arguments.from_csv is not None:
+            if not arguments.from_csv.is_dir():
+                raise UptimeError(f"data folder not found: {arguments.from_csv}")
+            container = build_container(os.environ, {"storage_backend": "csv", "csv_dir": str(arguments.from_csv)})
+        else:
+            container = build_container(os.environ, {"storage_backend": "sql"})
+        return _report(container, arguments.out)
+    except UptimeError as error:
+        print(f"store-monitor: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if container is not None:
+            container.shutdown_resources()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

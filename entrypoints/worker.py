@@ -1,0 +1,88 @@
+"""The Celery worker entrypoint: ``store-monitor worker`` or ``celery -A entrypoints.worker worker``.
+
+Each worker process builds its own container (and so its own database
+engine) on first use, after the fork: engines must not cross processes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from celery import Celery, Task, shared_task
+from celery.signals import worker_process_init
+from dotenv import load_dotenv
+
+from adapters.celery.queue import COMPUTE_PART_TASK, PLAN_REPORT_TASK
+from domain.ports import RepositoryError, StoreRange
+from domain.services import ReportRunService
+from entrypoints.container import Container, build_container
+
+load_dotenv()
+
+_process_container: Container | None = None
+
+
+def process_container() -> Container:
+    global _process_container
+    if _process_container is None:
+        _process_container = build_container(os.environ)
+    return _process_container
+
+
+@worker_process_init.connect
+def _forget_parent_container(**_: Any) -> None:
+    # A pool child starts from a copy of the parent; build afresh.
+    global _process_container
+    _process_container = None
+
+
+class ReportTask(Task[Any, Any]):
+    """A report task: gets its services from the process's container and fails its report on error."""
+
+    # Database hiccups (a locked SQLite file, a PostgreSQL restart) are retried.
+    autoretry_for = (RepositoryError,)
+    max_retries = 3
+    retry_backoff = True
+    acks_late = True
+    reject_on_worker_lost = True
+
+    @property
+    def runs(self) -> ReportRunService:
+        return process_container().report_run_service()
+
+    def on_failure(self, exc: Exception, task_id: str, args: Sequence[Any], kwargs: dict[str, Any], einfo: Any) -> None:
+        report_id = args[0] if args else kwargs.get("report_id")
+        if isinstance(report_id, str):
+            self.runs.fail(report_id, f"{type(exc).__name__}: {exc}")
+
+
+@shared_task(bind=True, base=ReportTask, name=PLAN_REPORT_TASK)
+def plan_report(self: ReportTask, report_id: str) -> int:
+    """Split the report into parts and queue one task per part."""
+    plan = self.runs.plan(report_id)
+    for index, chunk in enumerate(plan.chunks):
+        compute_part.apply_async(args=(report_id, index, chunk.first, chunk.last, plan.now))
+    return len(plan.chunks)
+
+
+@shared_task(bind=True, base=ReportTask, name=COMPUTE_PART_TASK)
+def compute_part(self: ReportTask, report_id: str, index: int, first: str, last: str, now: int) -> bool:
+    """Compute one part; the part that completes the report assembles its file."""
+    return self.runs.run_chunk(report_id, index, StoreRange(first, last), now)
+
+
+def _app() -> Celery:
+    return process_container().celery_app()
+
+
+app = _app()
+
+
+def run_worker(concurrency: int | None = None, loglevel: str = "INFO") -> None:
+    """Run a worker in this process (``store-monitor worker``)."""
+    argv = ["worker", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    app.worker_main(argv)

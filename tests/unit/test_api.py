@@ -1,0 +1,740 @@
+"""The HTTP API through Flask's test client, over in-memory adapters.
+
+Every response is also checked against the OpenAPI document: its status,
+its content type and, for JSON, the documented schema.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from dependency_injector import providers
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from adapters.memory import (
+    InMemoryBusinessHoursRepository,
+    InMemoryReportRegistry,
+    InMemoryReportStorage,
+    InMemoryStatusRepository,
+    InMemoryTimezoneRepository,
+)
+from domain.clock import MICROS_PER_HOUR, to_micros
+from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.errors import InvalidInputError, UptimeError
+from domain.ports import (
+    QueueUnavailable,
+    ReportNotFound,
+    ReportQueue,
+    ReportStorage,
+    ReportStorageError,
+    RepositoryError,
+)
+from domain.report import REPORT_HEADER, Report, ReportStatus
+from domain.services import ReportNotReady, ReportRunService, ReportService
+from domain.uptime import UptimeCalculator
+from entrypoints.container import Container, build_container
+from entrypoints.flask_app import create_app, json_error
+from entrypoints.openapi import openapi_document
+
+JSON = "application/json"
+CSV = "text/csv"
+NOW_US = to_micros(datetime(2023, 1, 25, 12, 0, tzinfo=timezone.utc))
+DOCUMENT = openapi_document()
+
+
+# --- fakes for the ports the API reaches -------------------------------------------------
+
+
+class RecordingQueue(ReportQueue):
+    """Takes every report id and keeps it, as a broker that answers would."""
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+
+    def submit(self, report_id: str) -> None:
+        self.submitted.append(report_id)
+
+    def ping(self) -> None:
+        return None
+
+
+class UnavailableQueue(ReportQueue):
+    REASON = "the broker is unreachable (connection refused)"
+
+    def submit(self, report_id: str) -> None:
+        raise QueueUnavailable(self.REASON)
+
+    def ping(self) -> None:
+        raise QueueUnavailable(self.REASON)
+
+
+class UnreachableRegistry(InMemoryReportRegistry):
+    """A registry whose database is down."""
+
+    REASON = "database error: connection refused"
+
+    def add(self, report: Report) -> None:
+        raise RepositoryError(self.REASON)
+
+    def get(self, report_id: str) -> Report:
+        raise RepositoryError(self.REASON)
+
+    def ping(self) -> None:
+        raise RepositoryError(self.REASON)
+
+
+class BuggyRegistry(InMemoryReportRegistry):
+    """A registry with a bug: an exception no view expects."""
+
+    def get(self, report_id: str) -> Report:
+        raise RuntimeError("secret detail of a bug")
+
+
+# --- the input data ----------------------------------------------------------------------
+
+
+def sample_polls() -> StatusPolls:
+    """Three stores polled hourly over the last 30 hours, each with its own pattern."""
+    rows: list[tuple[str, int, bool]] = []
+    for hour in range(30):
+        instant = NOW_US - hour * MICROS_PER_HOUR - 7 * 60_000_000
+        rows.append(("a", instant, True))
+        rows.append(("b", instant, hour % 3 != 0))
+        rows.append(("c", instant, hour >= 2))
+    rows.append(("c", NOW_US, False))
+    return StatusPolls.from_rows(rows)
+
+
+def sample_hours() -> BusinessHours:
+    # Store b opens 09:00-17:00 local every day; a and c have no rows (open all week).
+    return BusinessHours(("b",), [0] * 7, list(range(7)), [9 * MICROS_PER_HOUR] * 7, [17 * MICROS_PER_HOUR] * 7)
+
+
+@attrs.define
+class Api:
+    container: Container
+    client: FlaskClient
+    registry: InMemoryReportRegistry
+    storage: InMemoryReportStorage
+    queue: RecordingQueue
+    status: InMemoryStatusRepository
+    hours: InMemoryBusinessHoursRepository
+    timezones: InMemoryTimezoneRepository
+
+    def runs(self) -> ReportRunService:
+        return self.container.report_run_service()
+
+    def trigger(self) -> str:
+        response = self.client.post("/trigger_report")
+        assert response.status_code == 200
+        report_id: str = response.get_json()["report_id"]
+        return report_id
+
+    def poll(self, report_id: str) -> TestResponse:
+        return self.client.get(f"/get_report/{report_id}")
+
+    def replace(self, provider: providers.Provider[Any], instance: object) -> None:
+        provider.override(providers.Object(instance))
+
+    def expected_csv(self) -> str:
+        return ReportService(self.status, self.hours, self.timezones, UptimeCalculator()).csv()
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    container = build_container(
+        {},
+        {
+            "database_url": "sqlite:///" + str(tmp_path / "x.db"),
+            "reports_dir": str(tmp_path / "reports"),
+            "broker_dir": str(tmp_path / "broker"),
+            # Three stores in parts of two: a report has two parts.
+            "report_chunk_size": 2,
+        },
+    )
+    app = create_app(container)
+    built = Api(
+        container=container,
+        client=app.test_client(),
+        registry=InMemoryReportRegistry(),
+        storage=InMemoryReportStorage(),
+        queue=RecordingQueue(),
+        status=InMemoryStatusRepository(sample_polls()),
+        hours=InMemoryBusinessHoursRepository(sample_hours()),
+        timezones=InMemoryTimezoneRepository(StoreTimezones({"b": "America/New_York", "c": "Asia/Tokyo"})),
+    )
+    built.replace(container.report_registry, built.registry)
+    built.replace(container.report_storage, built.storage)
+    built.replace(container.report_queue, built.queue)
+    built.replace(container.status_repository, built.status)
+    built.replace(container.hours_repository, built.hours)
+    built.replace(container.timezone_repository, built.timezones)
+    yield built
+    container.unwire()
+    container.reset_override()
+    container.shutdown_resources()
+
+
+# --- checking responses against the OpenAPI document -------------------------------------
+
+
+def resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    while "$ref" in schema:
+        reference: str = schema["$ref"]
+        assert reference.startswith("#/")
+        target: Any = DOCUMENT
+        for key in reference[2:].split("/"):
+            target = target[key]
+        schema = target
+    return schema
+
+
+def conforms(value: Any, schema: Mapping[str, Any]) -> bool:
+    """Whether ``value`` fits ``schema``, for the keywords the document uses."""
+    schema = resolve(schema)
+    if "oneOf" in schema:
+        return sum(conforms(value, option) for option in schema["oneOf"]) == 1
+    if "const" in schema and value != schema["const"]:
+        return False
+    if "enum" in schema and value not in schema["enum"]:
+        return False
+    kind = schema.get("type")
+    if kind == "object":
+        if not isinstance(value, dict):
+            return False
+        properties: Mapping[str, Any] = schema.get("properties", {})
+        if not set(schema.get("required", [])) <= set(value):
+            return False
+        if schema.get("additionalProperties") is False and not set(value) <= set(properties):
+            return False
+        return all(conforms(item, properties[key]) for key, item in value.items() if key in properties)
+    if kind == "string":
+        return isinstance(value, str) and (schema.get("format") != "uuid" or is_canonical_uuid(value))
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= schema.get("minimum", value)
+    return kind is None
+
+
+def is_canonical_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
+def check_documented(response: TestResponse, method: str, path: str) -> None:
+    """The response's status, content type and body are the ones the document gives."""
+    # Never an HTML page, whatever the status.
+    assert response.mimetype != "text/html"
+    if response.status_code >= 400:
+        assert response.mimetype == JSON
+        assert isinstance(response.get_json()["error"], str)
+    documented = DOCUMENT["paths"][path][method]["responses"]
+    assert str(response.status_code) in documented, f"{method} {path} answered an undocumented {response.status_code}"
+    content = documented[str(response.status_code)]["content"]
+    assert response.mimetype in content
+    if response.mimetype == JSON:
+        body = response.get_json()
+        assert conforms(body, content[JSON]["schema"]), body
+
+
+def check_poll(response: TestResponse) -> None:
+    check_documented(response, "get", "/get_report/{report_id}")
+
+
+# --- POST /trigger_report ----------------------------------------------------------------
+
+
+def test_trigger_records_a_running_report_then_queues_its_uuid4(api: Api) -> None:
+    response = api.client.post("/trigger_report")
+
+    check_documented(response, "post", "/trigger_report")
+    assert response.status_code == 200
+    report_id = response.get_json()["report_id"]
+    assert uuid.UUID(report_id).version == 4 and is_canonical_uuid(report_id)
+    assert api.queue.submitted == [report_id]
+    report = api.registry.get(report_id)
+    assert report.status is ReportStatus.RUNNING
+    assert (report.progress_done, report.progress_total) == (0, 0)
+
+
+def test_each_trigger_makes_a_new_report(api: Api) -> None:
+    first, second = api.trigger(), api.trigger()
+
+    assert first != second
+    assert api.queue.submitted == [first, second]
+
+
+def test_a_refused_queue_gives_503_and_fails_the_report_with_the_reason(api: Api) -> None:
+    api.replace(api.container.report_queue, UnavailableQueue())
+
+    response = api.client.post("/trigger_report")
+
+    check_documented(response, "post", "/trigger_report")
+    assert response.status_code == 503
+    assert UnavailableQueue.REASON in response.get_json()["error"]
+    [report] = api.registry.reports.values()
+    assert report.status is ReportStatus.FAILED
+    assert report.error is not None and UnavailableQueue.REASON in report.error
+    # The failed report reads as such when polled.
+    polled = api.poll(report.report_id)
+    check_poll(polled)
+    assert polled.get_json() == {"status": "Failed", "error": report.error}
+
+
+def test_trigger_with_the_database_down_gives_503_and_queues_nothing(api: Api) -> None:
+    api.replace(api.container.report_registry, UnreachableRegistry())
+
+    response = api.client.post("/trigger_report")
+
+    check_documented(response, "post", "/trigger_report")
+    assert response.status_code == 503
+    assert response.get_json() == {"error": UnreachableRegistry.REASON}
+    assert api.queue.submitted == []
+
+
+# --- GET /get_report/<report_id> ---------------------------------------------------------
+
+
+def test_a_running_report_shows_its_progress_in_parts(api: Api) -> None:
+    report_id = api.trigger()
+    runs = api.runs()
+
+    before_plan = api.poll(report_id)
+    check_poll(before_plan)
+    assert before_plan.status_code == 200
+    assert before_plan.get_json() == {"status": "Running", "progress": {"done": 0, "total": 0}}
+    assert before_plan.headers["Cache-Control"] == "no-store"
+
+    plan = runs.plan(report_id)
+    assert len(plan.chunks) == 2
+    assert api.poll(report_id).get_json() == {"status": "Running", "progress": {"done": 0, "total": 2}}
+
+    assert runs.run_chunk(report_id, 1, plan.chunks[1], plan.now) is False
+    after_one = api.poll(report_id)
+    check_poll(after_one)
+    assert after_one.get_json() == {"status": "Running", "progress": {"done": 1, "total": 2}}
+
+
+def test_a_failed_report_shows_why(api: Api) -> None:
+    report_id = api.trigger()
+    api.runs().fail(report_id, "WorkerLostError: the worker died")
+
+    response = api.poll(report_id)
+
+    check_poll(response)
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "Failed", "error": "WorkerLostError: the worker died"}
+
+
+def test_a_report_with_no_progress_for_too_long_is_failed_when_polled(api: Api) -> None:
+    report_id = api.trigger()
+    # Make the run look abandoned: its last step long before the stall timeout.
+    stale = datetime.now(timezone.utc) - timedelta(days=1)
+    api.registry.reports[report_id] = attrs.evolve(api.registry.get(report_id), updated_at=stale)
+
+    response = api.poll(report_id)
+
+    check_poll(response)
+    assert response.get_json()["status"] == "Failed"
+    assert "no progress" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("storage", ["memory", "filesystem"])
+def test_a_whole_report_through_the_api_gives_the_report_csv(api: Api, storage: str) -> None:
+    if storage == "filesystem":
+        # The container's own storage: files in reports_dir.
+        api.container.report_storage.reset_override()
+    report_id = api.trigger()
+    assert api.queue.submitted == [report_id]
+
+    runs = api.runs()
+    plan = runs.plan(report_id)
+    completed = [runs.run_chunk(report_id, index, chunk, plan.now) for index, chunk in enumerate(plan.chunks)]
+    assert completed == [False, True]
+
+    response = api.poll(report_id)
+    check_poll(response)
+    assert response.status_code == 200
+    assert response.mimetype == CSV
+    assert response.headers["Content-Disposition"] == f"attachment; filename=report-{report_id}.csv"
+    expected = api.expected_csv()
+    assert response.get_data() == expected.encode("utf-8")
+    assert expected.splitlines()[0] == REPORT_HEADER
+    assert [line.split(",")[0] for line in expected.splitlines()[1:]] == ["a", "b", "c"]
+    location = api.registry.get(report_id).report_path
+    assert location is not None
+    stored: ReportStorage = api.container.report_storage()
+    assert response.get_data() == stored.load(location)
+
+
+def test_a_report_of_no_stores_is_complete_with_the_header_only(api: Api) -> None:
+    api.replace(api.container.status_repository, InMemoryStatusRepository())
+    report_id = api.trigger()
+    assert api.runs().plan(report_id).chunks == ()
+
+    response = api.poll(report_id)
+
+    check_poll(response)
+    assert response.mimetype == CSV
+    assert response.get_data() == (REPORT_HEADER + "\n").encode("utf-8")
+
+
+def test_an_unknown_id_is_404_json(api: Api) -> None:
+    unknown = str(uuid.uuid4())
+
+    response = api.poll(unknown)
+
+    check_poll(response)
+    assert response.status_code == 404
+    assert unknown in response.get_json()["error"]
+
+
+MALFORMED_IDS = [
+    "../etc/passwd",
+    "..%2Fetc%2Fpasswd",
+    "abc",
+    "3f2b8c1e-9d4a-4b7e-8f6a-2c1d0e9b7a65x",
+    "3f2b8c1e-9d4a-4b7e-8f6a-2c1d0e9b7a65/x",
+    "3f2b8c1e-9d4a-4b7e-8f6a-2c1d0e9b7a6",
+    "3F2B8C1E-9D4A-4B7E-8F6A-2C1D0E9B7A65",
+    "{3f2b8c1e-9d4a-4b7e-8f6a-2c1d0e9b7a65}",
+    "3f2b8c1e9d4a4b7e8f6a2c1d0e9b7a65",
+    "urn:uuid:3f2b8c1e-9d4a-4b7e-8f6a-2c1d0e9b7a65",
+    "%203f2b8c1e-9d4a-4b7e-8f6a-2c1d0e9b7a65",
+]
+
+
+def refuse_to_build() -> ReportRunService:
+    raise AssertionError("the report service was built for a malformed id")
+
+
+@pytest.mark.parametrize("report_id", MALFORMED_IDS)
+def test_a_malformed_id_is_400_before_anything_is_built(api: Api, report_id: str) -> None:
+    # Building the service could open the database: it must not happen at all.
+    api.container.report_run_service.override(providers.Callable(refuse_to_build))
+
+    response = api.client.get(f"/get_report/{report_id}")
+
+    check_poll(response)
+    assert response.status_code == 400
+    assert "UUID" in response.get_json()["error"]
+
+
+def test_a_complete_report_whose_file_is_gone_is_500_with_the_reason(api: Api) -> None:
+    report_id = api.trigger()
+    api.registry.mark_complete(report_id, "gone-location", datetime.now(timezone.utc))
+
+    response = api.poll(report_id)
+
+    check_poll(response)
+    assert response.status_code == 500
+    assert "gone-location" in response.get_json()["error"]
+
+
+def test_polling_with_the_database_down_is_503(api: Api) -> None:
+    api.replace(api.container.report_registry, UnreachableRegistry())
+
+    response = api.poll(str(uuid.uuid4()))
+
+    check_poll(response)
+    assert response.status_code == 503
+    assert response.get_json() == {"error": UnreachableRegistry.REASON}
+
+
+def test_an_unexpected_error_is_500_json_without_its_details(api: Api) -> None:
+    api.replace(api.container.report_registry, BuggyRegistry())
+
+    response = api.poll(str(uuid.uuid4()))
+
+    assert response.status_code == 500
+    assert response.mimetype == JSON
+    assert response.get_json() == {"error": "internal server error"}
+
+
+def a_report(status: ReportStatus) -> Report:
+    at = datetime.now(timezone.utc)
+    return Report(str(uuid.uuid4()), status, created_at=at, updated_at=at)
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (ReportNotFound("r1"), 404),
+        (ReportNotReady(a_report(ReportStatus.RUNNING)), 409),
+        (QueueUnavailable("the broker is unreachable"), 503),
+        (RepositoryError("database error: locked"), 503),
+        (ReportStorageError("the report file r1.csv is gone"), 500),
+        (InvalidInputError("store_status.csv has no column status"), 500),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
+def test_each_domain_error_has_its_status_and_its_message(api: Api, error: UptimeError, status: int) -> None:
+    with api.client.application.app_context():
+        response, code = json_error(error)
+
+    assert code == status
+    assert response.mimetype == JSON
+    assert response.get_json() == {"error": str(error)}
+
+
+# --- errors of routing -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/nope", "/get_report", "/get_report/", "/trigger_report/x"])
+def test_an_unknown_route_is_404_json(api: Api, path: str) -> None:
+    response = api.client.get(path)
+
+    assert response.status_code == 404
+    assert response.mimetype == JSON
+    assert isinstance(response.get_json()["error"], str)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("get", "/trigger_report", "POST"),
+        ("put", "/trigger_report", "POST"),
+        ("post", "/health", "GET"),
+        ("delete", f"/get_report/{uuid.uuid4()}", "GET"),
+        ("post", "/openapi.json", "GET"),
+    ],
+)
+def test_a_wrong_method_is_405_json_with_the_allowed_ones(api: Api, method: str, path: str, allowed: str) -> None:
+    response = api.client.open(path, method=method.upper())
+
+    assert response.status_code == 405
+    assert response.mimetype == JSON
+    assert isinstance(response.get_json()["error"], str)
+    assert allowed in response.headers["Allow"]
+    assert api.queue.submitted == []
+
+
+# --- GET /health -------------------------------------------------------------------------
+
+
+def test_health_is_200_when_database_and_broker_answer(api: Api) -> None:
+    response = api.client.get("/health")
+
+    check_documented(response, "get", "/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("database_down", "broker_down"), [(True, False), (False, True), (True, True)], ids=["database", "broker", "both"]
+)
+def test_health_is_503_with_the_reason_of_each_failing_part(api: Api, database_down: bool, broker_down: bool) -> None:
+    if database_down:
+        api.replace(api.container.report_registry, UnreachableRegistry())
+    if broker_down:
+        api.replace(api.container.report_queue, UnavailableQueue())
+
+    response = api.client.get("/health")
+
+    check_documented(response, "get", "/health")
+    assert response.status_code == 503
+    database = UnreachableRegistry.REASON if database_down else "ok"
+    broker = UnavailableQueue.REASON if broker_down else "ok"
+    failing = [f"database: {database}"] * database_down + [f"broker: {broker}"] * broker_down
+    assert response.get_json() == {
+        "status": "unavailable",
+        "database": database,
+        "broker": broker,
+        "error": "; ".join(failing),
+    }
+
+
+def test_the_app_connects_to_nothing_until_a_request_needs_it(tmp_path: Path) -> None:
+    # Real adapters: a PostgreSQL server that is not there, the embedded broker.
+    container = build_container(
+        {},
+        {
+            "database_url": "postgresql://nobody@127.0.0.1:1/none",
+            "reports_dir": str(tmp_path / "reports"),
+            "broker_dir": str(tmp_path / "broker"),
+        },
+    )
+    engine = container.engine
+    assert isinstance(engine, providers.Resource)
+    try:
+        client = create_app(container).test_client()
+        assert client.get("/openapi.json").status_code == 200
+        assert not engine.initialized
+
+        health = client.get("/health")
+        check_documented(health, "get", "/health")
+        assert health.status_code == 503
+        body = health.get_json()
+        assert body["database"] != "ok" and "\n" not in body["database"]
+        assert body["broker"] == "ok"
+
+        trigger = client.post("/trigger_report")
+        check_documented(trigger, "post", "/trigger_report")
+        assert trigger.status_code == 503
+    finally:
+        container.unwire()
+        container.shutdown_resources()
+
+
+# --- GET /openapi.json -------------------------------------------------------------------
+
+ROUTES = {
+    "/trigger_report": {"post"},
+    "/get_report/{report_id}": {"get"},
+    "/health": {"get"},
+    "/openapi.json": {"get"},
+}
+
+
+def test_openapi_json_serves_the_document(api: Api) -> None:
+    response = api.client.get("/openapi.json")
+
+    check_documented(response, "get", "/openapi.json")
+    assert response.status_code == 200
+    assert response.get_json() == openapi_document()
+
+
+def test_the_document_describes_exactly_the_four_routes(api: Api) -> None:
+    assert DOCUMENT["openapi"].startswith("3.1.")
+    assert {path: set(operations) for path, operations in DOCUMENT["paths"].items()} == ROUTES
+    app_routes = {
+        rule.rule.replace("<path:report_id>", "{report_id}"): set(rule.methods or ()) - {"HEAD", "OPTIONS"}
+        for rule in api.client.application.url_map.iter_rules()
+        if rule.endpoint != "static"
+    }
+    assert app_routes == {path: {method.upper() for method in methods} for path, methods in ROUTES.items()}
+    [parameter] = DOCUMENT["paths"]["/get_report/{report_id}"]["get"]["parameters"]
+    assert parameter["name"] == "report_id" and parameter["in"] == "path" and parameter["required"] is True
+    assert parameter["schema"] == {"type": "string", "format": "uuid"}
+    assert set(DOCUMENT["components"]["schemas"]) == {
+        "TriggerResponse",
+        "RunningReport",
+        "FailedReport",
+        "Error",
+        "Health",
+    }
+
+
+def test_every_reference_in_the_document_resolves() -> None:
+    def references(value: Any) -> Iterator[str]:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "$ref":
+                    yield item
+                else:
+                    yield from references(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from references(item)
+
+    found = list(references(DOCUMENT))
+    assert found
+    for reference in found:
+        assert resolve({"$ref": reference})
+
+
+# One request per documented (method, path, status): each must give exactly that status.
+
+
+def trigger_ok(api: Api) -> TestResponse:
+    return api.client.post("/trigger_report")
+
+
+def trigger_queue_down(api: Api) -> TestResponse:
+    api.replace(api.container.report_queue, UnavailableQueue())
+    return api.client.post("/trigger_report")
+
+
+def poll_running(api: Api) -> TestResponse:
+    return api.poll(api.trigger())
+
+
+def poll_complete(api: Api) -> TestResponse:
+    report_id = api.trigger()
+    runs = api.runs()
+    plan = runs.plan(report_id)
+    for index, chunk in enumerate(plan.chunks):
+        runs.run_chunk(report_id, index, chunk, plan.now)
+    return api.poll(report_id)
+
+
+def poll_malformed(api: Api) -> TestResponse:
+    return api.poll("../etc/passwd")
+
+
+def poll_unknown(api: Api) -> TestResponse:
+    return api.poll(str(uuid.uuid4()))
+
+
+def poll_file_gone(api: Api) -> TestResponse:
+    report_id = api.trigger()
+    api.registry.mark_complete(report_id, "gone", datetime.now(timezone.utc))
+    return api.poll(report_id)
+
+
+def poll_database_down(api: Api) -> TestResponse:
+    api.replace(api.container.report_registry, UnreachableRegistry())
+    return api.poll(str(uuid.uuid4()))
+
+
+def health_ok(api: Api) -> TestResponse:
+    return api.client.get("/health")
+
+
+def health_broker_down(api: Api) -> TestResponse:
+    api.replace(api.container.report_queue, UnavailableQueue())
+    return api.client.get("/health")
+
+
+def openapi_ok(api: Api) -> TestResponse:
+    return api.client.get("/openapi.json")
+
+
+CASES: dict[tuple[str, str, str], Callable[[Api], TestResponse]] = {
+    ("post", "/trigger_report", "200"): trigger_ok,
+    ("post", "/trigger_report", "503"): trigger_queue_down,
+    ("get", "/get_report/{report_id}", "200"): poll_running,
+    ("get", "/get_report/{report_id}", "400"): poll_malformed,
+    ("get", "/get_report/{report_id}", "404"): poll_unknown,
+    ("get", "/get_report/{report_id}", "500"): poll_file_gone,
+    ("get", "/get_report/{report_id}", "503"): poll_database_down,
+    ("get", "/health", "200"): health_ok,
+    ("get", "/health", "503"): health_broker_down,
+    ("get", "/openapi.json", "200"): openapi_ok,
+}
+
+
+def test_the_documented_statuses_are_exactly_the_cases() -> None:
+    documented = {
+        (method, path, status)
+        for path, operations in DOCUMENT["paths"].items()
+        for method, operation in operations.items()
+        for status in operation["responses"]
+    }
+    assert documented == set(CASES)
+
+
+@pytest.mark.parametrize("case", sorted(CASES), ids=lambda case: " ".join(case))
+def test_each_documented_status_is_what_its_case_returns(api: Api, case: tuple[str, str, str]) -> None:
+    method, path, status = case
+
+    response = CASES[case](api)
+
+    assert str(response.status_code) == status
+    check_documented(response, method, path)
+
+
+def test_the_json_and_csv_answers_of_a_poll_are_both_documented(api: Api) -> None:
+    running, complete = poll_running(api), poll_complete(api)
+
+    assert (running.mimetype, complete.mimetype) == (JSON, CSV)
+    check_poll(running)
+    check_poll(complete)
