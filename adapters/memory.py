@@ -254,6 +254,8 @@ class InMemoryReportRegistry(ReportRegistry):
             finished_at=finished_at,
             updated_at=finished_at,
         )
+        # The assembled file holds the parts now.
+        self.saved_parts[report_id] = {}
         return True
 
     def mark_failed(self, report_id: str, error: str, finished_at: datetime) -> bool:

@@ -1,28 +1,42 @@
-"""The record of report runs, in the ``reports`` table."""
+"""The record of report runs (``reports``) and their computed parts (``report_parts``).
+
+Many worker processes, on several machines, save parts of one report at the
+same time, and a part may be saved twice after a crash. ``save_part`` stays
+correct under that: it locks the report's row first (``SELECT ... FOR UPDATE``
+on PostgreSQL; on SQLite every writing transaction holds the database's write
+lock from its ``BEGIN IMMEDIATE``), so the count of saved parts it records
+and returns includes every part committed before it.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from adapters.sqlalchemy.database import transaction
-from adapters.sqlalchemy.tables import reports
+from adapters.sqlalchemy.database import is_postgres, transaction
+from adapters.sqlalchemy.tables import report_parts, reports
 from domain.ports import ReportNotFound, ReportRegistry, RepositoryError
 from domain.report import Report, ReportStatus
+
+_RUNNING = ReportStatus.RUNNING.value
 
 
 class SqlAlchemyReportRegistry(ReportRegistry):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._postgres = is_postgres(engine)
 
     def add(self, report: Report) -> None:
         values = {
             "report_id": report.report_id,
             "status": report.status.value,
             "created_at": _to_utc(report.created_at),
+            "updated_at": _to_utc(report.updated_at),
             "finished_at": None if report.finished_at is None else _to_utc(report.finished_at),
             "report_path": report.report_path,
             "error": report.error,
@@ -44,31 +58,90 @@ class SqlAlchemyReportRegistry(ReportRegistry):
             raise ReportNotFound(report_id)
         return _report(row)
 
-    def set_progress(self, report_id: str, done: int, total: int) -> None:
-        self._update(report_id, progress_done=done, progress_total=total)
-
-    def mark_complete(self, report_id: str, report_path: str, finished_at: datetime) -> None:
-        self._update(
-            report_id,
-            status=ReportStatus.COMPLETE.value,
-            report_path=report_path,
-            finished_at=_to_utc(finished_at),
+    def plan(self, report_id: str, total_parts: int, at: datetime) -> None:
+        statement = (
+            update(reports)
+            .where(reports.c.report_id == report_id)
+            .values(progress_total=total_parts, updated_at=_to_utc(at))
         )
-
-    def mark_failed(self, report_id: str, error: str, finished_at: datetime) -> None:
-        self._update(
-            report_id,
-            status=ReportStatus.FAILED.value,
-            error=error,
-            finished_at=_to_utc(finished_at),
-        )
-
-    def _update(self, report_id: str, **values: Any) -> None:
-        statement = update(reports).where(reports.c.report_id == report_id).values(**values)
         with transaction(self._engine, write=True) as connection:
-            changed = connection.execute(statement).rowcount
-        if changed == 0:
-            raise ReportNotFound(report_id)
+            if connection.execute(statement).rowcount == 0:
+                raise ReportNotFound(report_id)
+
+    def save_part(self, report_id: str, index: int, lines: str, at: datetime) -> int:
+        updated_at = _to_utc(at)
+        with transaction(self._engine, write=True) as connection:
+            # Every writer of this report waits here for the one before it,
+            # so the count below sees all the parts committed so far.
+            locked = connection.execute(
+                select(reports.c.report_id).where(reports.c.report_id == report_id).with_for_update()
+            ).one_or_none()
+            if locked is None:
+                raise ReportNotFound(report_id)
+            connection.execute(self._upsert_part(report_id, index, lines))
+            saved = connection.execute(
+                select(func.count()).select_from(report_parts).where(report_parts.c.report_id == report_id)
+            ).scalar_one()
+            connection.execute(
+                update(reports)
+                .where(reports.c.report_id == report_id)
+                .values(progress_done=saved, updated_at=updated_at)
+            )
+        return int(saved)
+
+    def parts(self, report_id: str) -> list[str]:
+        with transaction(self._engine, write=False) as connection:
+            _require(connection, report_id)
+            rows = connection.execute(
+                select(report_parts.c.lines)
+                .where(report_parts.c.report_id == report_id)
+                .order_by(report_parts.c.part_index)
+            ).scalars()
+            return list(rows)
+
+    def mark_complete(self, report_id: str, report_path: str, finished_at: datetime) -> bool:
+        # The parts stay: another worker that saved the last part again may be
+        # assembling the file from them right now (see ReportRunService).
+        return self._finish(
+            report_id, status=ReportStatus.COMPLETE.value, report_path=report_path, finished_at=finished_at
+        )
+
+    def mark_failed(self, report_id: str, error: str, finished_at: datetime) -> bool:
+        return self._finish(report_id, status=ReportStatus.FAILED.value, error=error, finished_at=finished_at)
+
+    def ping(self) -> None:
+        with transaction(self._engine, write=False) as connection:
+            connection.execute(select(literal(1))).scalar_one()
+
+    def _finish(self, report_id: str, finished_at: datetime, **values: Any) -> bool:
+        """Move a running report to its final state; False if it had one already."""
+        instant = _to_utc(finished_at)
+        # Only a running report changes: of two concurrent finishers the
+        # first to commit wins and the other changes nothing.
+        statement = (
+            update(reports)
+            .where(reports.c.report_id == report_id, reports.c.status == _RUNNING)
+            .values(finished_at=instant, updated_at=instant, **values)
+        )
+        with transaction(self._engine, write=True) as connection:
+            if connection.execute(statement).rowcount == 1:
+                return True
+            _require(connection, report_id)
+        return False
+
+    def _upsert_part(self, report_id: str, index: int, lines: str) -> Any:
+        build = postgres_insert if self._postgres else sqlite_insert
+        statement = build(report_parts).values(report_id=report_id, part_index=index, lines=lines)
+        return statement.on_conflict_do_update(
+            index_elements=[report_parts.c.report_id, report_parts.c.part_index],
+            set_={"lines": statement.excluded.lines},
+        )
+
+
+def _require(connection: Connection, report_id: str) -> None:
+    found = connection.execute(select(reports.c.report_id).where(reports.c.report_id == report_id)).first()
+    if found is None:
+        raise ReportNotFound(report_id)
 
 
 def _to_utc(instant: datetime) -> datetime:
@@ -89,6 +162,7 @@ def _report(row: Row[Any]) -> Report:
         report_id=row.report_id,
         status=ReportStatus(row.status),
         created_at=_from_db(row.created_at),
+        updated_at=_from_db(row.updated_at),
         finished_at=None if row.finished_at is None else _from_db(row.finished_at),
         report_path=row.report_path,
         error=row.error,

@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -78,9 +79,31 @@ reports = Table(
     Column("status", Text, nullable=False),
     # Aware UTC datetimes; adapters/sqlalchemy/registry.py normalises them.
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Column("report_path", Text, nullable=True),
     Column("error", Text, nullable=True),
     Column("progress_done", BigInteger, nullable=False, default=0),
     Column("progress_total", BigInteger, nullable=False, default=0),
+)
+
+# The computed parts of a report run, each the CSV lines of a range of stores.
+# A part's lines can run to many kilobytes: a rowid table suits such rows
+# better on SQLite than a WITHOUT ROWID one.
+report_parts = Table(
+    "report_parts",
+    metadata,
+    Column("report_id", Text, ForeignKey("reports.report_id", ondelete="CASCADE"), primary_key=True),
+    Column("part_index", Integer, primary_key=True, autoincrement=False),
+    Column("lines", Text, nullable=False),
+)
+
+# Finished report files, for API machines that share no folder with the
+# workers. No foreign key: the storage does not depend on the registry.
+report_files = Table(
+    "report_files",
+    metadata,
+    Column("report_id", Text, primary_key=True),
+    Column("content", LargeBinary, nullable=False),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,0 +1,232 @@
+"""The use cases against in-memory repositories: ingestion counts, report runs in parts."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from adapters.memory import (
+    InMemoryBusinessHoursRepository,
+    InMemoryReportRegistry,
+    InMemoryReportStorage,
+    InMemoryStatusRepository,
+    InMemoryTimezoneRepository,
+)
+from domain.ingestion import FileSummary, ParsedInput
+from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.ports import InputReader, QueueUnavailable, ReportQueue, StoreRange
+from domain.report import ReportStatus, render_csv
+from domain.services import IngestService, ReportNotReady, ReportRunService, ReportService, split_stores
+from domain.uptime import UptimeCalculator
+
+HOUR = 3_600_000_000
+NOW = 1_674_000_000_000_000
+
+
+class StaticReader(InputReader):
+    """Returns the same parsed folder whatever the path."""
+
+    def __init__(self, parsed: ParsedInput) -> None:
+        self.parsed = parsed
+
+    def read(self, folder: Path) -> ParsedInput:
+        return self.parsed
+
+
+class RecordingQueue(ReportQueue):
+    def __init__(self, refuse: bool = False) -> None:
+        self.submitted: list[str] = []
+        self.refuse = refuse
+
+    def submit(self, report_id: str) -> None:
+        if self.refuse:
+            raise QueueUnavailable("connection refused")
+        self.submitted.append(report_id)
+
+    def ping(self) -> None:
+        pass
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = datetime(2023, 1, 25, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def parsed_input(polls: StatusPolls) -> ParsedInput:
+    return ParsedInput(
+        polls=polls,
+        polls_summary=FileSummary(rows=len(polls) + 2, duplicates=1, rejected=1),
+        hours=BusinessHours.from_rows([("a", 0, 0, HOUR), ("a", 1, 0, HOUR)]),
+        hours_summary=FileSummary(rows=2),
+        timezones=StoreTimezones({"a": "Asia/Kolkata"}),
+        timezones_summary=FileSummary(rows=1),
+    )
+
+
+def make_polls(stores: list[str]) -> StatusPolls:
+    return StatusPolls.from_rows(
+        [(store, NOW - k * HOUR, (k + i) % 3 != 0) for i, store in enumerate(stores) for k in range(0, 200, 7)]
+    )
+
+
+def test_ingest_counts_new_rows_and_a_repeat_stores_nothing_new() -> None:
+    polls = make_polls(["a", "b"])
+    service = IngestService(
+        StaticReader(parsed_input(polls)),
+        InMemoryStatusRepository(),
+        InMemoryBusinessHoursRepository(),
+        InMemoryTimezoneRepository(),
+    )
+    first = service.ingest(Path("any"))
+    second = service.ingest(Path("any"))
+
+    assert (first.store_status.new, first.menu_hours.new, first.timezone.new) == (len(polls), 2, 1)
+    assert (second.store_status.new, second.menu_hours.new, second.timezone.new) == (0, 0, 0)
+    # the reader's counts pass through untouched
+    assert (first.store_status.rows, first.store_status.duplicates, first.store_status.rejected) == (
+        len(polls) + 2,
+        1,
+        1,
+    )
+
+
+def test_ingest_reports_each_step_to_the_progress_listener() -> None:
+    steps: list[tuple[int, int]] = []
+    service = IngestService(
+        StaticReader(parsed_input(make_polls(["a"]))),
+        InMemoryStatusRepository(),
+        InMemoryBusinessHoursRepository(),
+        InMemoryTimezoneRepository(),
+    )
+    service.ingest(Path("any"), lambda step, done, total: steps.append((done, total)))
+    assert steps[0] == (0, 4) and steps[-1] == (4, 4)
+    assert [done for done, _ in steps] == sorted(done for done, _ in steps)
+
+
+def report_service(polls: StatusPolls | InMemoryStatusRepository) -> ReportService:
+    status = polls if isinstance(polls, InMemoryStatusRepository) else InMemoryStatusRepository(polls)
+    return ReportService(
+        status,
+        InMemoryBusinessHoursRepository(BusinessHours.from_rows([("b", 2, 0, 5 * HOUR)])),
+        InMemoryTimezoneRepository(StoreTimezones({"c": "Europe/Berlin"})),
+        UptimeCalculator(),
+    )
+
+
+STORES = [f"store-{i:02d}" for i in range(23)]
+
+
+def runs(
+    polls: StatusPolls, queue: ReportQueue, chunk_size: int = 5
+) -> tuple[ReportRunService, InMemoryReportRegistry, InMemoryReportStorage, ManualClock]:
+    registry, storage, clock = InMemoryReportRegistry(), InMemoryReportStorage(), ManualClock()
+    ids = (f"r{i}" for i in itertools.count())
+    service = ReportRunService(
+        report_service(polls), registry, storage, queue, clock, lambda: next(ids), chunk_size, timedelta(minutes=10)
+    )
+    return service, registry, storage, clock
+
+
+def test_parts_computed_in_any_order_and_twice_assemble_exactly_the_whole_report() -> None:
+    polls = make_polls(STORES)
+    queue = RecordingQueue()
+    service, registry, storage, _ = runs(polls, queue)
+
+    report = service.trigger()
+    assert queue.submitted == [report.report_id]
+    assert registry.get(report.report_id).status is ReportStatus.RUNNING
+
+    plan = service.plan(report.report_id)
+    assert len(plan.chunks) == 5  # 23 stores in parts of 5
+    finished = [service.run_chunk(report.report_id, i, plan.chunks[i], plan.now) for i in (3, 0, 0, 4, 2)]
+    assert not any(finished)
+    assert registry.get(report.report_id).progress_done == 4
+    assert service.run_chunk(report.report_id, 1, plan.chunks[1], plan.now) is True
+
+    whole = render_csv(report_service(polls).compute())
+    assert service.content(report.report_id) == whole.encode()
+    assert registry.get(report.report_id).status is ReportStatus.COMPLETE
+
+
+def test_a_part_that_comes_after_completion_changes_nothing() -> None:
+    service, registry, storage, _ = runs(make_polls(STORES[:3]), RecordingQueue(), chunk_size=10)
+    report = service.trigger()
+    plan = service.plan(report.report_id)
+    assert service.run_chunk(report.report_id, 0, plan.chunks[0], plan.now) is True
+    saved = dict(storage.saved)
+    assert service.run_chunk(report.report_id, 0, plan.chunks[0], plan.now) is False
+    assert storage.saved == saved
+
+
+def test_a_report_without_any_poll_completes_with_the_header_only() -> None:
+    service, registry, _, _ = runs(StatusPolls.empty(), RecordingQueue())
+    report = service.trigger()
+    assert service.plan(report.report_id).chunks == ()
+    assert service.content(report.report_id) == render_csv(report_service(StatusPolls.empty()).compute()).encode()
+
+
+def test_a_refused_queue_fails_the_report_with_the_reason() -> None:
+    service, registry, _, _ = runs(make_polls(STORES), RecordingQueue(refuse=True))
+    with pytest.raises(QueueUnavailable):
+        service.trigger()
+    (report,) = registry.reports.values()
+    assert report.status is ReportStatus.FAILED
+    assert report.error is not None and "connection refused" in report.error
+
+
+def test_a_report_without_progress_for_too_long_is_failed_when_polled() -> None:
+    service, registry, _, clock = runs(make_polls(STORES), RecordingQueue())
+    report = service.trigger()
+    clock.now += timedelta(minutes=9)
+    assert service.status(report.report_id).status is ReportStatus.RUNNING
+    clock.now += timedelta(minutes=2)
+    stalled = service.status(report.report_id)
+    assert stalled.status is ReportStatus.FAILED
+    assert stalled.error is not None and "no progress" in stalled.error
+    with pytest.raises(ReportNotReady):
+        service.content(report.report_id)
+
+
+def test_a_failed_report_stays_failed_when_a_late_part_arrives() -> None:
+    service, registry, storage, _ = runs(make_polls(STORES[:3]), RecordingQueue(), chunk_size=10)
+    report = service.trigger()
+    plan = service.plan(report.report_id)
+    service.fail(report.report_id, "disk full")
+    assert service.run_chunk(report.report_id, 0, plan.chunks[0], plan.now) is False
+    assert registry.get(report.report_id).status is ReportStatus.FAILED
+    assert storage.saved == {}
+
+
+def test_polls_after_the_planned_now_do_not_change_a_part() -> None:
+    status = InMemoryStatusRepository(make_polls(["a"]))
+    service = report_service(status)
+    now = service.now()
+    assert now is not None
+    before = service.compute(now)
+    # A poll stored after planning (an ingestion running meanwhile), on the same local day.
+    status.add(StatusPolls.from_rows([("a", now + HOUR // 2, False)]))
+    assert render_csv(service.compute(now)) == render_csv(before)
+
+
+@pytest.mark.parametrize(("count", "size", "expected"), [(0, 3, 0), (1, 3, 1), (3, 3, 1), (4, 3, 2), (10, 1, 10)])
+def test_split_stores_covers_every_store_once(count: int, size: int, expected: int) -> None:
+    ids = [f"s{i:03d}" for i in range(count)]
+    chunks = split_stores(ids, size)
+    assert len(chunks) == expected
+    assert [s for s in ids if any(s in c for c in chunks)] == ids
+    assert all(sum(s in c for c in chunks) == 1 for s in ids)
+
+
+def test_report_parts_over_store_ranges_join_into_the_whole_report() -> None:
+    service = report_service(make_polls(STORES))
+    now = service.now()
+    assert now is not None
+    parts = [service.compute(now, StoreRange(c.first, c.last)) for c in split_stores(STORES, 4)]
+    joined = "".join(render_csv(part).split("\n", 1)[1] for part in parts)
+    assert render_csv(service.compute(now)).split("\n", 1)[1] == joined
