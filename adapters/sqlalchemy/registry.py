@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Row, func, insert, literal, select, u
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Executable
 
 from adapters.sqlalchemy.database import is_postgres, transaction
 from adapters.sqlalchemy.tables import report_parts, reports
@@ -129,7 +130,7 @@ class SqlAlchemyReportRegistry(ReportRegistry):
             _require(connection, report_id)
         return False
 
-    def _upsert_part(self, report_id: str, index: int, lines: str) -> Any:
+    def _upsert_part(self, report_id: str, index: int, lines: str) -> Executable:
         build = postgres_insert if self._postgres else sqlite_insert
         statement = build(report_parts).values(report_id=report_id, part_index=index, lines=lines)
         return statement.on_conflict_do_update(

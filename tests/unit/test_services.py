@@ -204,14 +204,19 @@ def test_a_failed_report_stays_failed_when_a_late_part_arrives() -> None:
 
 
 def test_polls_after_the_planned_now_do_not_change_a_part() -> None:
-    status = InMemoryStatusRepository(make_polls(["a"]))
+    # "a" was last polled days ago; "b" holds the latest poll, so it sets now.
+    status = InMemoryStatusRepository(
+        StatusPolls.from_rows([("a", NOW - 50 * HOUR, True), ("b", NOW, True)])
+    )
     service = report_service(status)
     now = service.now()
-    assert now is not None
-    before = service.compute(now)
-    # A poll stored after planning (an ingestion running meanwhile), on the same local day.
-    status.add(StatusPolls.from_rows([("a", now + HOUR // 2, False)]))
-    assert render_csv(service.compute(now)) == render_csv(before)
+    assert now == NOW
+    before = render_csv(service.compute(now))
+    # Stored while the report runs: the first poll of "a" on now's local day,
+    # which would otherwise decide that whole day from its start.
+    status.add(StatusPolls.from_rows([("a", NOW + 60_000_000, False)]))
+    assert render_csv(service.compute(now)) == before
+    assert render_csv(service.compute(now + 60_000_000)) != before
 
 
 @pytest.mark.parametrize(("count", "size", "expected"), [(0, 3, 0), (1, 3, 1), (3, 3, 1), (4, 3, 2), (10, 1, 10)])

@@ -1,0 +1,59 @@
+"""Report files in the database (``report_files``), for API machines that share no folder with the workers.
+
+A location is ``db:<report_id>``. ``load`` reads nothing but that table: a
+location of any other form is refused, whatever it names.
+
+A missing file or a location of another form is a ``ReportStorageError``; a
+database that cannot be reached is a ``RepositoryError``, as everywhere else
+(workers retry those, the API answers 503).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from adapters.sqlalchemy.database import is_postgres, transaction
+from adapters.sqlalchemy.tables import report_files
+from domain.ports import ReportStorage, ReportStorageError
+
+LOCATION_PREFIX = "db:"
+
+
+class SqlAlchemyReportStorage(ReportStorage):
+    """Saves each report's bytes in one row keyed by the report id."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._postgres = is_postgres(engine)
+
+    def save(self, report_id: str, content: bytes) -> str:
+        if not report_id:
+            raise ReportStorageError("a report file needs a report id")
+        build = postgres_insert if self._postgres else sqlite_insert
+        statement = build(report_files).values(
+            report_id=report_id, content=bytes(content), saved_at=datetime.now(timezone.utc)
+        )
+        # One statement: a reader sees the old content or the new, never a mix.
+        upsert = statement.on_conflict_do_update(
+            index_elements=[report_files.c.report_id],
+            set_={"content": statement.excluded.content, "saved_at": statement.excluded.saved_at},
+        )
+        with transaction(self._engine, write=True) as connection:
+            connection.execute(upsert)
+        return LOCATION_PREFIX + report_id
+
+    def load(self, location: str) -> bytes:
+        report_id = location.removeprefix(LOCATION_PREFIX)
+        if not location.startswith(LOCATION_PREFIX) or not report_id:
+            raise ReportStorageError(f"{location!r} is not the location of a report file in the database")
+        with transaction(self._engine, write=False) as connection:
+            content = connection.execute(
+                select(report_files.c.content).where(report_files.c.report_id == report_id)
+            ).scalar_one_or_none()
+        if content is None:
+            raise ReportStorageError(f"no report file at {location} in the database")
+        return bytes(content)
