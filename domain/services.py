@@ -247,6 +247,11 @@ class ReportRunService:
         return self._storage.load(report.report_path)
 
     def _assemble(self, report_id: str) -> bool:
-        content = REPORT_HEADER + "\n" + "".join(self._registry.parts(report_id))
+        parts = self._registry.parts(report_id)
+        if len(parts) < self._registry.get(report_id).progress_total:
+            # A redelivered last part came second: the first one already
+            # assembled the file, and completion dropped the parts.
+            return False
+        content = REPORT_HEADER + "\n" + "".join(parts)
         location = self._storage.save(report_id, content.encode("utf-8"))
         return self._registry.mark_complete(report_id, location, self._clock())

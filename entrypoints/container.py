@@ -29,6 +29,7 @@ from adapters.csv.repositories import (
 from adapters.report_storage import FilesystemReportStorage
 from adapters.sqlalchemy.database import create_engine_for, create_schema
 from adapters.sqlalchemy.registry import SqlAlchemyReportRegistry
+from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
 from adapters.sqlalchemy.repositories import (
     SqlAlchemyBusinessHoursRepository,
     SqlAlchemyStatusRepository,
@@ -51,6 +52,7 @@ DEFAULT_DATABASE_URL = "sqlite:///var/store-monitor.db"
 DEFAULT_REPORTS_DIR = "var/reports"
 DEFAULT_BROKER_DIR = "var/broker"
 STORAGE_BACKENDS = ("sql", "csv")
+REPORT_STORAGES = ("filesystem", "database")
 
 
 class ConfigurationError(UptimeError):
@@ -121,8 +123,15 @@ class Container(containers.DeclarativeContainer):
     )
 
     report_registry: providers.Provider[ReportRegistry] = providers.Factory(SqlAlchemyReportRegistry, engine)
-    report_storage: providers.Provider[ReportStorage] = providers.Singleton(
+    filesystem_report_storage: providers.Provider[ReportStorage] = providers.Singleton(
         FilesystemReportStorage, config.reports_dir.as_(Path)
+    )
+    # Several API machines share reports through the database.
+    database_report_storage: providers.Provider[ReportStorage] = providers.Factory(
+        SqlAlchemyReportStorage, engine
+    )
+    report_storage: providers.Provider[ReportStorage] = providers.Selector(
+        config.report_storage, filesystem=filesystem_report_storage, database=database_report_storage
     )
 
     ingest_service: providers.Provider[IngestService] = providers.Factory(
@@ -160,6 +169,7 @@ def settings_from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         "storage_backend": environ.get("STORAGE_BACKEND") or "sql",
         "csv_dir": environ.get("CSV_DIR") or "data",
         "reports_dir": environ.get("REPORTS_DIR") or DEFAULT_REPORTS_DIR,
+        "report_storage": environ.get("REPORT_STORAGE") or "filesystem",
         # No broker URL: the embedded file-based broker under BROKER_DIR.
         "celery_broker_url": environ.get("CELERY_BROKER_URL") or "",
         "celery_result_backend": environ.get("CELERY_RESULT_BACKEND") or "",
@@ -170,14 +180,33 @@ def settings_from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+# setting -> (environment variable, allowed values or None for a positive integer)
+_CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "storage_backend": ("STORAGE_BACKEND", STORAGE_BACKENDS),
+    "report_storage": ("REPORT_STORAGE", REPORT_STORAGES),
+}
+_POSITIVE_INTEGERS: dict[str, str] = {
+    "celery_visibility_timeout": "CELERY_VISIBILITY_TIMEOUT",
+    "report_chunk_size": "REPORT_CHUNK_SIZE",
+    "report_stall_seconds": "REPORT_STALL_SECONDS",
+}
+
+
+def _validate(settings: Mapping[str, Any]) -> None:
+    for key, (variable, allowed) in _CHOICES.items():
+        if settings[key] not in allowed:
+            raise ConfigurationError(f"{variable} must be one of {', '.join(allowed)}, not {settings[key]!r}")
+    for key, variable in _POSITIVE_INTEGERS.items():
+        value = str(settings[key])
+        if not value.isdigit() or int(value) < 1:
+            raise ConfigurationError(f"{variable} must be a positive whole number, not {value!r}")
+
+
 def build_container(environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Container:
     """A container configured from ``environ`` (usually ``os.environ``), then ``overrides``."""
     settings = settings_from_environment(environ)
     settings.update(overrides or {})
-    if settings["storage_backend"] not in STORAGE_BACKENDS:
-        raise ConfigurationError(
-            f"STORAGE_BACKEND must be one of {', '.join(STORAGE_BACKENDS)}, not {settings['storage_backend']!r}"
-        )
+    _validate(settings)
     container = Container()
     container.config.from_dict(settings)
     return container

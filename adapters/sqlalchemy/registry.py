@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, insert, literal, select, update
+from sqlalchemy import Connection, Engine, Row, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -101,20 +101,24 @@ class SqlAlchemyReportRegistry(ReportRegistry):
             return list(rows)
 
     def mark_complete(self, report_id: str, report_path: str, finished_at: datetime) -> bool:
-        # The parts stay: another worker that saved the last part again may be
-        # assembling the file from them right now (see ReportRunService).
+        # The assembled file holds the parts now: they go in the same
+        # transaction, so a reader sees them all or the report complete.
         return self._finish(
-            report_id, status=ReportStatus.COMPLETE.value, report_path=report_path, finished_at=finished_at
+            report_id,
+            finished_at,
+            drop_parts=True,
+            status=ReportStatus.COMPLETE.value,
+            report_path=report_path,
         )
 
     def mark_failed(self, report_id: str, error: str, finished_at: datetime) -> bool:
-        return self._finish(report_id, status=ReportStatus.FAILED.value, error=error, finished_at=finished_at)
+        return self._finish(report_id, finished_at, drop_parts=False, status=ReportStatus.FAILED.value, error=error)
 
     def ping(self) -> None:
         with transaction(self._engine, write=False) as connection:
             connection.execute(select(literal(1))).scalar_one()
 
-    def _finish(self, report_id: str, finished_at: datetime, **values: Any) -> bool:
+    def _finish(self, report_id: str, finished_at: datetime, *, drop_parts: bool, **values: Any) -> bool:
         """Move a running report to its final state; False if it had one already."""
         instant = _to_utc(finished_at)
         # Only a running report changes: of two concurrent finishers the
@@ -126,6 +130,8 @@ class SqlAlchemyReportRegistry(ReportRegistry):
         )
         with transaction(self._engine, write=True) as connection:
             if connection.execute(statement).rowcount == 1:
+                if drop_parts:
+                    connection.execute(delete(report_parts).where(report_parts.c.report_id == report_id))
                 return True
             _require(connection, report_id)
         return False

@@ -1,30 +1,39 @@
 """One behaviour suite for every implementation of the repository ports.
 
-Each test runs against the in-memory adapters, SQLite and PostgreSQL, so the
-three cannot drift apart: what the port docstrings promise is checked here.
+Each test runs against the in-memory adapters, SQLite and PostgreSQL (and the
+report storage also against its folder of files), so they cannot drift
+apart: what the port docstrings promise is checked here.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 from sqlalchemy import Engine
 
+from adapters.report_storage import FilesystemReportStorage
 from adapters.sqlalchemy import (
     SqlAlchemyBusinessHoursRepository,
     SqlAlchemyReportRegistry,
     SqlAlchemyStatusRepository,
     SqlAlchemyTimezoneRepository,
+    create_engine_for,
 )
+from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.ports import (
     BusinessHoursRepository,
     ReportNotFound,
     ReportRegistry,
+    ReportStorage,
+    ReportStorageError,
+    RepositoryError,
     StatusRepository,
     StoreRange,
     TimezoneRepository,
@@ -367,7 +376,15 @@ def test_timezones_of_a_store_range(ports: Ports) -> None:
 # -- report registry --------------------------------------------------------------
 
 CREATED = datetime(2023, 1, 25, 18, 13, 18, 123456, tzinfo=timezone.utc)
+PLANNED = datetime(2023, 1, 25, 18, 13, 19, 5, tzinfo=timezone.utc)
+SAVED = datetime(2023, 1, 25, 18, 20, 0, 250000, tzinfo=timezone.utc)
+# A non-UTC offset: the registry must give back the same instant, in UTC.
 FINISHED = datetime(2023, 1, 25, 21, 0, 1, 999999, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+LATER = FINISHED + timedelta(minutes=5)
+
+
+def running(report_id: str) -> Report:
+    return Report(report_id, ReportStatus.RUNNING, CREATED, CREATED)
 
 
 def test_a_report_comes_back_as_it_was_added(ports: Ports) -> None:
@@ -375,6 +392,7 @@ def test_a_report_comes_back_as_it_was_added(ports: Ports) -> None:
         report_id="7d0d5c1e-1f0e-4a59-9f6d-3a1c2b4d5e6f",
         status=ReportStatus.FAILED,
         created_at=CREATED,
+        updated_at=FINISHED,
         finished_at=FINISHED,
         report_path="reports/7d0d.csv",
         error="the store_status file is missing",
@@ -387,49 +405,362 @@ def test_a_report_comes_back_as_it_was_added(ports: Ports) -> None:
 
 
 def test_a_running_report_keeps_its_empty_fields(ports: Ports) -> None:
-    report = Report("r-1", ReportStatus.RUNNING, CREATED)
-    ports.registry.add(report)
+    ports.registry.add(running("r-1"))
 
     stored = ports.registry.get("r-1")
 
-    assert stored == report
+    assert stored == running("r-1")
+    assert stored.is_running
     assert (stored.finished_at, stored.report_path, stored.error) == (None, None, None)
     assert (stored.progress_done, stored.progress_total) == (0, 0)
+    assert ports.registry.parts("r-1") == []
 
 
-def test_progress_completion_and_failure_are_recorded(ports: Ports) -> None:
-    ports.registry.add(Report("done", ReportStatus.RUNNING, CREATED))
-    ports.registry.add(Report("broken", ReportStatus.RUNNING, CREATED))
+def test_a_second_report_with_the_same_id_is_refused_and_the_first_kept(ports: Ports) -> None:
+    ports.registry.add(running("r"))
 
-    ports.registry.set_progress("done", 5, 8)
-    ports.registry.set_progress("done", 5, 8)  # the same progress again is no error
+    with pytest.raises(RepositoryError):
+        ports.registry.add(Report("r", ReportStatus.FAILED, LATER, LATER, error="x"))
+
+    assert ports.registry.get("r") == running("r")
+
+
+def test_plan_records_the_number_of_parts_and_the_time(ports: Ports) -> None:
+    ports.registry.add(running("r"))
+
+    ports.registry.plan("r", 7, PLANNED)
+
+    assert ports.registry.get("r") == attrs.evolve(running("r"), progress_total=7, updated_at=PLANNED)
+
+
+def test_save_part_counts_the_distinct_parts_saved(ports: Ports) -> None:
+    ports.registry.add(running("r"))
+    ports.registry.plan("r", 4, PLANNED)
+
+    assert ports.registry.save_part("r", 2, "c,1\n", SAVED) == 1
+    assert ports.registry.save_part("r", 0, "a,1\n", SAVED + timedelta(seconds=1)) == 2
+    assert ports.registry.save_part("r", 3, "d,1\n", SAVED + timedelta(seconds=2)) == 3
+
+    assert ports.registry.get("r") == attrs.evolve(
+        running("r"), progress_done=3, progress_total=4, updated_at=SAVED + timedelta(seconds=2)
+    )
+
+
+def test_saving_a_part_again_counts_it_once_and_replaces_it(ports: Ports) -> None:
+    ports.registry.add(running("r"))
+    ports.registry.plan("r", 2, PLANNED)
+    ports.registry.save_part("r", 0, "a,old\n", SAVED)
+    ports.registry.save_part("r", 1, "b,1\n", SAVED)
+
+    again = ports.registry.save_part("r", 0, "a,new\n", LATER)
+
+    assert again == 2
+    assert ports.registry.parts("r") == ["a,new\n", "b,1\n"]
+    report = ports.registry.get("r")
+    assert (report.progress_done, report.updated_at) == (2, LATER)
+
+
+def test_parts_come_back_in_index_order_whatever_the_saving_order(ports: Ports) -> None:
+    ports.registry.add(running("r"))
+    # 10 after 9 and 2 as numbers, not between 1 and 2 as text.
+    for index in (10, 2, 0, 9, 1):
+        ports.registry.save_part("r", index, f"part {index}\n", SAVED)
+
+    assert ports.registry.parts("r") == [f"part {index}\n" for index in (0, 1, 2, 9, 10)]
+
+
+def test_parts_keep_their_text_exactly(ports: Ports) -> None:
+    lines = '"a,b",1.00\r\n"q""uote",2.00\né,3.00\n' + "x" * 100_000 + "\n"
+    ports.registry.add(running("r"))
+
+    ports.registry.save_part("r", 0, lines, SAVED)
+    ports.registry.save_part("r", 1, "", SAVED)
+
+    assert ports.registry.parts("r") == [lines, ""]
+
+
+def test_the_parts_of_each_report_are_kept_apart(ports: Ports) -> None:
+    ports.registry.add(running("r1"))
+    ports.registry.add(running("r2"))
+
+    ports.registry.save_part("r1", 0, "one\n", SAVED)
+    assert ports.registry.save_part("r2", 0, "two\n", SAVED) == 1
+    assert ports.registry.save_part("r2", 1, "two more\n", SAVED) == 2
+
+    assert ports.registry.parts("r1") == ["one\n"]
+    assert ports.registry.parts("r2") == ["two\n", "two more\n"]
+    assert ports.registry.get("r1").progress_done == 1
+
+
+def test_mark_complete_finishes_a_running_report_once(ports: Ports) -> None:
+    ports.registry.add(running("r"))
+    ports.registry.plan("r", 1, PLANNED)
+    ports.registry.save_part("r", 0, "a,1\n", SAVED)
+
+    assert ports.registry.mark_complete("r", "out/r.csv", FINISHED) is True
+    complete = ports.registry.get("r")
+    assert complete == attrs.evolve(
+        running("r"),
+        status=ReportStatus.COMPLETE,
+        updated_at=FINISHED,
+        finished_at=FINISHED,
+        report_path="out/r.csv",
+        progress_done=1,
+        progress_total=1,
+    )
+
+    # The first finisher wins: neither a second completion nor a failure changes it.
+    assert ports.registry.mark_complete("r", "out/other.csv", LATER) is False
+    assert ports.registry.mark_failed("r", "too late", LATER) is False
+    assert ports.registry.get("r") == complete
+
+
+def test_mark_failed_finishes_a_running_report_once(ports: Ports) -> None:
+    ports.registry.add(running("r"))
+    ports.registry.plan("r", 3, PLANNED)
+    ports.registry.save_part("r", 1, "b,1\n", SAVED)
+
+    assert ports.registry.mark_failed("r", "database error: disk full", FINISHED) is True
+    failed = ports.registry.get("r")
+    assert failed == attrs.evolve(
+        running("r"),
+        status=ReportStatus.FAILED,
+        updated_at=FINISHED,
+        finished_at=FINISHED,
+        error="database error: disk full",
+        progress_done=1,
+        progress_total=3,
+    )
+
+    assert ports.registry.mark_failed("r", "again", LATER) is False
+    assert ports.registry.mark_complete("r", "out/r.csv", LATER) is False
+    assert ports.registry.get("r") == failed
+
+
+def test_completion_drops_the_parts_and_failure_keeps_them(ports: Ports) -> None:
+    for report_id in ("done", "broken"):
+        ports.registry.add(running(report_id))
+        ports.registry.plan(report_id, 2, PLANNED)
+        ports.registry.save_part(report_id, 0, "a,1\n", SAVED)
+        ports.registry.save_part(report_id, 1, "b,1\n", SAVED)
+
     ports.registry.mark_complete("done", "out/done.csv", FINISHED)
-    ports.registry.set_progress("broken", 1, 8)
-    ports.registry.mark_failed("broken", "database error: disk full", FINISHED)
+    ports.registry.mark_failed("broken", "boom", FINISHED)
 
-    assert ports.registry.get("done") == Report(
-        "done", ReportStatus.COMPLETE, CREATED, FINISHED, "out/done.csv", None, 5, 8
-    )
-    assert ports.registry.get("broken") == Report(
-        "broken", ReportStatus.FAILED, CREATED, FINISHED, None, "database error: disk full", 1, 8
-    )
+    # The assembled file holds a complete report's lines; the count stays.
+    assert ports.registry.parts("done") == []
+    assert ports.registry.get("done").progress_done == 2
+    assert ports.registry.parts("broken") == ["a,1\n", "b,1\n"]
+
+
+def test_a_refused_completion_keeps_the_parts(ports: Ports) -> None:
+    ports.registry.add(running("r"))
+    ports.registry.save_part("r", 0, "a,1\n", SAVED)
+    ports.registry.mark_failed("r", "boom", FINISHED)
+
+    assert ports.registry.mark_complete("r", "out/r.csv", LATER) is False
+
+    assert ports.registry.parts("r") == ["a,1\n"]
+
+
+def test_finishing_one_report_leaves_the_others_running(ports: Ports) -> None:
+    ports.registry.add(running("r1"))
+    ports.registry.add(running("r2"))
+
+    ports.registry.mark_complete("r1", "out/r1.csv", FINISHED)
+    ports.registry.mark_failed("r2", "boom", FINISHED)
+    ports.registry.add(running("r3"))
+
+    assert [ports.registry.get(r).status for r in ("r1", "r2", "r3")] == [
+        ReportStatus.COMPLETE,
+        ReportStatus.FAILED,
+        ReportStatus.RUNNING,
+    ]
 
 
 @pytest.mark.parametrize(
     "action",
     [
         lambda registry: registry.get("missing"),
-        lambda registry: registry.set_progress("missing", 1, 2),
-        lambda registry: registry.mark_complete("missing", "x.csv", CREATED),
-        lambda registry: registry.mark_failed("missing", "boom", CREATED),
+        lambda registry: registry.plan("missing", 3, PLANNED),
+        lambda registry: registry.save_part("missing", 0, "a,1\n", SAVED),
+        lambda registry: registry.parts("missing"),
+        lambda registry: registry.mark_complete("missing", "x.csv", FINISHED),
+        lambda registry: registry.mark_failed("missing", "boom", FINISHED),
     ],
-    ids=["get", "set_progress", "mark_complete", "mark_failed"],
+    ids=["get", "plan", "save_part", "parts", "mark_complete", "mark_failed"],
 )
 def test_an_unknown_report_is_not_found(ports: Ports, action: Callable[[ReportRegistry], object]) -> None:
-    ports.registry.add(Report("known", ReportStatus.RUNNING, CREATED))
+    ports.registry.add(running("known"))
 
     with pytest.raises(ReportNotFound) as raised:
         action(ports.registry)
 
     assert raised.value.report_id == "missing"
-    assert ports.registry.get("known") == Report("known", ReportStatus.RUNNING, CREATED)
+    assert ports.registry.get("known") == running("known")
+    assert ports.registry.parts("known") == []
+
+
+def test_a_registry_that_answers_pings_quietly(ports: Ports) -> None:
+    ports.registry.ping()
+    ports.registry.ping()
+
+
+# -- the registry under concurrent writers ------------------------------------------
+
+WORKERS = 2
+PARTS_PER_WORKER = 20
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The URL of a database whose tables exist, for engines of their own."""
+    request.getfixturevalue(f"{request.param}_engine")  # creates the tables
+    url: str = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_schema_url")
+    return url
+
+
+def save_concurrently(url: str, report_id: str, indexes_per_worker: list[list[int]]) -> list[int]:
+    """Each worker, on an engine of its own (as a separate process would have), saves its parts.
+
+    Returns every count that ``save_part`` returned.
+    """
+    start = threading.Barrier(len(indexes_per_worker))
+    counts: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work(indexes: list[int]) -> None:
+        engine = create_engine_for(url)
+        try:
+            registry = SqlAlchemyReportRegistry(engine)
+            registry.ping()  # connect before the start line
+            start.wait()
+            for index in indexes:
+                saved = registry.save_part(report_id, index, f"part {index}\n", SAVED)
+                with lock:
+                    counts.append(saved)
+        except BaseException as error:  # handed to the test thread below
+            with lock:
+                errors.append(error)
+            start.abort()
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=work, args=(indexes,)) for indexes in indexes_per_worker]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return counts
+
+
+def test_parts_saved_at_once_by_two_workers_are_all_counted(database_url: str) -> None:
+    registry_engine = create_engine_for(database_url)
+    registry = SqlAlchemyReportRegistry(registry_engine)
+    total = WORKERS * PARTS_PER_WORKER
+    registry.add(running("r"))
+    registry.plan("r", total, PLANNED)
+    # Interleaved indexes: worker 0 saves the even parts, worker 1 the odd ones.
+    indexes = [list(range(worker, total, WORKERS)) for worker in range(WORKERS)]
+
+    counts = save_concurrently(database_url, "r", indexes)
+
+    # Saves took turns: each saw every part committed before it, so the
+    # counts returned are exactly 1..40, each once.
+    assert sorted(counts) == list(range(1, total + 1))
+    assert registry.get("r").progress_done == total
+    assert registry.parts("r") == [f"part {index}\n" for index in range(total)]
+    registry_engine.dispose()
+
+
+def test_the_same_parts_saved_at_once_by_two_workers_count_once(database_url: str) -> None:
+    registry_engine = create_engine_for(database_url)
+    registry = SqlAlchemyReportRegistry(registry_engine)
+    registry.add(running("r"))
+    registry.plan("r", PARTS_PER_WORKER, PLANNED)
+    # A part redone after a crash: both workers save all the parts.
+    indexes = [list(range(PARTS_PER_WORKER)) for _ in range(WORKERS)]
+
+    counts = save_concurrently(database_url, "r", indexes)
+
+    assert max(counts) == PARTS_PER_WORKER
+    assert counts.count(PARTS_PER_WORKER) >= 1
+    assert registry.get("r").progress_done == PARTS_PER_WORKER
+    assert registry.parts("r") == [f"part {index}\n" for index in range(PARTS_PER_WORKER)]
+    registry_engine.dispose()
+
+
+# -- report storage -----------------------------------------------------------------
+
+REPORT_BYTES = (
+    b"store_id,uptime_last_hour,uptime_last_day,uptime_last_week,"
+    b"downtime_last_hour,downtime_last_day,downtime_last_week\n"
+    b"8419537941919820732,60.00,23.50,150.25,0.00,0.50,17.75\n"
+    b'"a,b",0.00,0.00,0.00,60.00,24.00,168.00\n'
+)
+
+
+@pytest.fixture(params=["memory", "filesystem", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> ReportStorage:
+    if request.param == "memory":
+        if memory is None:
+            pytest.skip("the in-memory adapters are not available")
+        return memory.InMemoryReportStorage()
+    if request.param == "filesystem":
+        # A file beside the folder, that a path with "../" would reach.
+        (tmp_path / "r1.csv").write_bytes(b"outside the storage folder\n")
+        return FilesystemReportStorage(tmp_path / "reports")
+    engine: Engine = request.getfixturevalue(f"{request.param}_engine")
+    return SqlAlchemyReportStorage(engine)
+
+
+def test_saved_bytes_come_back_exactly(storage: ReportStorage) -> None:
+    every_byte = bytes(range(256)) * 64  # NUL, invalid UTF-8, "\r\n": all kept as they are
+
+    first = storage.save("r1", REPORT_BYTES)
+    second = storage.save("r2", every_byte)
+    empty = storage.save("r3", b"")
+
+    assert len({first, second, empty}) == 3
+    assert storage.load(first) == REPORT_BYTES
+    assert storage.load(second) == every_byte
+    assert storage.load(empty) == b""
+
+
+def test_saving_again_replaces_the_content_at_the_same_location(storage: ReportStorage) -> None:
+    old = storage.save("r1", b"store_id\nold\n")
+
+    new = storage.save("r1", REPORT_BYTES)
+
+    assert new == old
+    assert storage.load(new) == REPORT_BYTES
+
+
+def test_a_location_never_saved_is_a_storage_error(storage: ReportStorage) -> None:
+    location = storage.save("r1", REPORT_BYTES)
+    never_saved = location.replace("r1", "r2")
+
+    for unknown in (never_saved, "", "nope", "r1.txt", "db:", "file:r1"):
+        if unknown == location:
+            continue
+        with pytest.raises(ReportStorageError):
+            storage.load(unknown)
+
+
+def test_a_location_that_climbs_out_is_a_storage_error(storage: ReportStorage, tmp_path: Path) -> None:
+    location = storage.save("r1", REPORT_BYTES)
+
+    for climbing in (
+        "../" + location,
+        location.replace("r1", "../r1"),
+        location.replace("r1", "x/../r1"),
+        location.replace("r1", "./r1"),
+        str(tmp_path / "r1.csv"),
+        "/etc/passwd",
+    ):
+        with pytest.raises(ReportStorageError):
+            storage.load(climbing)
+    assert storage.load(location) == REPORT_BYTES

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, select
 
 from adapters.sqlalchemy import (
     SqlAlchemyBusinessHoursRepository,
@@ -17,9 +17,10 @@ from adapters.sqlalchemy import (
     create_engine_for,
     create_schema,
 )
-from adapters.sqlalchemy.tables import metadata
+from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
+from adapters.sqlalchemy.tables import metadata, report_parts
 from domain.inputs import BusinessHours, StatusPolls
-from domain.ports import ReportNotFound, RepositoryError, StoreRange
+from domain.ports import ReportNotFound, ReportStorageError, RepositoryError, StoreRange
 from domain.report import Report, ReportStatus
 
 HOUR = 3_600_000_000
@@ -264,35 +265,141 @@ def test_a_bulk_hours_replace_of_many_stores(engine: Engine) -> None:
 
 # -- registry ---------------------------------------------------------------------
 
+UTC_2024 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
 
 def test_report_times_come_back_in_utc(engine: Engine) -> None:
     registry = SqlAlchemyReportRegistry(engine)
     created = datetime.fromisoformat("2024-03-10T01:59:59.000001-06:00")
-    registry.add(Report("r", ReportStatus.RUNNING, created))
+    planned = datetime.fromisoformat("2024-03-10T13:30:00.5+05:30")
+    finished = datetime.fromisoformat("2024-03-10T03:00:00.000002-05:00")
+    registry.add(Report("r", ReportStatus.RUNNING, created, created))
+    registry.plan("r", 1, planned)
+    assert registry.get("r").updated_at == planned
 
-    stored = registry.get("r").created_at
+    registry.mark_complete("r", "db:r", finished)
+    stored = registry.get("r")
 
-    assert stored == created
-    assert stored.tzinfo == timezone.utc
-    assert stored.hour == 7 and stored.microsecond == 1
+    assert (stored.created_at, stored.updated_at, stored.finished_at) == (created, finished, finished)
+    for instant in (stored.created_at, stored.updated_at, stored.finished_at):
+        assert instant is not None and instant.tzinfo == timezone.utc
+    assert stored.created_at.hour == 7 and stored.created_at.microsecond == 1
 
 
 def test_a_naive_report_time_is_refused(engine: Engine) -> None:
     registry = SqlAlchemyReportRegistry(engine)
 
     with pytest.raises(RepositoryError):
-        registry.add(Report("r", ReportStatus.RUNNING, datetime(2024, 1, 1)))
+        registry.add(Report("r", ReportStatus.RUNNING, datetime(2024, 1, 1), UTC_2024))
     with pytest.raises(ReportNotFound):
         registry.get("r")
+
+    registry.add(Report("r", ReportStatus.RUNNING, UTC_2024, UTC_2024))
+    for refused in (
+        lambda: registry.plan("r", 2, datetime(2024, 1, 2)),
+        lambda: registry.save_part("r", 0, "a\n", datetime(2024, 1, 2)),
+        lambda: registry.mark_complete("r", "db:r", datetime(2024, 1, 2)),
+        lambda: registry.mark_failed("r", "boom", datetime(2024, 1, 2)),
+    ):
+        with pytest.raises(RepositoryError, match="naive"):
+            refused()
+    assert registry.get("r") == Report("r", ReportStatus.RUNNING, UTC_2024, UTC_2024)
+    assert registry.parts("r") == []
 
 
 def test_adding_a_report_id_twice_is_refused_and_keeps_the_first(engine: Engine) -> None:
     registry = SqlAlchemyReportRegistry(engine)
-    first = Report("r", ReportStatus.RUNNING, datetime(2024, 1, 1, tzinfo=timezone.utc))
+    first = Report("r", ReportStatus.RUNNING, UTC_2024, UTC_2024)
     registry.add(first)
 
     with pytest.raises(RepositoryError) as raised:
-        registry.add(Report("r", ReportStatus.FAILED, datetime(2024, 2, 1, tzinfo=timezone.utc), error="x"))
+        later = datetime(2024, 2, 1, tzinfo=timezone.utc)
+        registry.add(Report("r", ReportStatus.FAILED, later, later, error="x"))
 
     assert "exists already" in str(raised.value)
     assert registry.get("r") == first
+
+
+def test_completion_deletes_the_part_rows(engine: Engine) -> None:
+    registry = SqlAlchemyReportRegistry(engine)
+    registry.add(Report("r", ReportStatus.RUNNING, UTC_2024, UTC_2024))
+    registry.add(Report("other", ReportStatus.RUNNING, UTC_2024, UTC_2024))
+    for index in range(3):
+        registry.save_part("r", index, f"{index}\n", UTC_2024)
+    registry.save_part("other", 0, "kept\n", UTC_2024)
+
+    registry.mark_complete("r", "db:r", UTC_2024)
+
+    with engine.connect() as connection:
+        rows = connection.execute(select(report_parts.c.report_id, report_parts.c.part_index)).all()
+    assert [tuple(row) for row in rows] == [("other", 0)]
+
+
+def test_an_unreachable_registry_fails_its_ping_in_one_line() -> None:
+    engine = create_engine_for("postgresql://postgres@127.0.0.1:1/test")
+
+    with pytest.raises(RepositoryError) as raised:
+        SqlAlchemyReportRegistry(engine).ping()
+
+    assert str(raised.value).startswith("database error:")
+    assert "\n" not in str(raised.value)
+
+
+def test_a_ping_fails_on_a_sqlite_file_that_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.db"
+    path.write_bytes(b"this is no SQLite file " * 100)
+    engine = create_engine_for(f"sqlite:///{path}")
+
+    with pytest.raises(RepositoryError) as raised:
+        SqlAlchemyReportRegistry(engine).ping()
+
+    assert "\n" not in str(raised.value)
+    engine.dispose()
+
+
+# -- report storage -------------------------------------------------------------------
+
+
+def test_a_report_file_is_located_by_its_id_in_the_database(engine: Engine) -> None:
+    location = SqlAlchemyReportStorage(engine).save("f47ac10b-58cc-4372-a567-0e02b2c3d479", b"store_id\n")
+
+    assert location == "db:f47ac10b-58cc-4372-a567-0e02b2c3d479"
+
+
+def test_a_report_file_saved_through_one_engine_is_read_through_another(engine: Engine) -> None:
+    # A worker saves the file; an API process elsewhere, with its own engine, serves it.
+    content = b"".join(b"%d,60.00,24.00,168.00,0.00,0.00,0.00\n" % i for i in range(100_000))  # ~3.7 MB
+    location = SqlAlchemyReportStorage(engine).save("r1", content)
+
+    other = create_engine_for(engine.url.render_as_string(hide_password=False))
+    try:
+        assert SqlAlchemyReportStorage(other).load(location) == content
+    finally:
+        other.dispose()
+
+
+def test_loading_never_reads_a_file_named_by_the_location(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r1.csv").write_bytes(b"a file on disk\n")
+    (tmp_path / "db:r1").write_bytes(b"a file on disk\n")
+    storage = SqlAlchemyReportStorage(engine)
+
+    for location in ("r1.csv", str(tmp_path / "r1.csv"), "db:r1", "file:r1.csv"):
+        with pytest.raises(ReportStorageError):
+            storage.load(location)
+
+
+def test_a_report_file_needs_an_id(engine: Engine) -> None:
+    with pytest.raises(ReportStorageError):
+        SqlAlchemyReportStorage(engine).save("", b"x")
+
+
+def test_an_unreachable_database_storage_is_a_repository_error() -> None:
+    storage = SqlAlchemyReportStorage(create_engine_for("postgresql://postgres@127.0.0.1:1/test"))
+
+    with pytest.raises(RepositoryError):
+        storage.save("r1", b"x")
+    with pytest.raises(RepositoryError):
+        storage.load("db:r1")

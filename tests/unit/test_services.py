@@ -164,6 +164,19 @@ def test_a_part_that_comes_after_completion_changes_nothing() -> None:
     assert storage.saved == saved
 
 
+def test_a_last_part_saved_twice_at_once_never_overwrites_the_file_with_the_header_only() -> None:
+    service, registry, storage, _ = runs(make_polls(STORES[:3]), RecordingQueue(), chunk_size=10)
+    report = service.trigger()
+    plan = service.plan(report.report_id)
+    # Two deliveries of the only part both saved it before either assembled.
+    registry.save_part(report.report_id, 0, "late\n", datetime.now(timezone.utc))
+    assert service.run_chunk(report.report_id, 0, plan.chunks[0], plan.now) is True
+    good = storage.saved[report.report_id]
+    assert service._assemble(report.report_id) is False  # what the second delivery then does
+    assert storage.saved[report.report_id] == good
+    assert good.count(b"\n") == 4  # header + 3 stores
+
+
 def test_a_report_without_any_poll_completes_with_the_header_only() -> None:
     service, registry, _, _ = runs(StatusPolls.empty(), RecordingQueue())
     report = service.trigger()
