@@ -92,8 +92,11 @@ class UptimeCalculator:
         ]
 
         schedule = self._schedule(windows.week, store_ids, zone_of_store, zone_names, days_of_zone, hours)
-        sorted_polls = SortedPolls.of(new_index[polls.store_index], polls.timestamp_us, polls.active)
-        timeline = StatusTimeline.build(sorted_polls, store_days(zone_of_store, days_of_zone))
+        days = store_days(zone_of_store, days_of_zone)
+        sorted_polls = SortedPolls.of(
+            new_index[polls.store_index], polls.timestamp_us, polls.active, StatusTimeline.origin_for(days)
+        )
+        timeline = StatusTimeline.build(sorted_polls, days)
         return StoreWeek(store_ids, windows, schedule, timeline)
 
     def _schedule(
