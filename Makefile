@@ -1,11 +1,11 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run    install, load data/ into SQLite, write var/report.csv
+#   make run    install, load data/ into SQLite, serve the API on :8000 with a worker
 #   make test   install, type-check (mypy --strict) and run every test
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test unit integration lint bench clean
+.PHONY: install run report test unit integration lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 run: install
+	$(BIN)/store-monitor ingest data
+	$(BIN)/store-monitor serve
+
+report: install
 	$(BIN)/store-monitor ingest data
 	$(BIN)/store-monitor report --out var/report.csv
 	@echo "report written to var/report.csv"
