@@ -1,0 +1,162 @@
+"""The running service end to end: redis-server, ``store-monitor worker`` processes, ``store-monitor serve``.
+
+Every report the API assembles must be byte for byte the CSV that
+``store-monitor report --out`` writes from the same database.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from service_fixtures import (
+    ApiClient,
+    LoadedDatabase,
+    RedisServer,
+    ServiceRunner,
+    check_running_states,
+    load_database,
+    real_2023_sqlite,
+    redis_server,
+    registry_row,
+    running_redis,
+    service,
+    sqlite_copy,
+)
+
+# Fixtures used by name below; listed so that pytest finds them in this module.
+__all__ = ["real_2023_sqlite", "redis_server", "service"]
+
+REAL_2023_STORES = 8133
+CHUNK_SIZE = 500
+
+
+@dataclass(frozen=True)
+class Stack:
+    runner: ServiceRunner
+    api: ApiClient
+    database: LoadedDatabase
+
+
+@pytest.fixture(scope="module")
+def sqlite_stack(
+    real_2023_sqlite: tuple[Path, bytes], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """One Redis, one worker (one process) and the API over a SQLite copy of real-2023, for this module."""
+    folder = tmp_path_factory.mktemp("sqlite-stack")
+    database = sqlite_copy(real_2023_sqlite, f"sqlite:///{folder / 'db' / 'store-monitor.sqlite3'}")
+    runner = ServiceRunner(
+        folder / "service",
+        {"DATABASE_URL": database.url, "REPORTS_DIR": str(folder / "reports"), "REPORT_CHUNK_SIZE": str(CHUNK_SIZE)},
+    )
+    with running_redis(folder / "redis") as server:
+        runner.use_redis(server)
+        try:
+            runner.start_worker(concurrency=1)
+            # CELERY_BROKER_URL is set: serve starts no worker of its own.
+            api = runner.start_api()
+            yield Stack(runner, api, database)
+        finally:
+            runner.close()
+
+
+def test_a_report_is_computed_in_parts_and_its_csv_is_the_clis(sqlite_stack: Stack) -> None:
+    api, database = sqlite_stack.api, sqlite_stack.database
+    assert database.stores == REAL_2023_STORES
+    parts = math.ceil(REAL_2023_STORES / CHUNK_SIZE)
+
+    report_id = api.trigger()
+    finished = api.complete_csv(report_id)
+
+    check_running_states(finished.running_states, expected_total=parts)
+    assert finished.answer.body == database.cli_csv
+    assert finished.answer.headers["content-disposition"] == f"attachment; filename=report-{report_id}.csv"
+    # Every part was counted: the last one seen by the registry is the plan's total.
+    row = registry_row(database.url, report_id)
+    assert (row.status, row.progress_done, row.progress_total, row.error) == ("Complete", parts, parts, None)
+
+
+def test_two_reports_triggered_at_once_both_complete_with_the_same_csv(sqlite_stack: Stack) -> None:
+    api, database = sqlite_stack.api, sqlite_stack.database
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(lambda _: api.trigger(), range(2))
+    assert first != second
+
+    first_csv = api.complete_csv(first).answer.body
+    second_csv = api.complete_csv(second).answer.body
+
+    assert first_csv == second_csv == database.cli_csv
+
+
+def test_an_unknown_report_id_is_404_json(sqlite_stack: Stack) -> None:
+    answer = sqlite_stack.api.report("00000000-0000-4000-8000-000000000000")
+    assert answer.status == 404, answer.shown()
+    assert answer.content_type == "application/json"
+    assert "00000000-0000-4000-8000-000000000000" in answer.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "report_id",
+    ["not-a-uuid", "0000000000004000800000000000000", "00000000-0000-4000-8000-00000000000A", "..%2F..%2Fetc%2Fpasswd"],
+)
+def test_a_malformed_report_id_is_400_json(sqlite_stack: Stack, report_id: str) -> None:
+    answer = sqlite_stack.api.report(report_id)
+    assert answer.status == 400, answer.shown()
+    assert answer.content_type == "application/json"
+    assert "UUID" in answer.json()["error"]
+
+
+def test_health_is_ok_with_redis_and_a_worker(sqlite_stack: Stack) -> None:
+    answer = sqlite_stack.api.get("/health")
+    assert answer.status == 200, answer.shown()
+    assert answer.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert answer.headers.get("cache-control") == "no-store"
+
+
+@pytest.mark.postgres
+def test_postgres_with_database_storage_and_two_workers(
+    postgres_schema_url: str, redis_server: RedisServer, service: ServiceRunner, shared_data: Path
+) -> None:
+    database = load_database(service, postgres_schema_url, shared_data / "real-2023")
+    reports_dir = service.folder / "reports"
+    service.settings.update(
+        DATABASE_URL=database.url,
+        REPORT_STORAGE="database",
+        REPORTS_DIR=str(reports_dir),
+        REPORT_CHUNK_SIZE=str(CHUNK_SIZE),
+    )
+    service.use_redis(redis_server)
+    service.start_worker("worker-1", concurrency=1)
+    service.start_worker("worker-2", concurrency=1)
+    api = service.start_api()
+
+    report_id = api.trigger()
+    finished = api.complete_csv(report_id)
+
+    check_running_states(finished.running_states, expected_total=database.parts(CHUNK_SIZE))
+    assert finished.answer.body == database.cli_csv
+    assert not reports_dir.exists(), "REPORT_STORAGE=database wrote a file"
+    row = registry_row(database.url, report_id)
+    assert (row.status, row.progress_done) == ("Complete", database.parts(CHUNK_SIZE))
+
+
+def test_the_embedded_default_serves_reports_without_any_broker_server(
+    real_2023_sqlite: tuple[Path, bytes], sqlite_url: str, service: ServiceRunner
+) -> None:
+    """No CELERY_BROKER_URL: ``serve`` runs its own worker on a folder broker under the working directory."""
+    database = sqlite_copy(real_2023_sqlite, sqlite_url)
+    service.settings["DATABASE_URL"] = database.url  # every other setting at its default
+    api = service.start_api("--worker-concurrency", "1")
+    service.wait_for_log(api.process, "ready.")  # the embedded worker logs into serve's output
+
+    report_id = api.trigger()
+    finished = api.complete_csv(report_id)
+
+    assert finished.answer.body == database.cli_csv
+    # The defaults are relative to the working directory.
+    assert (service.folder / "var" / "broker").is_dir()
+    assert (service.folder / "var" / "reports" / f"{report_id}.csv").read_bytes() == database.cli_csv
