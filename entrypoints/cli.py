@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run a Celery worker for report tasks")
     worker.add_argument("--concurrency", type=int, default=None, help="worker processes (default: one per CPU)")
     worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument(
+        "--beat", action="store_true", help="also send the periodic tasks (run it on one worker only)"
+    )
     return parser
 
 
@@ -147,7 +150,7 @@ def _serve(arguments: argparse.Namespace) -> int:
 def _worker(arguments: argparse.Namespace) -> int:
     from entrypoints.worker import run_worker
 
-    run_worker(concurrency=arguments.concurrency, loglevel=arguments.loglevel)
+    run_worker(concurrency=arguments.concurrency, loglevel=arguments.loglevel, beat=arguments.beat)
     return 0
 
 

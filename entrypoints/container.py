@@ -81,6 +81,14 @@ def seconds(value: int) -> timedelta:
     return timedelta(seconds=value)
 
 
+def periodic_tasks(settings: Mapping[str, Any]) -> dict[str, float]:
+    """Task name -> period in seconds, for ``celery beat``, from the settings.
+
+    Each periodic job adds its entry here when its settings turn it on.
+    """
+    return {}
+
+
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
@@ -147,6 +155,7 @@ class Container(containers.DeclarativeContainer):
         config.celery_result_backend,
         config.celery_visibility_timeout.as_int(),
         config.broker_dir.as_(Path),
+        providers.Callable(periodic_tasks, config),
     )
     report_queue: providers.Provider[ReportQueue] = providers.Factory(CeleryReportQueue, celery_app)
     report_run_service: providers.Provider[ReportRunService] = providers.Factory(

@@ -31,9 +31,9 @@ class ApiServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
 
 
 def start_embedded_worker(concurrency: int) -> subprocess.Popen[bytes]:
-    """A real Celery worker process on the embedded broker, beside the API."""
+    """A real Celery worker process beside the API; the only worker, so it also runs beat."""
     return subprocess.Popen(
-        [sys.executable, "-m", "entrypoints.cli", "worker", "--concurrency", str(concurrency)],
+        [sys.executable, "-m", "entrypoints.cli", "worker", "--concurrency", str(concurrency), "--beat"],
         env=os.environ.copy(),
     )
 

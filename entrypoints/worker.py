@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task, shared_task
@@ -80,9 +81,13 @@ def _app() -> Celery:
 app = _app()
 
 
-def run_worker(concurrency: int | None = None, loglevel: str = "INFO") -> None:
-    """Run a worker in this process (``store-monitor worker``)."""
+def run_worker(concurrency: int | None = None, loglevel: str = "INFO", beat: bool = False) -> None:
+    """Run a worker in this process (``store-monitor worker``); ``beat`` also sends the periodic tasks."""
     argv = ["worker", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
+    if beat:
+        # Run exactly one beat among all workers, or periodic tasks are sent twice.
+        schedule = Path(process_container().config.broker_dir()) / "celerybeat-schedule"
+        argv += ["--beat", f"--schedule={schedule}"]
     app.worker_main(argv)

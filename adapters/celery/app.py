@@ -13,6 +13,7 @@ Reliability settings, each measured on this kind of machine:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,13 @@ def make_celery(
     result_backend: str | None,
     visibility_timeout_s: int,
     broker_folder: Path,
+    periodic_tasks: Mapping[str, float] | None = None,
 ) -> Celery:
-    """A configured Celery app; no connection is made until it publishes or consumes."""
+    """A configured Celery app; no connection is made until it publishes or consumes.
+
+    ``periodic_tasks`` maps task names to their period in seconds; ``celery
+    beat`` (``store-monitor worker --beat``) sends them.
+    """
     app = Celery("store_monitor")
     transport_options: dict[str, Any]
     if not broker_url or broker_url == EMBEDDED_BROKER:
@@ -65,5 +71,8 @@ def make_celery(
         task_serializer="json",
         accept_content=["json"],
         worker_hijack_root_logger=False,
+        beat_schedule={
+            name: {"task": name, "schedule": float(period)} for name, period in (periodic_tasks or {}).items()
+        },
     )
     return app
