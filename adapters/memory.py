@@ -9,6 +9,7 @@ second.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,9 @@ import numpy as np
 from domain.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones
 from domain.ports import (
     BusinessHoursRepository,
+    FingerprintStore,
+    IngestNotFound,
+    IngestRegistry,
     ReportNotFound,
     ReportRegistry,
     ReportStorage,
@@ -27,6 +31,7 @@ from domain.ports import (
     StoreRange,
     TimezoneRepository,
 )
+from domain.ingest_runs import FileFingerprint, IngestRun
 from domain.report import Report, ReportStatus
 
 # (weekday, start local µs of the day, end local µs of the day)
@@ -269,6 +274,20 @@ class InMemoryReportRegistry(ReportRegistry):
     def ping(self) -> None:
         """Memory always answers."""
 
+    def finished_before(self, cutoff: datetime) -> list[Report]:
+        return [
+            report
+            for _, report in sorted(self.reports.items())
+            if not report.is_running and report.finished_at is not None and report.finished_at < cutoff
+        ]
+
+    def delete_finished_before(self, cutoff: datetime) -> list[Report]:
+        expired = self.finished_before(cutoff)
+        for report in expired:
+            del self.reports[report.report_id]
+            self.saved_parts.pop(report.report_id, None)
+        return expired
+
     def _change(self, report_id: str, **changes: Any) -> None:
         self.reports[report_id] = attrs.evolve(self.get(report_id), **changes)
 
@@ -288,3 +307,57 @@ class InMemoryReportStorage(ReportStorage):
             return self.saved[location]
         except KeyError:
             raise ReportStorageError(f"no report file at {location}") from None
+
+    def delete(self, location: str) -> None:
+        self.saved.pop(location, None)
+
+
+class InMemoryIngestRegistry(IngestRegistry):
+    """Ingestion runs by id."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, IngestRun] = {}
+
+    def add(self, run: IngestRun) -> None:
+        if run.ingest_id in self.runs:
+            raise RepositoryError(f"an ingestion with id {run.ingest_id} exists already")
+        self.runs[run.ingest_id] = run
+
+    def get(self, ingest_id: str) -> IngestRun:
+        try:
+            return self.runs[ingest_id]
+        except KeyError:
+            raise IngestNotFound(ingest_id) from None
+
+    def touch(self, ingest_id: str, at: datetime) -> bool:
+        if not self.get(ingest_id).is_running:
+            return False
+        self.runs[ingest_id] = attrs.evolve(self.runs[ingest_id], updated_at=at)
+        return True
+
+    def mark_complete(self, ingest_id: str, summary: Mapping[str, Any], finished_at: datetime) -> bool:
+        return self._finish(ingest_id, finished_at, status=ReportStatus.COMPLETE, summary=dict(summary))
+
+    def mark_failed(self, ingest_id: str, error: str, finished_at: datetime) -> bool:
+        return self._finish(ingest_id, finished_at, status=ReportStatus.FAILED, error=error)
+
+    def _finish(self, ingest_id: str, finished_at: datetime, **changes: Any) -> bool:
+        if not self.get(ingest_id).is_running:
+            return False
+        self.runs[ingest_id] = attrs.evolve(
+            self.runs[ingest_id], finished_at=finished_at, updated_at=finished_at, **changes
+        )
+        return True
+
+
+class InMemoryFingerprintStore(FingerprintStore):
+    """Each folder's recorded fingerprints."""
+
+    def __init__(self) -> None:
+        self.folders: dict[str, tuple[FileFingerprint, ...]] = {}
+
+    def load(self, location: str) -> tuple[FileFingerprint, ...]:
+        return self.folders.get(location, ())
+
+    def replace(self, location: str, fingerprints: Iterable[FileFingerprint]) -> None:
+        self.folders[location] = tuple(sorted(fingerprints, key=lambda fingerprint: fingerprint.name))

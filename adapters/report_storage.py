@@ -43,14 +43,27 @@ class FilesystemReportStorage(ReportStorage):
         return name
 
     def load(self, location: str) -> bytes:
-        if not (location.endswith(_SUFFIX) and _SAFE_ID.fullmatch(location[: -len(_SUFFIX)])):
-            raise ReportStorageError(f"{location!r} is not the location of a report file")
+        _check_location(location)
         try:
             return (self.directory / location).read_bytes()
         except FileNotFoundError as error:
             raise ReportStorageError(f"the report file {location} is gone from {self.directory}") from error
         except OSError as error:
             raise ReportStorageError(f"cannot read the report file {location}: {_reason(error)}") from error
+
+
+    def delete(self, location: str) -> None:
+        _check_location(location)
+        try:
+            (self.directory / location).unlink(missing_ok=True)
+        except OSError as error:
+            raise ReportStorageError(f"cannot delete the report file {location}: {_reason(error)}") from error
+
+
+def _check_location(location: str) -> None:
+    """Refuse anything but ``<safe id>.csv``: no path ever climbs out of the folder."""
+    if not (location.endswith(_SUFFIX) and _SAFE_ID.fullmatch(location[: -len(_SUFFIX)])):
+        raise ReportStorageError(f"{location!r} is not the location of a report file")
 
 
 def _reason(error: OSError) -> str:

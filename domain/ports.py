@@ -8,8 +8,10 @@ at a time.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -17,6 +19,10 @@ from domain.errors import UptimeError
 from domain.ingestion import ParsedInput
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.report import Report
+
+if TYPE_CHECKING:
+    # Only for annotations: domain.ingest_runs imports this module.
+    from domain.ingest_runs import FileFingerprint, FolderFingerprints, IngestRun
 
 
 class RepositoryError(UptimeError):
@@ -108,6 +114,13 @@ class ReportStorage(ABC):
     def load(self, location: str) -> bytes:
         """The bytes saved at ``location``; ``ReportStorageError`` if gone."""
 
+    @abstractmethod
+    def delete(self, location: str) -> None:
+        """Remove the file at ``location``; one already gone is fine.
+
+        ``ReportStorageError`` for a location this storage never gives out.
+        """
+
 
 class ReportRegistry(ABC):
     """The record of every report run, its state and its computed parts.
@@ -146,6 +159,17 @@ class ReportRegistry(ABC):
     def ping(self) -> None:
         """Check that the registry's store answers; ``RepositoryError`` if not."""
 
+    @abstractmethod
+    def finished_before(self, cutoff: datetime) -> list[Report]:
+        """The Complete and Failed reports whose ``finished_at`` is before ``cutoff``, by id."""
+
+    @abstractmethod
+    def delete_finished_before(self, cutoff: datetime) -> list[Report]:
+        """Delete the reports ``finished_before(cutoff)`` gives, with their parts; return them, by id.
+
+        A running report is never deleted, however old.
+        """
+
 
 class ReportQueue(ABC):
     """Where report work is handed to the workers."""
@@ -157,3 +181,124 @@ class ReportQueue(ABC):
     @abstractmethod
     def ping(self) -> None:
         """Check that the broker answers; ``QueueUnavailable`` if not."""
+
+
+# --- ingestion as a run: uploaded files, their runs, a watched folder ----------------
+
+
+class IngestNotFound(UptimeError):
+    def __init__(self, ingest_id: str) -> None:
+        super().__init__(f"no ingestion with id {ingest_id}")
+        self.ingest_id = ingest_id
+
+
+class InvalidUpload(UptimeError):
+    """Uploaded files that cannot be ingested: none, an unknown name, no status file."""
+
+
+class UploadTooLarge(UptimeError):
+    """Uploaded files larger than the limit; nothing of them is kept."""
+
+
+class UploadStorageError(UptimeError):
+    """Uploaded files could not be written, found or removed."""
+
+
+class ByteStream(Protocol):
+    """Where uploaded bytes are read from: an open file, a request's file part."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class IngestRegistry(ABC):
+    """The record of every ingestion run.
+
+    Every method but ``add`` raises ``IngestNotFound`` for an unknown id. A
+    run leaves ``Running`` once: ``mark_complete`` and ``mark_failed`` change
+    only a running run and say whether they did.
+    """
+
+    @abstractmethod
+    def add(self, run: IngestRun) -> None:
+        """Record a new run; ``RepositoryError`` if the id exists already."""
+
+    @abstractmethod
+    def get(self, ingest_id: str) -> IngestRun: ...
+
+    @abstractmethod
+    def touch(self, ingest_id: str, at: datetime) -> bool:
+        """Record progress of a running run (its ``updated_at``); False if it had finished."""
+
+    @abstractmethod
+    def mark_complete(self, ingest_id: str, summary: Mapping[str, Any], finished_at: datetime) -> bool:
+        """Finish a running run with its summary (JSON-compatible, kept as given)."""
+
+    @abstractmethod
+    def mark_failed(self, ingest_id: str, error: str, finished_at: datetime) -> bool: ...
+
+
+class UploadStorage(ABC):
+    """Where uploaded files wait for their ingestion: one folder per run."""
+
+    @abstractmethod
+    def save(self, ingest_id: str, name: str, stream: ByteStream, max_bytes: int) -> int:
+        """Store ``stream`` as the file ``name`` of the run; return its size in bytes.
+
+        The file appears whole or not at all. ``InvalidUpload`` for a name
+        that is not an input file, ``UploadTooLarge`` (and nothing kept of
+        this file) past ``max_bytes``, ``UploadStorageError`` if it cannot be
+        written.
+        """
+
+    @abstractmethod
+    def folder(self, ingest_id: str) -> Path:
+        """The folder holding the run's files; ``UploadStorageError`` if it is not there."""
+
+    @abstractmethod
+    def delete(self, ingest_id: str) -> None:
+        """Remove the run's files; a run without files is fine."""
+
+
+class IngestQueue(ABC):
+    """Where ingestion work is handed to the workers."""
+
+    @abstractmethod
+    def submit(self, ingest_id: str) -> None:
+        """Queue the ingestion of a started run; ``QueueUnavailable`` if the broker is down."""
+
+
+class FileFingerprinter(ABC):
+    """Fingerprints the input files of a folder."""
+
+    @abstractmethod
+    def fingerprints(self, folder: Path) -> FolderFingerprints:
+        """The input files present in ``folder`` (none if it does not exist), each with its SHA-256."""
+
+
+class FingerprintStore(ABC):
+    """The fingerprints of each folder's files at its last successful ingestion."""
+
+    @abstractmethod
+    def load(self, location: str) -> tuple[FileFingerprint, ...]:
+        """The recorded fingerprints of the folder at ``location``, by name; none if never recorded."""
+
+    @abstractmethod
+    def replace(self, location: str, fingerprints: Iterable[FileFingerprint]) -> None:
+        """Make ``fingerprints`` the whole record of the folder at ``location``."""
+
+
+@attrs.frozen
+class ReportInputs:
+    """What one report (or part of one) is computed from."""
+
+    polls: StatusPolls
+    hours: BusinessHours
+    timezones: StoreTimezones
+
+
+class ReportInputSource(ABC):
+    """Reads a report's inputs together, so that they belong to one state of the data."""
+
+    @abstractmethod
+    def read(self, start_us: int, stores: StoreRange | None = None) -> ReportInputs:
+        """``polls_since(start_us, stores)``, the hours and the timezones of those stores."""

@@ -86,7 +86,17 @@ def render_lines(rows: ReportRows) -> str:
     return "".join(lines)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula
+# ("=HYPERLINK(...)", "+1", "@SUM(...)"), so an id that does is written with a
+# leading "'", which makes spreadsheets keep the cell as text (OWASP's advice
+# against CSV injection). A "-" inside an id, not first, is left alone.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_field(value: str) -> str:
+    """A store id as one CSV field: kept from running as a formula, quoted when needed."""
+    if value.startswith(FORMULA_STARTS):
+        value = "'" + value
     # Store ids are opaque; quote the ones that would break the CSV structure.
     if any(ch in value for ch in ',"\r\n'):
         return '"' + value.replace('"', '""') + '"'

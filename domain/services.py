@@ -16,11 +16,13 @@ import attrs
 
 from domain.errors import UptimeError
 from domain.ingestion import IngestSummary
-from domain.inputs import StatusPolls, StoreTimezones
+from domain.inputs import StatusPolls
 from domain.ports import (
     BusinessHoursRepository,
     InputReader,
     QueueUnavailable,
+    ReportInputs,
+    ReportInputSource,
     ReportQueue,
     ReportRegistry,
     ReportStorage,
@@ -75,6 +77,29 @@ class IngestService:
         )
 
 
+class RepositoryInputSource(ReportInputSource):
+    """The inputs read from the three repositories one after the other.
+
+    Fine where nothing writes meanwhile (memory, CSV files); a database
+    adapter reads them in one transaction instead.
+    """
+
+    def __init__(
+        self,
+        status_repository: StatusRepository,
+        hours_repository: BusinessHoursRepository,
+        timezone_repository: TimezoneRepository,
+    ) -> None:
+        self._status = status_repository
+        self._hours = hours_repository
+        self._timezones = timezone_repository
+
+    def read(self, start_us: int, stores: StoreRange | None = None) -> ReportInputs:
+        return ReportInputs(
+            self._status.polls_since(start_us, stores), self._hours.hours(stores), self._timezones.timezones(stores)
+        )
+
+
 class ReportService:
     """Computes the uptime report from whatever repositories it is given."""
 
@@ -84,10 +109,10 @@ class ReportService:
         hours_repository: BusinessHoursRepository,
         timezone_repository: TimezoneRepository,
         calculator: UptimeCalculator,
+        inputs: ReportInputSource | None = None,
     ) -> None:
         self._status = status_repository
-        self._hours = hours_repository
-        self._timezones = timezone_repository
+        self._inputs = inputs or RepositoryInputSource(status_repository, hours_repository, timezone_repository)
         self._calculator = calculator
 
     def now(self) -> int | None:
@@ -107,12 +132,11 @@ class ReportService:
             now = self.now()
         if now is None:
             return ReportRows.empty()
-        polls = _until(self._status.polls_since(earliest_poll_needed(now), stores), now)
+        inputs = self._inputs.read(earliest_poll_needed(now), stores)
+        polls = _until(inputs.polls, now)
         if len(polls) == 0:
             return ReportRows.empty()
-        hours = self._hours.hours(stores)
-        timezones: StoreTimezones = self._timezones.timezones(stores)
-        return self._calculator.compute(now, polls, hours, timezones)
+        return self._calculator.compute(now, polls, inputs.hours, inputs.timezones)
 
     def csv(self) -> str:
         """The whole report as CSV text."""
@@ -245,6 +269,30 @@ class ReportRunService:
         if report.status is not ReportStatus.COMPLETE or report.report_path is None:
             raise ReportNotReady(report)
         return self._storage.load(report.report_path)
+
+    def purge(self, older_than: timedelta) -> int:
+        """Delete the reports that finished more than ``older_than`` ago; return how many.
+
+        Files go first, then the records: a purge stopped halfway leaves
+        records whose files are gone, which the next purge deletes, never a
+        file that no record names. A report still running is never purged.
+        """
+        if older_than <= timedelta(0):
+            raise ValueError("older_than must be positive")
+        cutoff = self._clock() - older_than
+        expired = self._registry.finished_before(cutoff)
+        removed: set[str] = set()
+        for report in expired:
+            if report.report_path is not None:
+                self._storage.delete(report.report_path)
+                removed.add(report.report_path)
+        deleted = self._registry.delete_finished_before(cutoff)
+        # One that finished "before the cutoff" after the list was read (a
+        # machine whose clock lags) still loses its file.
+        for report in deleted:
+            if report.report_path is not None and report.report_path not in removed:
+                self._storage.delete(report.report_path)
+        return len(deleted)
 
     def _assemble(self, report_id: str) -> bool:
         parts = self._registry.parts(report_id)

@@ -1,9 +1,10 @@
 """The ``store-monitor`` command.
 
-    store-monitor ingest DATA_DIR [--json]
+    store-monitor ingest DATA_DIR [--json] [--if-changed]
     store-monitor report --out FILE [--from-csv DATA_DIR]
     store-monitor serve [--host H] [--port P] [--no-worker]
     store-monitor worker [--concurrency N]
+    store-monitor purge-reports
 
 A user mistake (a missing folder or column, a bad database URL) prints one
 line on stderr and exits with status 2; it never shows a traceback.
@@ -16,6 +17,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -53,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="load a data folder's CSV files into the database")
     ingest.add_argument("data_dir", type=Path, help="folder with store_status.csv, menu_hours.csv, timezone.csv")
     ingest.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    ingest.add_argument(
+        "--if-changed",
+        action="store_true",
+        help="ingest only if a file changed since the folder's last --if-changed ingestion "
+        "(what the periodic INGEST_WATCH_DIR task does)",
+    )
 
     report = commands.add_parser("report", help="write the uptime report CSV")
     report.add_argument("--out", type=Path, required=True, help="where to write the report ('-' for stdout)")
@@ -83,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--beat", action="store_true", help="also send the periodic tasks (run it on one worker only)"
     )
+
+    commands.add_parser(
+        "purge-reports",
+        help="delete the reports finished more than REPORT_RETENTION_DAYS days ago (what the hourly task does)",
+    )
     return parser
 
 
@@ -104,8 +117,17 @@ def _summary_text(summary: IngestSummary) -> str:
     return "\n".join(lines)
 
 
-def _ingest(container: Container, data_dir: Path, as_json: bool) -> int:
-    summary = container.ingest_service().ingest(data_dir, TerminalProgress(sys.stderr))
+def _ingest(container: Container, data_dir: Path, as_json: bool, if_changed: bool = False) -> int:
+    progress = TerminalProgress(sys.stderr)
+    if if_changed:
+        changed = container.watched_folder_ingestion().ingest_if_changed(data_dir, progress)
+        if changed is None:
+            message = f"{data_dir}: no file changed since its last ingestion; skipped"
+            print(json.dumps({"skipped": message}) if as_json else message)
+            return 0
+        summary = changed
+    else:
+        summary = container.ingest_service().ingest(data_dir, progress)
     if as_json:
         print(json.dumps(summary.to_dict()))
     else:
@@ -128,6 +150,17 @@ def _report(container: Container, out: Path) -> int:
         temporary.replace(out)
     except OSError as error:
         raise UptimeError(f"cannot write the report to {out}: {error.strerror or error}") from error
+    return 0
+
+
+def _purge_reports(container: Container) -> int:
+    days = container.report_retention_days()
+    if days <= 0:
+        print("REPORT_RETENTION_DAYS is 0: reports are kept forever, none deleted")
+        return 0
+    deleted = container.report_run_service().purge(timedelta(days=days))
+    noun = "report" if deleted == 1 else "reports"
+    print(f"deleted {deleted} {noun} finished more than {days} days ago")
     return 0
 
 
@@ -165,7 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _worker(arguments)
         if arguments.command == "ingest":
             container = build_container(os.environ, {"storage_backend": "sql"})
-            return _ingest(container, arguments.data_dir, arguments.json)
+            return _ingest(container, arguments.data_dir, arguments.json, arguments.if_changed)
+        if arguments.command == "purge-reports":
+            container = build_container(os.environ)
+            return _purge_reports(container)
         if arguments.from_csv is not None:
             if not arguments.from_csv.is_dir():
                 raise UptimeError(f"data folder not found: {arguments.from_csv}")

@@ -18,7 +18,7 @@ from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
 from adapters.celery.app import make_celery
-from adapters.celery.queue import CeleryReportQueue
+from adapters.celery.queue import INGEST_WATCHED_FOLDER_TASK, CeleryIngestQueue, CeleryReportQueue
 from adapters.csv.reader import PandasCsvReader
 from adapters.csv.repositories import (
     CsvBusinessHoursRepository,
@@ -26,26 +26,38 @@ from adapters.csv.repositories import (
     CsvStatusRepository,
     CsvTimezoneRepository,
 )
+from adapters.folder_fingerprints import FilesystemFingerprinter
 from adapters.report_storage import FilesystemReportStorage
 from adapters.sqlalchemy.database import create_engine_for, create_schema
+from adapters.sqlalchemy.ingest_registry import SqlAlchemyIngestRegistry
 from adapters.sqlalchemy.registry import SqlAlchemyReportRegistry
 from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
 from adapters.sqlalchemy.repositories import (
     SqlAlchemyBusinessHoursRepository,
+    SqlAlchemyReportInputSource,
     SqlAlchemyStatusRepository,
     SqlAlchemyTimezoneRepository,
 )
+from adapters.sqlalchemy.watched_files import SqlAlchemyFingerprintStore
+from adapters.upload_storage import DEFAULT_UPLOADS_DIR, FilesystemUploadStorage
 from domain.errors import UptimeError
+from domain.ingest_runs import DEFAULT_MAX_UPLOAD_BYTES, IngestRunService, WatchedFolderIngestion
 from domain.ports import (
     BusinessHoursRepository,
+    FileFingerprinter,
+    FingerprintStore,
+    IngestQueue,
+    IngestRegistry,
     InputReader,
+    ReportInputSource,
     ReportQueue,
     ReportRegistry,
     ReportStorage,
     StatusRepository,
     TimezoneRepository,
+    UploadStorage,
 )
-from domain.services import IngestService, ReportRunService, ReportService
+from domain.services import IngestService, ReportRunService, ReportService, RepositoryInputSource
 from domain.uptime import UptimeCalculator
 
 DEFAULT_DATABASE_URL = "sqlite:///var/store-monitor.db"
@@ -81,12 +93,24 @@ def seconds(value: int) -> timedelta:
     return timedelta(seconds=value)
 
 
+# The task that deletes reports older than REPORT_RETENTION_DAYS (entrypoints/worker.py).
+PURGE_REPORTS_TASK = "store_monitor.purge_reports"
+PURGE_PERIOD_S = 3600.0
+
+
 def periodic_tasks(settings: Mapping[str, Any]) -> dict[str, float]:
     """Task name -> period in seconds, for ``celery beat``, from the settings.
 
     Each periodic job adds its entry here when its settings turn it on.
     """
-    return {}
+    tasks: dict[str, float] = {}
+    # 0 days keeps reports forever: nothing to purge.
+    if int(settings["report_retention_days"]) > 0:
+        tasks[PURGE_REPORTS_TASK] = PURGE_PERIOD_S
+    # An empty INGEST_WATCH_DIR watches no folder.
+    if settings["ingest_watch_dir"]:
+        tasks[INGEST_WATCHED_FOLDER_TASK] = 60.0 * int(settings["ingest_every_minutes"])
+    return tasks
 
 
 class Container(containers.DeclarativeContainer):
@@ -145,8 +169,18 @@ class Container(containers.DeclarativeContainer):
     ingest_service: providers.Provider[IngestService] = providers.Factory(
         IngestService, reader, status_repository, hours_repository, timezone_repository
     )
+    # A database reads a report's inputs in one transaction, a consistent snapshot.
+    sql_report_inputs: providers.Provider[ReportInputSource] = providers.Factory(
+        SqlAlchemyReportInputSource, engine
+    )
+    csv_report_inputs: providers.Provider[ReportInputSource] = providers.Factory(
+        RepositoryInputSource, csv_status_repository, csv_hours_repository, csv_timezone_repository
+    )
+    report_inputs: providers.Provider[ReportInputSource] = providers.Selector(
+        config.storage_backend, sql=sql_report_inputs, csv=csv_report_inputs
+    )
     report_service: providers.Provider[ReportService] = providers.Factory(
-        ReportService, status_repository, hours_repository, timezone_repository, calculator
+        ReportService, status_repository, hours_repository, timezone_repository, calculator, report_inputs
     )
 
     celery_app: providers.Provider[Celery] = providers.Singleton(
@@ -169,6 +203,34 @@ class Container(containers.DeclarativeContainer):
         chunk_size=config.report_chunk_size.as_int(),
         stall_timeout=providers.Factory(seconds, config.report_stall_seconds.as_int()),
     )
+    # How long a finished report is kept; 0 keeps it forever.
+    report_retention_days: providers.Provider[int] = providers.Callable(int, config.report_retention_days)
+
+    # Ingestion of uploaded files, run by the workers, into the repositories
+    # above (the read-only CSV backend fails such a run with the reason).
+    ingest_registry: providers.Provider[IngestRegistry] = providers.Factory(SqlAlchemyIngestRegistry, engine)
+    upload_storage: providers.Provider[UploadStorage] = providers.Singleton(
+        FilesystemUploadStorage, config.uploads_dir.as_(Path)
+    )
+    ingest_queue: providers.Provider[IngestQueue] = providers.Factory(CeleryIngestQueue, celery_app)
+    ingest_max_bytes: providers.Provider[int] = providers.Callable(int, config.ingest_max_bytes)
+    ingest_run_service: providers.Provider[IngestRunService] = providers.Factory(
+        IngestRunService,
+        ingest_service=ingest_service,
+        registry=ingest_registry,
+        uploads=upload_storage,
+        queue=ingest_queue,
+        clock=providers.Object(utc_now),
+        new_id=providers.Object(new_report_id),
+        stall_timeout=providers.Factory(seconds, config.report_stall_seconds.as_int()),
+        max_bytes=ingest_max_bytes,
+    )
+    # The folder ingested on a schedule (INGEST_WATCH_DIR) and by ``ingest --if-changed``.
+    fingerprinter: providers.Provider[FileFingerprinter] = providers.Singleton(FilesystemFingerprinter)
+    fingerprint_store: providers.Provider[FingerprintStore] = providers.Factory(SqlAlchemyFingerprintStore, engine)
+    watched_folder_ingestion: providers.Provider[WatchedFolderIngestion] = providers.Factory(
+        WatchedFolderIngestion, ingest_service, fingerprinter, fingerprint_store
+    )
 
 
 def settings_from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -186,6 +248,14 @@ def settings_from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         "broker_dir": environ.get("BROKER_DIR") or DEFAULT_BROKER_DIR,
         "report_chunk_size": environ.get("REPORT_CHUNK_SIZE") or "2000",
         "report_stall_seconds": environ.get("REPORT_STALL_SECONDS") or "600",
+        "report_retention_days": environ.get("REPORT_RETENTION_DAYS") or "30",
+        "uploads_dir": environ.get("UPLOADS_DIR") or DEFAULT_UPLOADS_DIR,
+        "ingest_max_bytes": environ.get("INGEST_MAX_BYTES") or str(DEFAULT_MAX_UPLOAD_BYTES),
+        # Empty: no folder is watched.
+        "ingest_watch_dir": environ.get("INGEST_WATCH_DIR") or "",
+        "ingest_every_minutes": environ.get("INGEST_EVERY_MINUTES") or "15",
+        # Empty: the API is open to anyone who reaches it.
+        "api_token": environ.get("API_TOKEN") or "",
     }
 
 
@@ -198,6 +268,13 @@ _POSITIVE_INTEGERS: dict[str, str] = {
     "celery_visibility_timeout": "CELERY_VISIBILITY_TIMEOUT",
     "report_chunk_size": "REPORT_CHUNK_SIZE",
     "report_stall_seconds": "REPORT_STALL_SECONDS",
+    "ingest_max_bytes": "INGEST_MAX_BYTES",
+    "ingest_every_minutes": "INGEST_EVERY_MINUTES",
+}
+
+
+_NON_NEGATIVE_INTEGERS: dict[str, str] = {
+    "report_retention_days": "REPORT_RETENTION_DAYS",
 }
 
 
@@ -209,6 +286,20 @@ def _validate(settings: Mapping[str, Any]) -> None:
         value = str(settings[key])
         if not value.isdigit() or int(value) < 1:
             raise ConfigurationError(f"{variable} must be a positive whole number, not {value!r}")
+    for key, variable in _NON_NEGATIVE_INTEGERS.items():
+        value = str(settings[key])
+        if not (value.isascii() and value.isdigit()):
+            raise ConfigurationError(f"{variable} must be a whole number, 0 or more, not {value!r}")
+    _validate_token(str(settings["api_token"]))
+
+
+def _validate_token(token: str) -> None:
+    # The message never shows the value: it is a secret.
+    if token and not all("!" <= character <= "~" for character in token):
+        raise ConfigurationError(
+            "API_TOKEN must be printable ASCII without spaces (letters, digits, punctuation); "
+            "its value is not shown"
+        )
 
 
 def build_container(environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Container:

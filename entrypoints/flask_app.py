@@ -4,21 +4,27 @@
 handler, so every error (an unknown route, a wrong method, a domain error,
 a bug) reaches the client as ``{"error": "..."}`` JSON, never an HTML page.
 Nothing connects here: the database and the broker are first used by a request.
+
+With ``API_TOKEN`` set, one ``before_request`` hook asks every request for
+``Authorization: Bearer <API_TOKEN>``, whatever blueprint serves it; only
+``/health`` and the files under ``/static/`` are open to all.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 
 from dotenv import load_dotenv
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask, Response, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from domain.errors import UptimeError
 from domain.ports import QueueUnavailable, ReportNotFound, ReportStorageError, RepositoryError
 from domain.services import ReportNotReady
-from entrypoints import views
+from entrypoints import ingest_views, views
 from entrypoints.container import Container, build_container
 
 # The status of each domain error a view lets through; the first match wins.
@@ -53,8 +59,61 @@ def create_app(container: Container | None = None) -> UptimeFlask:
     app.container = container
     container.wire(modules=[views])
     app.register_blueprint(views.bp)
+    ingest_views.install(app, container)
     app.register_error_handler(Exception, json_error)
+    install_token_check(app, str(container.config.api_token()))
     return app
+
+
+# Open without a token: what a load balancer probes, and the web page's files.
+PUBLIC_PATHS = frozenset({"/health"})
+PUBLIC_PREFIXES = ("/static/",)
+REALM = 'Bearer realm="store-monitor"'
+
+
+def install_token_check(app: Flask, token: str) -> None:
+    """Require ``token`` on every request but the public ones; an empty token leaves the API open.
+
+    The token itself is never logged nor echoed.
+    """
+    if not token:
+        app.logger.warning("API_TOKEN is not set: the API is open to anyone who can reach it")
+        return
+    app.logger.info("API_TOKEN is set: every request but /health needs Authorization: Bearer <API_TOKEN>")
+    expected = _digest(token)
+
+    def require_token() -> tuple[Response, int] | None:
+        if request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES):
+            return None
+        presented = bearer_token(request.headers.get("Authorization", ""))
+        if presented is None:
+            return _unauthorized("authentication required: send the header Authorization: Bearer <API_TOKEN>")
+        # Digests of equal length, compared in constant time: neither the
+        # token's characters nor its length leak through the timing.
+        if not hmac.compare_digest(_digest(presented), expected):
+            return _unauthorized("the bearer token is not valid", 'error="invalid_token"')
+        return None
+
+    app.before_request(require_token)
+
+
+def bearer_token(header: str) -> str | None:
+    """The credentials of an ``Authorization: Bearer <token>`` header (scheme in any case), else None."""
+    scheme, _, credentials = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.strip() or None
+
+
+def _digest(token: str) -> bytes:
+    # A header arrives as latin-1 text; UTF-8 encodes any str, so nothing raises here.
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def _unauthorized(message: str, *details: str) -> tuple[Response, int]:
+    response = jsonify(error=message)
+    response.headers["WWW-Authenticate"] = ", ".join((REALM, *details))
+    return response, 401
 
 
 def json_error(error: Exception) -> tuple[Response, int]:

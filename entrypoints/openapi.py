@@ -1,7 +1,12 @@
 """The OpenAPI 3.1 description of the HTTP API, served at ``/openapi.json``.
 
-It lists exactly the routes of ``entrypoints.views`` and every status each
-can answer with; the unit tests check both against the running app.
+It lists exactly the routes of ``entrypoints.views`` and ``entrypoints.ingest_views``
+and every status each can answer with; the unit tests check both against the
+running app.
+
+Every operation needs the bearer token (when the server sets ``API_TOKEN``)
+unless it says ``security: []``; ``openapi_document`` gives each of the
+others its 401 answer, so an operation added later is covered too.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ TRIGGER_PATH = "/trigger_report"
 GET_REPORT_PATH = "/get_report/{report_id}"
 HEALTH_PATH = "/health"
 OPENAPI_PATH = "/openapi.json"
+INGEST_PATH = "/ingest"
+GET_INGEST_PATH = "/ingest/{ingest_id}"
 
 JSON = "application/json"
+MULTIPART = "multipart/form-data"
 CSV = "text/csv"
 
 
@@ -62,6 +70,72 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "status": {"const": "Failed"},
             "error": {"type": "string", "description": "Why the run failed."},
+        },
+        "required": ["status", "error"],
+        "additionalProperties": False,
+    },
+    "IngestStarted": {
+        "type": "object",
+        "properties": {"ingest_id": {"type": "string", "format": "uuid"}},
+        "required": ["ingest_id"],
+        "additionalProperties": False,
+    },
+    "RejectedRow": {
+        "type": "object",
+        "properties": {
+            "line": {"type": "integer", "minimum": 1, "description": "1-based line in the file; the header is line 1."},
+            "reason": {"type": "string"},
+        },
+        "required": ["line", "reason"],
+        "additionalProperties": False,
+    },
+    "FileSummary": {
+        "type": "object",
+        "description": (
+            "rows: data rows read; new: rows that changed what is stored; duplicates: rows repeating an "
+            "earlier one; rejected: rows not loaded; errors: the first rejected rows with line and reason."
+        ),
+        "properties": {
+            "rows": {"type": "integer", "minimum": 0},
+            "new": {"type": "integer", "minimum": 0},
+            "duplicates": {"type": "integer", "minimum": 0},
+            "rejected": {"type": "integer", "minimum": 0},
+            "errors": {"type": "array", "items": _ref("RejectedRow")},
+        },
+        "required": ["rows", "new", "duplicates", "rejected", "errors"],
+        "additionalProperties": False,
+    },
+    "IngestSummary": {
+        "type": "object",
+        "description": "The same JSON as 'store-monitor ingest --json' prints; a file not uploaded counts 0.",
+        "properties": {
+            "store_status": _ref("FileSummary"),
+            "menu_hours": _ref("FileSummary"),
+            "timezone": _ref("FileSummary"),
+        },
+        "required": ["store_status", "menu_hours", "timezone"],
+        "additionalProperties": False,
+    },
+    "RunningIngestion": {
+        "type": "object",
+        "properties": {"status": {"const": "Running"}},
+        "required": ["status"],
+        "additionalProperties": False,
+    },
+    "CompleteIngestion": {
+        "type": "object",
+        "properties": {"status": {"const": "Complete"}, "summary": _ref("IngestSummary")},
+        "required": ["status", "summary"],
+        "additionalProperties": False,
+    },
+    "FailedIngestion": {
+        "type": "object",
+        "properties": {
+            "status": {"const": "Failed"},
+            "error": {
+                "type": "string",
+                "description": "Why the ingestion failed, e.g. the file and the column that is missing.",
+            },
         },
         "required": ["status", "error"],
         "additionalProperties": False,
@@ -136,7 +210,10 @@ def _paths() -> dict[str, Any]:
                         },
                     },
                     "400": _error("The report id is not a canonical UUID."),
-                    "404": _error("No report has this id."),
+                    "404": _error(
+                        "No report has this id: it was never triggered, or it finished more than "
+                        "REPORT_RETENTION_DAYS days ago and was deleted."
+                    ),
                     "500": _error("The report is complete but its file cannot be read."),
                     "503": _error("The database does not answer."),
                 },
@@ -146,6 +223,8 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "operationId": "health",
                 "summary": "Whether the database and the work queue answer",
+                # Open to all, so a load balancer can probe it without the token.
+                "security": [],
                 "responses": {
                     "200": _json("Both answer.", _ref("Health")),
                     "503": _json("At least one does not; its reason is given.", _ref("Health")),
@@ -159,7 +238,32 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _json("The OpenAPI document.", {"type": "object"})},
             }
         },
+        **_ingest_paths(),
     }
+
+
+BEARER_SCHEME = "bearerAuth"
+_SECURITY_SCHEMES: dict[str, Any] = {
+    BEARER_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "description": (
+            "The server's API_TOKEN, sent as 'Authorization: Bearer <API_TOKEN>'. "
+            "A server without API_TOKEN asks for nothing."
+        ),
+    }
+}
+
+
+def _with_unauthorized(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation that needs the token also answers 401."""
+    for operations in paths.values():
+        for operation in operations.values():
+            if operation.get("security") != []:
+                operation["responses"].setdefault(
+                    "401", _error("The Authorization header is missing, not Bearer, or its token is not valid.")
+                )
+    return paths
 
 
 def openapi_document() -> dict[str, Any]:
@@ -174,6 +278,86 @@ def openapi_document() -> dict[str, Any]:
                 "triggered, then polled until its CSV is ready."
             ),
         },
-        "paths": _paths(),
-        "components": {"schemas": copy.deepcopy(_SCHEMAS)},
+        "security": [{BEARER_SCHEME: []}],
+        "paths": _with_unauthorized(_paths()),
+        "components": {"schemas": copy.deepcopy(_SCHEMAS), "securitySchemes": copy.deepcopy(_SECURITY_SCHEMES)},
+    }
+
+
+def _ingest_paths() -> dict[str, Any]:
+    """``POST /ingest`` and ``GET /ingest/{ingest_id}`` (``entrypoints.ingest_views``)."""
+    upload_file = {"type": "string", "contentMediaType": "text/csv"}
+    return {
+        INGEST_PATH: {
+            "post": {
+                "operationId": "startIngestion",
+                "summary": "Upload data files to ingest",
+                "description": (
+                    "Stores the uploaded CSV files, records a running ingestion, then queues it; a "
+                    "worker ingests them as 'store-monitor ingest' does a data folder. Poll "
+                    "GET /ingest/{ingest_id} until it is Complete or Failed. Each file goes in the "
+                    "field of its name, with or without '.csv'; store_status is required. The whole "
+                    "request may not exceed the server's INGEST_MAX_BYTES (default 256 MiB)."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        MULTIPART: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "store_status": upload_file,
+                                    "menu_hours": upload_file,
+                                    "timezone": upload_file,
+                                },
+                                "required": ["store_status"],
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        **_json("The files were stored and their ingestion queued.", _ref("IngestStarted")),
+                        "headers": {
+                            "Location": {"description": "/ingest/<ingest_id>, to poll.", "schema": {"type": "string"}}
+                        },
+                    },
+                    "400": _error(
+                        "Not multipart/form-data, no file, an unknown field, a file sent twice, "
+                        "or no store_status file."
+                    ),
+                    "413": _error("The request is larger than INGEST_MAX_BYTES; nothing was kept."),
+                    "500": _error("The uploaded files cannot be stored (UPLOADS_DIR)."),
+                    "503": _error(
+                        "The database or the work queue does not answer; an ingestion that could not be "
+                        "queued is recorded as Failed with the reason."
+                    ),
+                },
+            }
+        },
+        GET_INGEST_PATH: {
+            "get": {
+                "operationId": "getIngestion",
+                "summary": "The state of an ingestion, with its summary once complete",
+                "parameters": [
+                    {
+                        "name": "ingest_id",
+                        "in": "path",
+                        "required": True,
+                        "description": "The id returned by POST /ingest, in canonical (lowercase) form.",
+                        "schema": {"type": "string", "format": "uuid"},
+                    }
+                ],
+                "responses": {
+                    "200": _json(
+                        "Running, Complete with the ingestion summary, or Failed with the reason.",
+                        {"oneOf": [_ref("RunningIngestion"), _ref("CompleteIngestion"), _ref("FailedIngestion")]},
+                    ),
+                    "400": _error("The ingestion id is not a canonical UUID."),
+                    "404": _error("No ingestion has this id."),
+                    "503": _error("The database does not answer."),
+                },
+            }
+        },
     }

@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 from dependency_injector.wiring import Provide, Provider, inject
 from flask import Blueprint, Response, jsonify
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, NotFound
 
 from domain.errors import UptimeError
-from domain.ports import ReportQueue, ReportRegistry
+from domain.ports import ReportNotFound, ReportQueue, ReportRegistry
 from domain.report import Report, ReportStatus
 from domain.services import ReportRunService
 from entrypoints.container import Container
@@ -43,14 +43,19 @@ def get_report(
     # The provider, not the service: the id is checked before anything is
     # built, since building the service may open the database.
     run_service: Callable[[], ReportRunService] = Provider[Container.report_run_service],
+    retention_days: Callable[[], int] = Provider[Container.report_retention_days],
 ) -> Response:
     checked_id = parse_report_id(report_id)
     runs = run_service()
-    report = runs.status(checked_id)
-    if report.status is not ReportStatus.COMPLETE:
-        return _no_store(jsonify(report_state(report)))
+    try:
+        report = runs.status(checked_id)
+        if report.status is not ReportStatus.COMPLETE:
+            return _no_store(jsonify(report_state(report)))
+        content = runs.content(checked_id)
+    except ReportNotFound:
+        raise NotFound(not_found_message(checked_id, retention_days())) from None
     return Response(
-        runs.content(checked_id),
+        content,
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=report-{checked_id}.csv"},
     )
@@ -89,6 +94,17 @@ def parse_report_id(text: str) -> str:
     if canonical != text:
         raise BadRequest("report_id must be a UUID in canonical form: 8-4-4-4-12 lowercase hex digits")
     return text
+
+
+def not_found_message(report_id: str, retention_days: int) -> str:
+    """Why a well-formed id names no report: unknown, or deleted after its retention."""
+    message = f"no report with id {report_id}"
+    if retention_days > 0:
+        message += (
+            f": it was never triggered, or it finished more than {retention_days} days ago"
+            f" and was deleted (reports are kept {retention_days} days)"
+        )
+    return message
 
 
 def report_state(report: Report) -> dict[str, object]:

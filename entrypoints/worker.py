@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task, shared_task
 from celery.signals import worker_process_init
+from celery.utils.log import get_task_logger
 from dotenv import load_dotenv
 
-from adapters.celery.queue import COMPUTE_PART_TASK, PLAN_REPORT_TASK
+from adapters.celery.queue import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_WATCHED_FOLDER_TASK, PLAN_REPORT_TASK
+from domain.errors import UptimeError
+from domain.ingest_runs import IngestRunService
 from domain.ports import RepositoryError, StoreRange
 from domain.services import ReportRunService
-from entrypoints.container import Container, build_container
+from entrypoints.container import PURGE_REPORTS_TASK, Container, build_container
 
 load_dotenv()
+
+logger = get_task_logger(__name__)
 
 _process_container: Container | None = None
 
@@ -72,6 +78,78 @@ def plan_report(self: ReportTask, report_id: str) -> int:
 def compute_part(self: ReportTask, report_id: str, index: int, first: str, last: str, now: int) -> bool:
     """Compute one part; the part that completes the report assembles its file."""
     return self.runs.run_chunk(report_id, index, StoreRange(first, last), now)
+
+
+@shared_task(bind=True, base=ReportTask, name=PURGE_REPORTS_TASK)
+def purge_reports(self: ReportTask) -> int:
+    """Delete the reports finished more than REPORT_RETENTION_DAYS ago (sent hourly by beat)."""
+    days = process_container().report_retention_days()
+    if days <= 0:
+        return 0
+    deleted = self.runs.purge(timedelta(days=days))
+    logger.info("purged %d reports finished more than %d days ago", deleted, days)
+    return deleted
+
+
+class IngestTask(Task[Any, Any]):
+    """An ingestion task: retried on database hiccups; a run whose task fails is failed with the reason."""
+
+    autoretry_for = (RepositoryError,)
+    max_retries = 3
+    retry_backoff = True
+    # Delivered again if the worker dies: ingesting twice stores nothing twice.
+    acks_late = True
+    reject_on_worker_lost = True
+
+    @property
+    def ingestions(self) -> IngestRunService:
+        return process_container().ingest_run_service()
+
+    def on_failure(self, exc: Exception, task_id: str, args: Sequence[Any], kwargs: dict[str, Any], einfo: Any) -> None:
+        ingest_id = args[0] if args else kwargs.get("ingest_id")
+        if isinstance(ingest_id, str):
+            self.ingestions.fail(ingest_id, f"{type(exc).__name__}: {exc}")
+
+
+@shared_task(bind=True, base=IngestTask, name=INGEST_UPLOAD_TASK)
+def ingest_upload(self: IngestTask, ingest_id: str) -> str:
+    """Ingest the files uploaded for one run; the run ends Complete or Failed."""
+
+    def log_step(step: str, done: int, total: int) -> None:
+        logger.info("ingestion %s: %s (%d/%d)", ingest_id, step, done, total)
+
+    logger.info("ingestion %s: started", ingest_id)
+    run = self.ingestions.run(ingest_id, log_step)
+    logger.info("ingestion %s: %s%s", ingest_id, run.status.value, f" ({run.error})" if run.error else "")
+    return run.status.value
+
+
+@shared_task(bind=True, base=IngestTask, name=INGEST_WATCHED_FOLDER_TASK)
+def ingest_watched_folder(self: IngestTask) -> bool:
+    """Ingest INGEST_WATCH_DIR if one of its files changed since its last ingestion (sent by beat)."""
+    container = process_container()
+    folder = str(container.config.ingest_watch_dir())
+    if not folder:
+        return False
+    try:
+        summary = container.watched_folder_ingestion().ingest_if_changed(Path(folder))
+    except RepositoryError:
+        raise  # retried
+    except UptimeError as error:
+        # Bad input stays bad until the files change: say so at every check.
+        logger.error("watched folder %s: not ingested: %s", folder, error)
+        return False
+    if summary is None:
+        logger.info("watched folder %s: unchanged since its last ingestion, skipped", folder)
+        return False
+    logger.info(
+        "watched folder %s: ingested; new rows: %d polls, %d business hours, %d timezones",
+        folder,
+        summary.store_status.new,
+        summary.menu_hours.new,
+        summary.timezone.new,
+    )
+    return True
 
 
 def _app() -> Celery:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from celery import Celery
 from kombu.exceptions import KombuError, OperationalError
 
-from domain.ports import QueueUnavailable, ReportQueue
+from domain.ports import IngestQueue, QueueUnavailable, ReportQueue
 
 PLAN_REPORT_TASK = "store_monitor.plan_report"
 COMPUTE_PART_TASK = "store_monitor.compute_part"
+INGEST_UPLOAD_TASK = "store_monitor.ingest_upload"
+INGEST_WATCHED_FOLDER_TASK = "store_monitor.ingest_watched_folder"
 
 
 class CeleryReportQueue(ReportQueue):
@@ -37,3 +39,17 @@ class CeleryReportQueue(ReportQueue):
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+class CeleryIngestQueue(IngestQueue):
+    """Publishes the ingestion of uploaded files by task name."""
+
+    def __init__(self, app: Celery) -> None:
+        self._app = app
+
+    def submit(self, ingest_id: str) -> None:
+        try:
+            # retry=False, as for reports: fail within the connect timeout.
+            self._app.send_task(INGEST_UPLOAD_TASK, args=[ingest_id], retry=False)
+        except (OperationalError, KombuError, OSError) as error:
+            raise QueueUnavailable(f"the broker is unreachable ({_first_line(error)})") from error

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, delete, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, and_, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -118,6 +118,25 @@ class SqlAlchemyReportRegistry(ReportRegistry):
         with transaction(self._engine, write=False) as connection:
             connection.execute(select(literal(1))).scalar_one()
 
+    def finished_before(self, cutoff: datetime) -> list[Report]:
+        with transaction(self._engine, write=False) as connection:
+            rows = connection.execute(
+                select(reports).where(_finished_before(cutoff)).order_by(reports.c.report_id)
+            ).all()
+        return [_report(row) for row in rows]
+
+    def delete_finished_before(self, cutoff: datetime) -> list[Report]:
+        expired = _finished_before(cutoff)
+        with transaction(self._engine, write=True) as connection:
+            # A failed report keeps its parts; they go first, in the same transaction.
+            connection.execute(
+                delete(report_parts).where(report_parts.c.report_id.in_(select(reports.c.report_id).where(expired)))
+            )
+            # RETURNING names exactly the rows this statement deleted: of two
+            # purges at once, each report is returned by one of them only.
+            rows = connection.execute(delete(reports).where(expired).returning(*reports.c)).all()
+        return sorted((_report(row) for row in rows), key=lambda report: report.report_id)
+
     def _finish(self, report_id: str, finished_at: datetime, *, drop_parts: bool, **values: Any) -> bool:
         """Move a running report to its final state; False if it had one already."""
         instant = _to_utc(finished_at)
@@ -143,6 +162,15 @@ class SqlAlchemyReportRegistry(ReportRegistry):
             index_elements=[report_parts.c.report_id, report_parts.c.part_index],
             set_={"lines": statement.excluded.lines},
         )
+
+
+def _finished_before(cutoff: datetime) -> ColumnElement[bool]:
+    """Complete or failed, and finished before ``cutoff``; a running report never matches."""
+    return and_(
+        reports.c.status.in_([ReportStatus.COMPLETE.value, ReportStatus.FAILED.value]),
+        reports.c.finished_at.is_not(None),
+        reports.c.finished_at < _to_utc(cutoff),
+    )
 
 
 def _require(connection: Connection, report_id: str) -> None:

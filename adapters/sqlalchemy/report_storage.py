@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -47,9 +47,7 @@ class SqlAlchemyReportStorage(ReportStorage):
         return LOCATION_PREFIX + report_id
 
     def load(self, location: str) -> bytes:
-        report_id = location.removeprefix(LOCATION_PREFIX)
-        if not location.startswith(LOCATION_PREFIX) or not report_id:
-            raise ReportStorageError(f"{location!r} is not the location of a report file in the database")
+        report_id = _report_id(location)
         with transaction(self._engine, write=False) as connection:
             content = connection.execute(
                 select(report_files.c.content).where(report_files.c.report_id == report_id)
@@ -57,3 +55,16 @@ class SqlAlchemyReportStorage(ReportStorage):
         if content is None:
             raise ReportStorageError(f"no report file at {location} in the database")
         return bytes(content)
+
+    def delete(self, location: str) -> None:
+        report_id = _report_id(location)
+        with transaction(self._engine, write=True) as connection:
+            connection.execute(delete(report_files).where(report_files.c.report_id == report_id))
+
+
+def _report_id(location: str) -> str:
+    """The report id of a ``db:<report_id>`` location; ``ReportStorageError`` for any other form."""
+    report_id = location.removeprefix(LOCATION_PREFIX)
+    if not location.startswith(LOCATION_PREFIX) or not report_id:
+        raise ReportStorageError(f"{location!r} is not the location of a report file in the database")
+    return report_id

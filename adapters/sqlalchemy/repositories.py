@@ -30,6 +30,8 @@ from adapters.sqlalchemy.database import driver_connection, is_postgres, transac
 from domain.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones
 from domain.ports import (
     BusinessHoursRepository,
+    ReportInputs,
+    ReportInputSource,
     RepositoryError,
     StatusRepository,
     StoreRange,
@@ -86,9 +88,7 @@ class SqlAlchemyStatusRepository(_SqlRepository, StatusRepository):
 
     def polls_since(self, start_us: int, stores: StoreRange | None = None) -> StatusPolls:
         with transaction(self._engine, write=False) as connection:
-            if self._postgres:
-                return _polls_since_postgres(connection, int(start_us), stores)
-            return _polls_since_sqlite(connection, int(start_us), stores)
+            return _read_polls(connection, int(start_us), stores, self._postgres)
 
 
 class SqlAlchemyBusinessHoursRepository(_SqlRepository, BusinessHoursRepository):
@@ -130,30 +130,8 @@ class SqlAlchemyBusinessHoursRepository(_SqlRepository, BusinessHoursRepository)
             return int(added)
 
     def hours(self, stores: StoreRange | None = None) -> BusinessHours:
-        where, params = _range_filter(stores)
-        query = text(
-            "SELECT s.store_id, h.weekday, h.start_us, h.end_us"
-            f" FROM business_hours h JOIN stores s ON s.id = h.store_pk{where}"
-            " ORDER BY s.store_id, h.weekday, h.start_us, h.end_us"
-        )
         with transaction(self._engine, write=False) as connection:
-            rows = connection.execute(query, params).all()
-        if not rows:
-            return BusinessHours.empty()
-        # Rows come sorted by id (bytewise, as Python compares), so the
-        # vocabulary is the runs of equal ids: no per-row Python objects.
-        store_ids, weekday, start_us, end_us = zip(*rows)
-        starts_run = np.fromiter(
-            (i == 0 or store_ids[i] != store_ids[i - 1] for i in range(len(store_ids))), dtype=np.bool_
-        )
-        vocabulary = tuple(str(store_ids[i]) for i in np.flatnonzero(starts_run))
-        return BusinessHours(
-            vocabulary,
-            np.cumsum(starts_run) - 1,
-            np.array(weekday, dtype=np.int64),
-            np.array(start_us, dtype=np.int64),
-            np.array(end_us, dtype=np.int64),
-        )
+            return _read_hours(connection, stores)
 
 
 class SqlAlchemyTimezoneRepository(_SqlRepository, TimezoneRepository):
@@ -189,18 +167,67 @@ class SqlAlchemyTimezoneRepository(_SqlRepository, TimezoneRepository):
                 cursor.close()
 
     def timezones(self, stores: StoreRange | None = None) -> StoreTimezones:
-        where, params = _range_filter(stores)
-        query = text(
-            "SELECT s.store_id, t.timezone"
-            f" FROM store_timezones t JOIN stores s ON s.id = t.store_pk{where}"
-        )
         with transaction(self._engine, write=False) as connection:
-            rows = connection.execute(query, params).all()
-        return _timezones({str(row[0]): str(row[1]) for row in rows})
+            return _read_timezones(connection, stores)
 
 
-def _timezones(by_store: dict[str, str]) -> StoreTimezones:
-    return StoreTimezones(by_store)
+class SqlAlchemyReportInputSource(_SqlRepository, ReportInputSource):
+    """Polls, hours and timezones of a report read in ONE transaction.
+
+    A reading transaction is a snapshot on both databases (SQLite in WAL mode;
+    PostgreSQL REPEATABLE READ), so an ingestion committing meanwhile is seen
+    either whole or not at all.
+    """
+
+    def read(self, start_us: int, stores: StoreRange | None = None) -> ReportInputs:
+        with transaction(self._engine, write=False) as connection:
+            return ReportInputs(
+                _read_polls(connection, int(start_us), stores, self._postgres),
+                _read_hours(connection, stores),
+                _read_timezones(connection, stores),
+            )
+
+
+def _read_polls(connection: Connection, start_us: int, stores: StoreRange | None, postgres: bool) -> StatusPolls:
+    if postgres:
+        return _polls_since_postgres(connection, start_us, stores)
+    return _polls_since_sqlite(connection, start_us, stores)
+
+
+def _read_timezones(connection: Connection, stores: StoreRange | None) -> StoreTimezones:
+    where, params = _range_filter(stores)
+    query = text(
+        "SELECT s.store_id, t.timezone"
+        f" FROM store_timezones t JOIN stores s ON s.id = t.store_pk{where}"
+    )
+    rows = connection.execute(query, params).all()
+    return StoreTimezones({str(row[0]): str(row[1]) for row in rows})
+
+
+def _read_hours(connection: Connection, stores: StoreRange | None) -> BusinessHours:
+    where, params = _range_filter(stores)
+    query = text(
+        "SELECT s.store_id, h.weekday, h.start_us, h.end_us"
+        f" FROM business_hours h JOIN stores s ON s.id = h.store_pk{where}"
+        " ORDER BY s.store_id, h.weekday, h.start_us, h.end_us"
+    )
+    rows = connection.execute(query, params).all()
+    if not rows:
+        return BusinessHours.empty()
+    # Rows come sorted by id (bytewise, as Python compares), so the
+    # vocabulary is the runs of equal ids: no per-row Python objects.
+    store_ids, weekday, start_us, end_us = zip(*rows)
+    starts_run = np.fromiter(
+        (i == 0 or store_ids[i] != store_ids[i - 1] for i in range(len(store_ids))), dtype=np.bool_
+    )
+    vocabulary = tuple(str(store_ids[i]) for i in np.flatnonzero(starts_run))
+    return BusinessHours(
+        vocabulary,
+        np.cumsum(starts_run) - 1,
+        np.array(weekday, dtype=np.int64),
+        np.array(start_us, dtype=np.int64),
+        np.array(end_us, dtype=np.int64),
+    )
 
 
 # -- stores -------------------------------------------------------------------

@@ -107,3 +107,30 @@ report_files = Table(
     Column("content", LargeBinary, nullable=False),
     Column("saved_at", DateTime(timezone=True), nullable=False),
 )
+
+# Ingestion runs of uploaded files. ``files`` is a JSON list of the uploaded
+# file names, ``summary`` the JSON ingestion summary once complete.
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("ingest_id", Text, primary_key=True),
+    Column("status", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("files", Text, nullable=False),
+    Column("summary", Text, nullable=True),
+    Column("error", Text, nullable=True),
+)
+
+# The files of each watched folder as last ingested: a folder is ingested
+# again only when one of them changed.
+watched_files = Table(
+    "watched_files",
+    metadata,
+    Column("folder", Text, primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("sha256", Text, nullable=False),
+)

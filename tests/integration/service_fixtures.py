@@ -5,8 +5,9 @@ output to a log file under the test's folder, and is killed with its whole
 group when the test ends. When something does not happen in time, the test
 fails with the tails of those logs, so the cause is in the report.
 
-Redis comes from ``REDIS_URL`` when it is set (it cannot then be stopped and
-started by a test); otherwise a ``redis-server`` found on PATH is started on a
+Redis comes from ``REDIS_URL`` when it is set (each use takes a database
+number of its own, flushed first; a test that must stop and start Redis is
+skipped); otherwise a ``redis-server`` found on PATH is started on a
 free port. Without one the tests are skipped with the reason, unless
 ``REQUIRE_REDIS=1``, which makes that a failure.
 
@@ -17,6 +18,7 @@ Test modules import the fixtures they use by name, e.g.
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import math
 import os
@@ -32,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -59,9 +62,16 @@ SERVICE_VARIABLES = (
     "REPORT_STALL_SECONDS",
     "HOST",
     "PORT",
+    "API_TOKEN",
+    "REPORT_RETENTION_DAYS",
+    "UPLOADS_DIR",
+    "INGEST_MAX_BYTES",
+    "INGEST_WATCH_DIR",
+    "INGEST_EVERY_MINUTES",
 )
 
 STARTUP_TIMEOUT_S = 30.0
+REDIS_DATABASES = 16  # redis-server's default number of databases
 LOG_TAIL_LINES = 25
 
 
@@ -187,14 +197,30 @@ class RedisServer:
             pytest.skip("REDIS_URL names a shared Redis: this test must stop and start its own redis-server")
 
 
+_databases_used = itertools.count()
+
+
+def _next_database(url: str) -> str:
+    """``url`` with a database number of its own (the URL's, then the next ones, of Redis's 16).
+
+    Stacks alive at the same time (a module's and a test's) must not share a
+    queue: one's worker would take the other's tasks.
+    """
+    parsed = urlsplit(url)
+    first = int(parsed.path.strip("/") or 0)
+    number = (first + next(_databases_used)) % REDIS_DATABASES
+    return urlunsplit(parsed._replace(path=f"/{number}"))
+
+
 @contextmanager
 def running_redis(directory: Path) -> Iterator[RedisServer]:
     """``REDIS_URL``'s server, or a private ``redis-server`` on a free port; skips (or fails) without either."""
     external = os.environ.get("REDIS_URL")
     if external:
-        server = RedisServer(external)
+        server = RedisServer(_next_database(external))
         if not server.answers():
             pytest.fail(f"REDIS_URL={external} does not answer PING")
+        server.flush()  # messages left by an earlier run name reports this run does not know
         yield server
         return
     executable = shutil.which("redis-server")
@@ -505,11 +531,17 @@ def load_database(runner: ServiceRunner, url: str, data_dir: Path) -> LoadedData
 
 @pytest.fixture(scope="session")
 def real_2023_sqlite(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
-    """A SQLite file with real-2023 ingested once per session, and the CLI's report of it."""
-    folder = tmp_path_factory.mktemp("real-2023-sqlite")
-    path = folder / "store-monitor.sqlite3"
-    loaded = load_database(ServiceRunner(folder), f"sqlite:///{path}", shared_data / "real-2023")
-    return path, loaded.cli_csv
+    """A SQLite file with real-2023 ingested once per session, and the CLI's report of it.
+
+    Each module that imports this fixture gets its own copy of it from pytest,
+    so the loaded file is kept under the session's base folder and reused.
+    """
+    folder = tmp_path_factory.getbasetemp() / "real-2023-sqlite"
+    path, report = folder / "store-monitor.sqlite3", folder / "cli-report.csv"
+    if not report.is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        load_database(ServiceRunner(folder), f"sqlite:///{path}", shared_data / "real-2023")
+    return path, report.read_bytes()
 
 
 def sqlite_copy(template: tuple[Path, bytes], url: str) -> LoadedDatabase:

@@ -17,7 +17,7 @@ from domain.ports import (
     TimezoneRepository,
 )
 from domain.services import IngestService, ReportRunService, ReportService
-from entrypoints.container import build_container
+from entrypoints.container import PURGE_REPORTS_TASK, build_container, periodic_tasks
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,3 +91,27 @@ def test_the_environment_sets_the_defaults_and_overrides_win(tmp_path: Path) -> 
 def test_a_bad_setting_is_an_error_naming_its_variable(variable: str, value: str) -> None:
     with pytest.raises(UptimeError, match=variable):
         build_container({variable: value})
+
+
+def test_reports_are_kept_30_days_unless_said_otherwise() -> None:
+    assert build_container({}).report_retention_days() == 30
+    assert build_container({"REPORT_RETENTION_DAYS": "0"}).report_retention_days() == 0
+    assert build_container({"REPORT_RETENTION_DAYS": "365"}).report_retention_days() == 365
+
+
+@pytest.mark.parametrize("value", ["-1", "thirty", "1.5", "²"])
+def test_a_bad_retention_is_an_error_naming_its_variable(value: str) -> None:
+    with pytest.raises(UptimeError, match="REPORT_RETENTION_DAYS"):
+        build_container({"REPORT_RETENTION_DAYS": value})
+
+
+@pytest.mark.parametrize(("days", "scheduled"), [("30", True), ("1", True), ("0", False)])
+def test_beat_sends_the_purge_hourly_unless_reports_are_kept_forever(
+    tmp_path: Path, days: str, scheduled: bool
+) -> None:
+    container = build_container({"REPORT_RETENTION_DAYS": days}, settings(tmp_path))
+    expected = {PURGE_REPORTS_TASK: 3600.0} if scheduled else {}
+
+    assert periodic_tasks(container.config()) == expected
+    beat_schedule = container.celery_app().conf.beat_schedule
+    assert beat_schedule == {name: {"task": name, "schedule": period} for name, period in expected.items()}

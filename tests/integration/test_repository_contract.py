@@ -764,3 +764,109 @@ def test_a_location_that_climbs_out_is_a_storage_error(storage: ReportStorage, t
         with pytest.raises(ReportStorageError):
             storage.load(climbing)
     assert storage.load(location) == REPORT_BYTES
+
+
+# -- retention: deleting old reports ------------------------------------------------
+
+CUTOFF = datetime(2023, 3, 1, 0, 0, tzinfo=timezone.utc)
+
+
+def finish(registry: ReportRegistry, report_id: str, at: datetime, *, complete: bool) -> None:
+    registry.add(running(report_id))
+    registry.plan(report_id, 2, PLANNED)
+    registry.save_part(report_id, 0, f"{report_id},1\n", SAVED)
+    if complete:
+        registry.mark_complete(report_id, f"out/{report_id}.csv", at)
+    else:
+        registry.mark_failed(report_id, "boom", at)
+
+
+def test_finished_before_lists_complete_and_failed_reports_older_than_the_cutoff(ports: Ports) -> None:
+    registry = ports.registry
+    finish(registry, "old-complete", CUTOFF - timedelta(days=40), complete=True)
+    finish(registry, "old-failed", CUTOFF - timedelta(microseconds=1), complete=False)
+    finish(registry, "at-cutoff", CUTOFF, complete=True)
+    finish(registry, "recent", CUTOFF + timedelta(days=1), complete=False)
+    registry.add(running("old-running"))  # created long before the cutoff, never finished
+
+    listed = registry.finished_before(CUTOFF)
+
+    assert [report.report_id for report in listed] == ["old-complete", "old-failed"]
+    assert listed == [registry.get("old-complete"), registry.get("old-failed")]
+    # Another offset, the same instant.
+    assert registry.finished_before(CUTOFF.astimezone(timezone(timedelta(hours=-7)))) == listed
+    assert registry.finished_before(CUTOFF - timedelta(days=41)) == []
+
+
+def test_delete_finished_before_deletes_exactly_those_reports_and_their_parts(ports: Ports) -> None:
+    registry = ports.registry
+    finish(registry, "old-complete", CUTOFF - timedelta(days=40), complete=True)
+    finish(registry, "old-failed", CUTOFF - timedelta(days=1), complete=False)
+    finish(registry, "recent", CUTOFF + timedelta(days=1), complete=False)
+    registry.add(running("old-running"))
+    registry.save_part("old-running", 0, "r,1\n", SAVED)
+    kept = {report_id: registry.get(report_id) for report_id in ("recent", "old-running")}
+    expected = registry.finished_before(CUTOFF)
+
+    deleted = registry.delete_finished_before(CUTOFF)
+
+    assert deleted == expected
+    assert [report.report_id for report in deleted] == ["old-complete", "old-failed"]
+    for report_id in ("old-complete", "old-failed"):
+        with pytest.raises(ReportNotFound):
+            registry.get(report_id)
+        with pytest.raises(ReportNotFound):
+            registry.parts(report_id)
+    # The failed report's parts went with it: the same id, recorded anew, has none.
+    registry.add(running("old-failed"))
+    assert registry.parts("old-failed") == []
+    assert {report_id: registry.get(report_id) for report_id in kept} == kept
+    assert registry.parts("recent") == ["recent,1\n"]
+    assert registry.parts("old-running") == ["r,1\n"]
+    assert registry.delete_finished_before(CUTOFF) == []
+
+
+def test_delete_finished_before_on_an_empty_registry_deletes_nothing(ports: Ports) -> None:
+    assert ports.registry.delete_finished_before(CUTOFF) == []
+    assert ports.registry.finished_before(CUTOFF) == []
+
+
+def test_deleting_a_file_makes_its_location_unreadable_and_leaves_the_others(storage: ReportStorage) -> None:
+    first = storage.save("r1", REPORT_BYTES)
+    second = storage.save("r2", b"other\n")
+
+    storage.delete(first)
+
+    with pytest.raises(ReportStorageError):
+        storage.load(first)
+    assert storage.load(second) == b"other\n"
+    # Saved again after a delete, the file is back.
+    assert storage.load(storage.save("r1", b"again\n")) == b"again\n"
+
+
+def test_deleting_a_file_that_is_gone_is_fine(storage: ReportStorage) -> None:
+    location = storage.save("r1", REPORT_BYTES)
+    never_saved = location.replace("r1", "r2")
+
+    storage.delete(location)
+    storage.delete(location)
+    storage.delete(never_saved)
+
+    with pytest.raises(ReportStorageError):
+        storage.load(location)
+
+
+def test_deleting_a_location_that_climbs_out_touches_nothing(storage: ReportStorage, tmp_path: Path) -> None:
+    location = storage.save("r1", REPORT_BYTES)
+    outside = tmp_path / "r1.csv"
+    outside_before = outside.read_bytes() if outside.exists() else None
+
+    for climbing in ("../" + location, location.replace("r1", "../r1"), str(outside), "/etc/passwd"):
+        try:
+            storage.delete(climbing)
+        except ReportStorageError:
+            pass  # refused: as good as deleting nothing
+
+    assert storage.load(location) == REPORT_BYTES
+    if outside_before is not None:
+        assert outside.read_bytes() == outside_before

@@ -121,3 +121,91 @@ def test_ids_with_commas_quotes_or_newlines_are_quoted() -> None:
     assert parsed[0] == CONTRACT_HEADER.split(",")
     assert [row[0] for row in parsed[1:]] == ids
     assert all(row[1:] == ["0.00", "0.00", "0.00", "60.00", "24.00", "168.00"] for row in parsed[1:])
+
+
+# --- ids a spreadsheet would run as formulas -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("store_id", "field"),
+    [
+        ("=HYPERLINK(\"http://x\",\"y\")", "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""),
+        ("=1+2", "'=1+2"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "\"'\rx\""),
+    ],
+    ids=["equals-with-quotes", "equals", "plus", "minus", "at", "tab", "carriage-return"],
+)
+def test_an_id_starting_like_a_formula_is_written_after_a_single_quote(store_id: str, field: str) -> None:
+    text = render_csv(report_rows((store_id, 0, 0, 0, 0, 0, 0)))
+
+    assert text == CONTRACT_HEADER + "\n" + field + ",0.00,0.00,0.00,0.00,0.00,0.00\n"
+    # A CSV reader gets the id back behind the quote, the figures intact.
+    [_, row] = list(csv.reader(io.StringIO(text, newline="")))
+    assert row == ["'" + store_id] + ["0.00"] * 6
+
+
+@pytest.mark.parametrize("store_id", ["a-b", "store-1", "9-", "a=b", "x+1", "a@b", "a\tb", "'=1", " =1"])
+def test_an_id_with_a_formula_character_after_its_first_is_unchanged(store_id: str) -> None:
+    text = render_csv(report_rows((store_id, 0, 0, 0, 0, 0, 0)))
+
+    assert data_lines(text) == [store_id + ",0.00,0.00,0.00,0.00,0.00,0.00"]
+
+
+def test_the_cli_and_the_http_report_of_formula_like_ids_are_the_same_bytes() -> None:
+    from datetime import datetime, timedelta, timezone
+    from itertools import count
+
+    from adapters.memory import (
+        InMemoryBusinessHoursRepository,
+        InMemoryReportRegistry,
+        InMemoryReportStorage,
+        InMemoryStatusRepository,
+        InMemoryTimezoneRepository,
+    )
+    from domain.ports import ReportQueue
+    from domain.services import ReportRunService, ReportService
+
+    class Queue(ReportQueue):
+        def submit(self, report_id: str) -> None:
+            pass
+
+        def ping(self) -> None:
+            pass
+
+    now = 1_674_648_000_000_000
+    ids = ["=cmd|' /C calc'!A0", "+1", "-2", "@x", "\tt", "\rr", "a-b", "plain", "=a,b"]
+    polls = StatusPolls.from_rows([(store_id, now - k * H, k % 2 == 0) for store_id in ids for k in range(30)])
+    reports = ReportService(
+        InMemoryStatusRepository(polls),
+        InMemoryBusinessHoursRepository(),
+        InMemoryTimezoneRepository(),
+        UptimeCalculator(),
+    )
+    ids_made = (f"r{i}" for i in count())
+    runs = ReportRunService(
+        reports,
+        InMemoryReportRegistry(),
+        InMemoryReportStorage(),
+        Queue(),
+        lambda: datetime(2023, 1, 25, tzinfo=timezone.utc),
+        lambda: next(ids_made),
+        2,  # parts of two stores: the file is joined from five parts
+        timedelta(minutes=10),
+    )
+    report = runs.trigger()
+    plan = runs.plan(report.report_id)
+    assert len(plan.chunks) == 5
+    for index, chunk in reversed(list(enumerate(plan.chunks))):
+        runs.run_chunk(report.report_id, index, chunk, plan.now)
+
+    cli_bytes = reports.csv().encode("utf-8")
+    assert runs.content(report.report_id) == cli_bytes
+    parsed = list(csv.reader(io.StringIO(cli_bytes.decode("utf-8"), newline="")))
+    expected = sorted(ids)
+    assert [row[0] for row in parsed[1:]] == [
+        "'" + store_id if store_id[0] in "=+-@\t\r" else store_id for store_id in expected
+    ]

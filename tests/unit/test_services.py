@@ -17,7 +17,7 @@ from adapters.memory import (
 )
 from domain.ingestion import FileSummary, ParsedInput
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.ports import InputReader, QueueUnavailable, ReportQueue, StoreRange
+from domain.ports import InputReader, QueueUnavailable, ReportNotFound, ReportQueue, ReportStorageError, StoreRange
 from domain.report import ReportStatus, render_csv
 from domain.services import IngestService, ReportNotReady, ReportRunService, ReportService, split_stores
 from domain.uptime import UptimeCalculator
@@ -248,3 +248,116 @@ def test_report_parts_over_store_ranges_join_into_the_whole_report() -> None:
     parts = [service.compute(now, StoreRange(c.first, c.last)) for c in split_stores(STORES, 4)]
     joined = "".join(render_csv(part).split("\n", 1)[1] for part in parts)
     assert render_csv(service.compute(now)).split("\n", 1)[1] == joined
+
+
+# --- purging old reports ------------------------------------------------------------------
+
+
+def finished_reports(service: ReportRunService) -> tuple[str, str, str]:
+    """A complete, a failed and a running report, all triggered at the clock's time."""
+    complete = service.trigger().report_id
+    plan = service.plan(complete)
+    for index, chunk in enumerate(plan.chunks):
+        service.run_chunk(complete, index, chunk, plan.now)
+    failed = service.trigger().report_id
+    service.plan(failed)
+    service.fail(failed, "disk full")
+    running = service.trigger().report_id
+    return complete, failed, running
+
+
+def test_purge_deletes_finished_reports_older_than_the_age_with_their_files_and_parts() -> None:
+    service, registry, storage, clock = runs(make_polls(STORES), RecordingQueue(), chunk_size=5)
+    old_complete, old_failed, old_running = finished_reports(service)
+    registry.save_part(old_failed, 0, "a,1\n", clock.now)
+    clock.now += timedelta(days=20)
+    new_complete, new_failed, new_running = finished_reports(service)
+    assert set(storage.saved) == {old_complete, new_complete}
+
+    clock.now += timedelta(days=15)  # the first ones finished 35 days ago, the others 15
+    deleted = service.purge(timedelta(days=30))
+
+    assert deleted == 2
+    assert set(registry.reports) == {old_running, new_complete, new_failed, new_running}
+    assert set(storage.saved) == {new_complete}
+    assert old_failed not in registry.saved_parts
+    for gone in (old_complete, old_failed):
+        with pytest.raises(ReportNotFound):
+            service.status(gone)
+    assert service.content(new_complete).startswith(b"store_id,")
+
+
+def test_a_running_report_is_never_purged_however_old() -> None:
+    service, registry, storage, clock = runs(make_polls(STORES[:3]), RecordingQueue())
+    running = service.trigger().report_id
+    service.plan(running)
+    registry.save_part(running, 0, "a,1\n", clock.now)
+    clock.now += timedelta(days=400)
+
+    assert service.purge(timedelta(days=1)) == 0
+
+    assert registry.get(running).is_running
+    assert registry.parts(running) == ["a,1\n"]
+
+
+def test_a_report_finished_exactly_at_the_cutoff_is_kept() -> None:
+    service, registry, storage, clock = runs(make_polls(STORES[:3]), RecordingQueue())
+    report = service.trigger().report_id
+    service.fail(report, "boom")
+    clock.now += timedelta(days=30)
+
+    assert service.purge(timedelta(days=30)) == 0
+    clock.now += timedelta(microseconds=1)
+    assert service.purge(timedelta(days=30)) == 1
+    assert registry.reports == {}
+
+
+class UndeletableStorage(InMemoryReportStorage):
+    def delete(self, location: str) -> None:
+        raise ReportStorageError(f"cannot delete {location}: read-only file system")
+
+
+def test_purge_deletes_the_files_before_the_records() -> None:
+    registry, storage, clock = InMemoryReportRegistry(), UndeletableStorage(), ManualClock()
+    ids = (f"r{i}" for i in itertools.count())
+    service = ReportRunService(
+        report_service(make_polls(STORES[:3])),
+        registry,
+        storage,
+        RecordingQueue(),
+        clock,
+        lambda: next(ids),
+        10,
+        timedelta(minutes=10),
+    )
+    complete, failed, _ = finished_reports(service)
+    clock.now += timedelta(days=31)
+
+    # The file cannot go, so no record goes: a record never disappears before its file.
+    with pytest.raises(ReportStorageError):
+        service.purge(timedelta(days=30))
+    assert registry.get(complete).status is ReportStatus.COMPLETE
+    assert registry.get(failed).status is ReportStatus.FAILED
+    assert service.content(complete).startswith(b"store_id,")
+
+
+def test_a_record_whose_file_is_gone_is_still_purged_and_a_second_purge_deletes_nothing() -> None:
+    service, registry, storage, clock = runs(make_polls(STORES[:3]), RecordingQueue(), chunk_size=10)
+    _, _, running = finished_reports(service)
+    storage.saved.clear()  # the file went before its record, e.g. a purge stopped halfway
+    clock.now += timedelta(days=31)
+
+    assert service.purge(timedelta(days=30)) == 2
+    assert service.purge(timedelta(days=30)) == 0
+    assert set(registry.reports) == {running}
+
+
+@pytest.mark.parametrize("age", [timedelta(0), timedelta(days=-1)])
+def test_purge_refuses_an_age_that_is_not_positive(age: timedelta) -> None:
+    service, registry, _, clock = runs(make_polls(STORES[:3]), RecordingQueue())
+    report = service.trigger().report_id
+    service.fail(report, "boom")
+
+    with pytest.raises(ValueError):
+        service.purge(age)
+    assert registry.get(report).status is ReportStatus.FAILED

@@ -1,0 +1,274 @@
+"""Ingestion as a run: uploaded files ingested by a worker, and a watched folder.
+
+An upload is a trigger-and-poll run, like a report: the files are stored
+under the run's id, the run is recorded ``Running``, then its work is queued;
+a worker ingests the stored folder and records ``Complete`` with the
+ingestion summary or ``Failed`` with the reason. Ingesting is idempotent
+(polls already stored are skipped, hours and timezones are replaced), so a
+run delivered again after a crash simply runs again.
+
+A watched folder is ingested on a schedule, and only when the content of one
+of its files changed since the last successful ingestion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from domain.errors import UptimeError
+from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE, IngestSummary
+from domain.ports import (
+    ByteStream,
+    FileFingerprinter,
+    FingerprintStore,
+    IngestQueue,
+    IngestRegistry,
+    InvalidUpload,
+    QueueUnavailable,
+    RepositoryError,
+    UploadStorage,
+    UploadStorageError,
+    UploadTooLarge,
+)
+from domain.report import ReportStatus
+from domain.services import Clock, IdFactory, IngestService, ProgressListener
+
+# The files an upload may hold, in the order they are stored and listed.
+UPLOAD_FILES = (STATUS_FILE, HOURS_FILE, TIMEZONE_FILE)
+DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+
+# An ingestion run goes through the same three states as a report run.
+IngestStatus = ReportStatus
+
+
+def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+@attrs.frozen
+class IngestRun:
+    """One ingestion of uploaded files, as the registry keeps it.
+
+    ``files`` names the uploaded files; ``summary`` is the ingestion summary
+    (``IngestSummary.to_dict()``, the JSON ``store-monitor ingest --json``
+    prints) once complete; ``error`` the reason once failed. ``updated_at``
+    moves with every step of the ingestion, so a run whose work was lost can
+    be told from a slow one.
+    """
+
+    ingest_id: str
+    status: ReportStatus
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+    files: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    summary: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def is_running(self) -> bool:
+        return self.status is ReportStatus.RUNNING
+
+
+def _no_progress(step: str, done: int, total: int) -> None:
+    pass
+
+
+def check_upload_names(names: Iterable[str]) -> tuple[str, ...]:
+    """The uploaded file names in ``UPLOAD_FILES`` order; ``InvalidUpload`` unless they can be ingested.
+
+    Every name must be a known input file, and ``store_status.csv`` must be
+    among them: a data folder without it cannot be ingested.
+    """
+    given = list(names)
+    if not given:
+        raise InvalidUpload(f"no file uploaded: send one or more of {', '.join(UPLOAD_FILES)}")
+    unknown = sorted(set(given) - set(UPLOAD_FILES))
+    if unknown:
+        raise InvalidUpload(f"unknown file {unknown[0]!r}: the files are {', '.join(UPLOAD_FILES)}")
+    if len(set(given)) < len(given):
+        repeated = next(name for name in given if given.count(name) > 1)
+        raise InvalidUpload(f"{repeated} was uploaded more than once")
+    if STATUS_FILE not in given:
+        raise InvalidUpload(f"{STATUS_FILE} is required: an ingestion always reads the status polls")
+    return tuple(name for name in UPLOAD_FILES if name in given)
+
+
+class IngestRunService:
+    """Uploaded files ingested as a run: started by the API, run by a worker, polled."""
+
+    def __init__(
+        self,
+        ingest_service: IngestService,
+        registry: IngestRegistry,
+        uploads: UploadStorage,
+        queue: IngestQueue,
+        clock: Clock,
+        new_id: IdFactory,
+        stall_timeout: timedelta,
+        max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    ) -> None:
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
+        self._ingest = ingest_service
+        self._registry = registry
+        self._uploads = uploads
+        self._queue = queue
+        self._clock = clock
+        self._new_id = new_id
+        self._stall_timeout = stall_timeout
+        self._max_bytes = max_bytes
+
+    def start(self, files: Mapping[str, ByteStream]) -> IngestRun:
+        """Store the files under a new id, record the run as running, then queue it.
+
+        ``files`` maps file names (``store_status.csv``...) to their content.
+        ``InvalidUpload`` for names that cannot be ingested and
+        ``UploadTooLarge`` past ``max_bytes`` in all: then nothing is kept.
+        The record is committed before the work is queued, so a worker never
+        meets an unknown id; if the queue refuses, the run is failed with the
+        reason and ``QueueUnavailable`` propagates.
+        """
+        names = check_upload_names(files)
+        ingest_id = self._new_id()
+        try:
+            remaining = self._max_bytes
+            for name in names:
+                remaining -= self._uploads.save(ingest_id, name, files[name], remaining)
+            at = self._clock()
+            run = IngestRun(ingest_id, ReportStatus.RUNNING, created_at=at, updated_at=at, files=names)
+            self._registry.add(run)
+        except UploadTooLarge as error:
+            self._discard(ingest_id)
+            raise UploadTooLarge(
+                f"the uploaded files are larger than the limit of {self._max_bytes} bytes"
+            ) from error
+        except BaseException:
+            self._discard(ingest_id)
+            raise
+        try:
+            self._queue.submit(ingest_id)
+        except QueueUnavailable as error:
+            self.fail(ingest_id, f"the ingestion could not be queued: {error}")
+            raise
+        return run
+
+    def run(self, ingest_id: str, progress: ProgressListener = _no_progress) -> IngestRun:
+        """Ingest the run's stored files (the worker's side); return the finished run.
+
+        Bad input (a missing column...) or any other expected error fails the
+        run with its message, and the uploaded files are deleted either way.
+        A ``RepositoryError`` propagates with the run still running, for the
+        caller to retry. A run that is no longer running is left as it is.
+        """
+        current = self._registry.get(ingest_id)
+        if not current.is_running:
+            # Delivered again after it finished: only the clean-up may be left.
+            self._discard(ingest_id)
+            return current
+
+        def step(step: str, done: int, total: int) -> None:
+            # Every step shows the run is alive to the stall check.
+            self._registry.touch(ingest_id, self._clock())
+            progress(step, done, total)
+
+        try:
+            summary = self._ingest.ingest(self._uploads.folder(ingest_id), step)
+        except RepositoryError:
+            raise
+        except UptimeError as error:
+            self.fail(ingest_id, str(error))
+            return self._registry.get(ingest_id)
+        self._registry.mark_complete(ingest_id, summary.to_dict(), self._clock())
+        self._discard(ingest_id)
+        return self._registry.get(ingest_id)
+
+    def fail(self, ingest_id: str, reason: str) -> bool:
+        """Fail a running run with ``reason`` and drop its files; False if it had finished."""
+        failed = self._registry.mark_failed(ingest_id, reason, self._clock())
+        self._discard(ingest_id)
+        return failed
+
+    def status(self, ingest_id: str) -> IngestRun:
+        """The run's state; a run with no progress for too long is failed here."""
+        current = self._registry.get(ingest_id)
+        if current.is_running and self._clock() - current.updated_at > self._stall_timeout:
+            seconds = int(self._stall_timeout.total_seconds())
+            self.fail(
+                ingest_id,
+                f"no progress for {seconds} s: its work was lost (no worker running, or the queue was flushed)",
+            )
+            current = self._registry.get(ingest_id)
+        return current
+
+    def _discard(self, ingest_id: str) -> None:
+        # Leftover files waste space but harm nothing; the error that led
+        # here matters more than one from cleaning up.
+        try:
+            self._uploads.delete(ingest_id)
+        except UploadStorageError:
+            pass
+
+
+@attrs.frozen
+class FileFingerprint:
+    """What identifies one input file's content: its size and SHA-256 (and when it last changed)."""
+
+    name: str
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    @property
+    def content(self) -> tuple[str, int, str]:
+        return (self.name, self.size, self.sha256)
+
+
+def _fingerprint_tuple(values: Iterable[FileFingerprint]) -> tuple[FileFingerprint, ...]:
+    return tuple(sorted(values, key=lambda fingerprint: fingerprint.name))
+
+
+@attrs.frozen
+class FolderFingerprints:
+    """The input files present in a folder; ``location`` names the folder the same way every time."""
+
+    location: str
+    files: tuple[FileFingerprint, ...] = attrs.field(default=(), converter=_fingerprint_tuple)
+
+    def same_content(self, stored: Iterable[FileFingerprint]) -> bool:
+        """Whether the same files hold the same bytes as ``stored`` (times aside)."""
+        return {f.content for f in self.files} == {f.content for f in stored}
+
+
+class WatchedFolderIngestion:
+    """Ingests a folder only when its files changed since the last successful ingestion."""
+
+    def __init__(self, ingest_service: IngestService, fingerprinter: FileFingerprinter, store: FingerprintStore) -> None:
+        self._ingest = ingest_service
+        self._fingerprinter = fingerprinter
+        self._store = store
+
+    def ingest_if_changed(self, folder: Path, progress: ProgressListener = _no_progress) -> IngestSummary | None:
+        """The ingestion's summary, or None when every file is as last ingested (nothing is read).
+
+        The files are fingerprinted before they are read: a file that changes
+        during the ingestion differs at the next check and is ingested again.
+        Fingerprints are recorded only once an ingestion succeeded, so a
+        failed one is tried again at the next check.
+        """
+        current = self._fingerprinter.fingerprints(folder)
+        stored = self._store.load(current.location)
+        present = {f.name for f in current.files}
+        if STATUS_FILE in present and current.same_content(stored):
+            if set(current.files) != set(stored):
+                # Touched but not changed: remember the new times.
+                self._store.replace(current.location, current.files)
+            return None
+        summary = self._ingest.ingest(folder, progress)
+        self._store.replace(current.location, current.files)
+        return summary

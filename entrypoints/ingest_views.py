@@ -1,0 +1,138 @@
+"""The HTTP routes of ingestion: upload data files, then poll their ingestion.
+
+``POST /ingest`` takes ``multipart/form-data`` with each CSV file in the
+field of its name (``store_status``, ``menu_hours``, ``timezone``, with or
+without ``.csv``) and answers 202 with the run's id; a worker ingests the
+files. ``GET /ingest/<ingest_id>`` gives the run's state and, once complete,
+the same summary ``store-monitor ingest --json`` prints.
+
+The request size is capped by Flask's ``MAX_CONTENT_LENGTH`` (the setting
+``INGEST_MAX_BYTES``): a larger request is refused with 413 before its body
+is read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from dependency_injector.wiring import Provider, inject
+from flask import Blueprint, Flask, Response, jsonify, request, url_for
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
+
+from domain.ingest_runs import IngestRun, IngestRunService
+from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
+from domain.ports import ByteStream, IngestNotFound, InvalidUpload, UploadTooLarge
+from domain.report import ReportStatus
+from entrypoints.container import Container
+
+bp = Blueprint("ingest", __name__)
+
+# Form field -> the file it holds: the file's name, with or without ".csv".
+FIELDS: dict[str, str] = {
+    **{name.removesuffix(".csv"): name for name in (STATUS_FILE, HOURS_FILE, TIMEZONE_FILE)},
+    **{name: name for name in (STATUS_FILE, HOURS_FILE, TIMEZONE_FILE)},
+}
+_FIELD_LIST = "store_status, menu_hours, timezone"
+_EXAMPLE = "curl -F store_status=@store_status.csv -F menu_hours=@menu_hours.csv -F timezone=@timezone.csv"
+
+
+def install(app: Flask, container: Container) -> None:
+    """Serve the ingestion routes on ``app``, with its requests capped at INGEST_MAX_BYTES."""
+    app.config["MAX_CONTENT_LENGTH"] = container.ingest_max_bytes()
+    container.wire(modules=[__name__])
+    app.register_blueprint(bp)
+
+
+@bp.route("/ingest", methods=["POST"])
+@inject
+def start_ingestion(
+    run_service: Callable[[], IngestRunService] = Provider[Container.ingest_run_service],
+) -> tuple[Response, int]:
+    files = uploaded_files()
+    try:
+        run = run_service().start(files)
+    except InvalidUpload as error:
+        raise BadRequest(str(error)) from None
+    except UploadTooLarge as error:
+        raise RequestEntityTooLarge(str(error)) from None
+    response = jsonify(ingest_id=run.ingest_id)
+    response.headers["Location"] = url_for(".get_ingestion", ingest_id=run.ingest_id)
+    return response, 202
+
+
+# ``path`` lets ids with slashes reach the view and get a 400, as for reports.
+@bp.route("/ingest/<path:ingest_id>", methods=["GET"])
+@inject
+def get_ingestion(
+    ingest_id: str,
+    # The provider: the id is checked before anything that may open the database is built.
+    run_service: Callable[[], IngestRunService] = Provider[Container.ingest_run_service],
+) -> Response:
+    checked_id = parse_ingest_id(ingest_id)
+    try:
+        run = run_service().status(checked_id)
+    except IngestNotFound as error:
+        raise NotFound(str(error)) from None
+    response = jsonify(ingestion_state(run))
+    # A polled state changes: no cache may answer for the server.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def uploaded_files() -> dict[str, ByteStream]:
+    """The request's files by file name; ``BadRequest`` for anything but files in the known fields.
+
+    Reading the form is what enforces ``MAX_CONTENT_LENGTH`` (413).
+    """
+    if request.mimetype != "multipart/form-data":
+        raise BadRequest(f"send the files as multipart/form-data, e.g. {_EXAMPLE} URL")
+    for field in request.form:
+        if field in FIELDS:
+            raise BadRequest(f"field {field!r} holds text, not a file: send it as a file (curl -F {field}=@FILE)")
+        raise BadRequest(f"unknown field {field!r}: the fields are {_FIELD_LIST}")
+    files: dict[str, ByteStream] = {}
+    for field, parts in request.files.lists():
+        name = FIELDS.get(field)
+        if name is None:
+            raise BadRequest(f"unknown field {field!r}: the fields are {_FIELD_LIST}")
+        for part in parts:
+            if _no_file_chosen(part):
+                continue
+            if name in files:
+                raise BadRequest(f"{name} was sent more than once")
+            files[name] = part.stream
+    if not files:
+        raise BadRequest(f"no file uploaded: send one or more of the fields {_FIELD_LIST}, e.g. {_EXAMPLE} URL")
+    return files
+
+
+def _no_file_chosen(part: FileStorage) -> bool:
+    """A browser form sends a file field left empty as a part with no name and no bytes."""
+    if part.filename:
+        return False
+    stream = part.stream
+    empty = not stream.read(1)
+    stream.seek(0)
+    return empty
+
+
+def parse_ingest_id(text: str) -> str:
+    """``text`` if it is a UUID in canonical form, else ``BadRequest``."""
+    try:
+        canonical = str(uuid.UUID(text))
+    except ValueError:
+        canonical = ""
+    if canonical != text:
+        raise BadRequest("ingest_id must be a UUID in canonical form: 8-4-4-4-12 lowercase hex digits")
+    return text
+
+
+def ingestion_state(run: IngestRun) -> dict[str, object]:
+    """The JSON body of a polled ingestion."""
+    if run.status is ReportStatus.COMPLETE:
+        return {"status": run.status.value, "summary": run.summary or {}}
+    if run.status is ReportStatus.FAILED:
+        return {"status": run.status.value, "error": run.error or "unknown error"}
+    return {"status": run.status.value}

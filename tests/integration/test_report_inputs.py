@@ -1,0 +1,47 @@
+"""The database reads a report's inputs in one transaction; they equal the repositories' answers."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+
+from adapters.sqlalchemy.repositories import (
+    SqlAlchemyBusinessHoursRepository,
+    SqlAlchemyReportInputSource,
+    SqlAlchemyStatusRepository,
+    SqlAlchemyTimezoneRepository,
+)
+from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.ports import StoreRange
+from domain.services import RepositoryInputSource
+
+HOUR = 3_600_000_000
+T0 = 1_674_000_000_000_000
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    fixture = "sqlite_engine" if request.param == "sqlite" else "postgres_engine"
+    built: Engine = request.getfixturevalue(fixture)
+    return built
+
+
+@pytest.mark.parametrize("stores", [None, StoreRange("10", "7")])
+def test_one_transaction_reads_what_the_three_repositories_read(engine: Engine, stores: StoreRange | None) -> None:
+    status = SqlAlchemyStatusRepository(engine)
+    hours = SqlAlchemyBusinessHoursRepository(engine)
+    timezones = SqlAlchemyTimezoneRepository(engine)
+    ids = ["10", "7", "9", "0123"]
+    status.add(StatusPolls.from_rows([(s, T0 - k * HOUR, k % 2 == 0) for s in ids for k in range(0, 120, 5)]))
+    hours.replace(BusinessHours.from_rows([(s, d, 9 * HOUR, 17 * HOUR) for s in ids[:3] for d in range(5)]))
+    timezones.replace(StoreTimezones({"10": "Asia/Kolkata", "9": "Europe/Berlin"}))
+
+    start = T0 - 50 * HOUR
+    together = SqlAlchemyReportInputSource(engine).read(start, stores)
+    apart = RepositoryInputSource(status, hours, timezones).read(start, stores)
+
+    assert together.polls.rows() == apart.polls.rows()
+    assert together.hours.rows() == apart.hours.rows()
+    assert together.timezones == apart.timezones
+    expected_stores = {"10", "7"} if stores else set(ids)
+    assert {row[0] for row in together.polls.rows()} == expected_stores

@@ -1,0 +1,559 @@
+"""``POST /ingest`` and ``GET /ingest/<id>`` through Flask's test client.
+
+The providers the routes reach are overridden with in-memory registries and
+repositories and a recording queue; the uploads go to real files under a
+temporary folder, and the real CSV reader ingests them. Every response is
+checked against the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from dependency_injector import providers
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from adapters.csv.reader import PandasCsvReader
+from adapters.memory import (
+    InMemoryBusinessHoursRepository,
+    InMemoryIngestRegistry,
+    InMemoryStatusRepository,
+    InMemoryTimezoneRepository,
+)
+from domain.ingest_runs import IngestRun, IngestRunService
+from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
+from domain.ports import IngestQueue, QueueUnavailable, RepositoryError
+from domain.report import ReportStatus
+from domain.services import IngestService
+from entrypoints.container import Container, build_container
+from entrypoints.flask_app import create_app
+from entrypoints.openapi import openapi_document
+
+JSON = "application/json"
+DOCUMENT = openapi_document()
+POST_PATH = "/ingest"
+GET_PATH = "/ingest/{ingest_id}"
+
+STATUS_CSV = (
+    b"store_id,status,timestamp_utc\n"
+    b"a,active,2023-01-24 09:07:00 UTC\n"
+    b"b,inactive,2023-01-24 09:30:00 UTC\n"
+    b"b,inactive,2023-01-24 09:30:00 UTC\n"
+    b"c,maybe,2023-01-24 09:30:00 UTC\n"
+)
+HOURS_CSV = b"store_id,dayOfWeek,start_time_local,end_time_local\na,1,09:00:00,17:00:00\n"
+TIMEZONE_CSV = b"store_id,timezone_str\na,America/New_York\nb,Nowhere/Atlantis\n"
+HOURS_WITHOUT_END_CSV = b"store_id,dayOfWeek,start_time_local\na,1,09:00:00\n"
+
+
+class RecordingQueue(IngestQueue):
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+
+    def submit(self, ingest_id: str) -> None:
+        self.submitted.append(ingest_id)
+
+
+class UnavailableQueue(IngestQueue):
+    REASON = "the broker is unreachable (connection refused)"
+
+    def submit(self, ingest_id: str) -> None:
+        raise QueueUnavailable(self.REASON)
+
+
+class UnreachableRegistry(InMemoryIngestRegistry):
+    REASON = "database error: connection refused"
+
+    def add(self, run: IngestRun) -> None:
+        raise RepositoryError(self.REASON)
+
+    def get(self, ingest_id: str) -> IngestRun:
+        raise RepositoryError(self.REASON)
+
+
+@attrs.define
+class Api:
+    container: Container
+    client: FlaskClient
+    registry: InMemoryIngestRegistry
+    queue: RecordingQueue
+    status: InMemoryStatusRepository
+    uploads_dir: Path
+
+    def runs(self) -> IngestRunService:
+        return self.container.ingest_run_service()
+
+    def replace(self, provider: providers.Provider[Any], instance: object) -> None:
+        provider.override(providers.Object(instance))
+
+    def post(self, data: Mapping[str, Any], **options: Any) -> TestResponse:
+        return self.client.post(POST_PATH, data=dict(data), content_type="multipart/form-data", **options)
+
+    def start(self, data: Mapping[str, Any] | None = None) -> str:
+        response = self.post(data if data is not None else upload())
+        assert response.status_code == 202, response.get_json()
+        ingest_id: str = response.get_json()["ingest_id"]
+        return ingest_id
+
+    def poll(self, ingest_id: str) -> TestResponse:
+        return self.client.get(f"/ingest/{ingest_id}")
+
+    def upload_folders(self) -> list[str]:
+        return sorted(path.name for path in self.uploads_dir.iterdir()) if self.uploads_dir.exists() else []
+
+
+def upload(**files: bytes) -> dict[str, tuple[io.BytesIO, str]]:
+    """Form data with each file in the field named like it (the three files by default)."""
+    chosen = files or {"store_status": STATUS_CSV, "menu_hours": HOURS_CSV, "timezone": TIMEZONE_CSV}
+    return {field: (io.BytesIO(content), f"{field}.csv") for field, content in chosen.items()}
+
+
+def make_api(tmp_path: Path, **settings: Any) -> Api:
+    uploads_dir = tmp_path / "uploads"
+    container = build_container(
+        {},
+        {
+            "database_url": "sqlite:///" + str(tmp_path / "x.db"),
+            "reports_dir": str(tmp_path / "reports"),
+            "broker_dir": str(tmp_path / "broker"),
+            "uploads_dir": str(uploads_dir),
+            **settings,
+        },
+    )
+    app = create_app(container)
+    api = Api(container, app.test_client(), InMemoryIngestRegistry(), RecordingQueue(), InMemoryStatusRepository(), uploads_dir)
+    api.replace(container.ingest_registry, api.registry)
+    api.replace(container.ingest_queue, api.queue)
+    api.replace(container.status_repository, api.status)
+    api.replace(container.hours_repository, InMemoryBusinessHoursRepository())
+    api.replace(container.timezone_repository, InMemoryTimezoneRepository())
+    return api
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    built = make_api(tmp_path)
+    yield built
+    built.container.unwire()
+    built.container.reset_override()
+    built.container.shutdown_resources()
+
+
+def expected_summary(tmp_path: Path) -> dict[str, Any]:
+    """What ``store-monitor ingest --json`` prints for the three files on an empty database."""
+    folder = tmp_path / "expected"
+    folder.mkdir()
+    (folder / STATUS_FILE).write_bytes(STATUS_CSV)
+    (folder / HOURS_FILE).write_bytes(HOURS_CSV)
+    (folder / TIMEZONE_FILE).write_bytes(TIMEZONE_CSV)
+    service = IngestService(
+        PandasCsvReader(), InMemoryStatusRepository(), InMemoryBusinessHoursRepository(), InMemoryTimezoneRepository()
+    )
+    return service.ingest(folder).to_dict()
+
+
+# --- checking responses against the OpenAPI document ------------------------------------
+
+
+def resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    while "$ref" in schema:
+        target: Any = DOCUMENT
+        for key in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[key]
+        schema = target
+    return schema
+
+
+def conforms(value: Any, schema: Mapping[str, Any]) -> bool:
+    """Whether ``value`` fits ``schema``, for the keywords the document uses."""
+    schema = resolve(schema)
+    if "oneOf" in schema:
+        return sum(conforms(value, option) for option in schema["oneOf"]) == 1
+    if "const" in schema and value != schema["const"]:
+        return False
+    if "enum" in schema and value not in schema["enum"]:
+        return False
+    kind = schema.get("type")
+    if kind == "object":
+        if not isinstance(value, dict):
+            return False
+        properties: Mapping[str, Any] = schema.get("properties", {})
+        if not set(schema.get("required", [])) <= set(value):
+            return False
+        if schema.get("additionalProperties") is False and not set(value) <= set(properties):
+            return False
+        return all(conforms(item, properties[key]) for key, item in value.items() if key in properties)
+    if kind == "array":
+        return isinstance(value, list) and all(conforms(item, schema.get("items", {})) for item in value)
+    if kind == "string":
+        return isinstance(value, str) and (schema.get("format") != "uuid" or is_canonical_uuid(value))
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= schema.get("minimum", value)
+    return kind is None
+
+
+def is_canonical_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
+def check_documented(response: TestResponse, method: str, path: str) -> None:
+    assert response.mimetype == JSON, response.get_data()
+    documented = DOCUMENT["paths"][path][method]["responses"]
+    assert str(response.status_code) in documented, f"{method} {path} answered an undocumented {response.status_code}"
+    body = response.get_json()
+    if response.status_code >= 400:
+        assert isinstance(body["error"], str)
+    schema = documented[str(response.status_code)]["content"][JSON]["schema"]
+    assert conforms(body, schema), body
+
+
+def check_post(response: TestResponse) -> None:
+    check_documented(response, "post", POST_PATH)
+
+
+def check_poll(response: TestResponse) -> None:
+    check_documented(response, "get", GET_PATH)
+
+
+# --- POST /ingest ---------------------------------------------------------------------
+
+
+def test_an_upload_is_stored_recorded_running_and_queued_under_a_new_uuid4(api: Api) -> None:
+    response = api.post(upload())
+
+    check_post(response)
+    assert response.status_code == 202
+    ingest_id = response.get_json()["ingest_id"]
+    assert uuid.UUID(ingest_id).version == 4 and is_canonical_uuid(ingest_id)
+    assert response.headers["Location"] == f"/ingest/{ingest_id}"
+    assert api.queue.submitted == [ingest_id]
+    run = api.registry.get(ingest_id)
+    assert run.status is ReportStatus.RUNNING
+    assert run.files == (STATUS_FILE, HOURS_FILE, TIMEZONE_FILE)
+    folder = api.uploads_dir / ingest_id
+    assert (folder / STATUS_FILE).read_bytes() == STATUS_CSV
+    assert (folder / HOURS_FILE).read_bytes() == HOURS_CSV
+    assert (folder / TIMEZONE_FILE).read_bytes() == TIMEZONE_CSV
+
+
+def test_fields_may_be_named_like_the_files_and_one_file_is_enough(api: Api) -> None:
+    response = api.post({"store_status.csv": (io.BytesIO(STATUS_CSV), "whatever-name.txt")})
+
+    check_post(response)
+    assert response.status_code == 202
+    assert api.registry.get(response.get_json()["ingest_id"]).files == (STATUS_FILE,)
+
+
+def test_a_file_field_left_empty_in_a_browser_form_is_ignored(api: Api) -> None:
+    data = {**upload(store_status=STATUS_CSV), "menu_hours": (io.BytesIO(b""), "")}
+
+    response = api.post(data)
+
+    assert response.status_code == 202
+    assert api.registry.get(response.get_json()["ingest_id"]).files == (STATUS_FILE,)
+
+
+BAD_UPLOADS: dict[str, tuple[Callable[[], dict[str, Any]], str]] = {
+    "unknown field": (lambda: {**upload(), "orders": (io.BytesIO(b"x"), "orders.csv")}, "unknown field 'orders'"),
+    "no file": (lambda: {}, "no file uploaded"),
+    "text instead of a file": (lambda: {"store_status": STATUS_CSV.decode()}, "holds text, not a file"),
+    "unknown text field": (lambda: {**upload(), "note": "hello"}, "unknown field 'note'"),
+    "a file twice": (
+        lambda: {**upload(store_status=STATUS_CSV), "store_status.csv": (io.BytesIO(STATUS_CSV), "s.csv")},
+        "store_status.csv was sent more than once",
+    ),
+    "two files in one field": (
+        lambda: {"store_status": [(io.BytesIO(STATUS_CSV), "a.csv"), (io.BytesIO(STATUS_CSV), "b.csv")]},
+        "more than once",
+    ),
+    "no status file": (lambda: upload(menu_hours=HOURS_CSV), "store_status.csv is required"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_UPLOADS))
+def test_a_bad_upload_is_400_json_and_nothing_is_kept(api: Api, case: str) -> None:
+    build, message = BAD_UPLOADS[case]
+
+    response = api.post(build())
+
+    check_post(response)
+    assert response.status_code == 400
+    assert message in response.get_json()["error"]
+    assert api.registry.runs == {} and api.queue.submitted == []
+    assert api.upload_folders() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(b"", None), (b'{"store_status": "x"}', "application/json"), (STATUS_CSV, "text/csv")],
+    ids=["empty", "json", "csv"],
+)
+def test_a_body_that_is_not_multipart_is_400(api: Api, body: bytes, content_type: str | None) -> None:
+    response = api.client.post(POST_PATH, data=body, content_type=content_type)
+
+    check_post(response)
+    assert response.status_code == 400
+    assert "multipart/form-data" in response.get_json()["error"]
+
+
+def test_a_request_larger_than_ingest_max_bytes_is_413_json_and_nothing_is_kept(tmp_path: Path) -> None:
+    api = make_api(tmp_path, ingest_max_bytes="1000")
+    try:
+        assert api.client.application.config["MAX_CONTENT_LENGTH"] == 1000
+
+        response = api.post(upload(store_status=b"store_id,status,timestamp_utc\n" + b"x" * 1000))
+
+        check_post(response)
+        assert response.status_code == 413
+        assert api.registry.runs == {} and api.queue.submitted == []
+        assert api.upload_folders() == []
+        # A small upload still goes through.
+        assert api.post(upload(store_status=STATUS_CSV)).status_code == 202
+    finally:
+        api.container.unwire()
+        api.container.shutdown_resources()
+
+
+def test_with_the_broker_down_the_upload_is_503_and_its_run_failed(api: Api) -> None:
+    api.replace(api.container.ingest_queue, UnavailableQueue())
+
+    response = api.post(upload())
+
+    check_post(response)
+    assert response.status_code == 503
+    assert UnavailableQueue.REASON in response.get_json()["error"]
+    [run] = api.registry.runs.values()
+    assert run.status is ReportStatus.FAILED
+    assert run.error is not None and "could not be queued" in run.error
+    assert api.upload_folders() == []
+    polled = api.poll(run.ingest_id)
+    check_poll(polled)
+    assert polled.get_json() == {"status": "Failed", "error": run.error}
+
+
+def test_with_the_database_down_the_upload_is_503_and_nothing_is_kept(api: Api) -> None:
+    api.replace(api.container.ingest_registry, UnreachableRegistry())
+
+    response = api.post(upload())
+
+    check_post(response)
+    assert response.status_code == 503
+    assert response.get_json() == {"error": UnreachableRegistry.REASON}
+    assert api.queue.submitted == [] and api.upload_folders() == []
+
+
+def test_an_uploads_dir_that_cannot_be_written_is_500_with_the_reason(api: Api) -> None:
+    api.uploads_dir.write_text("a file where the folder should be")
+
+    response = api.post(upload())
+
+    check_post(response)
+    assert response.status_code == 500
+    assert "cannot save the upload" in response.get_json()["error"]
+    assert api.registry.runs == {} and api.queue.submitted == []
+
+
+# --- GET /ingest/<ingest_id> ----------------------------------------------------------
+
+
+def test_a_queued_ingestion_is_running(api: Api) -> None:
+    response = api.poll(api.start())
+
+    check_poll(response)
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "Running"}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_complete_ingestion_gives_the_summary_ingest_json_prints(api: Api, tmp_path: Path) -> None:
+    ingest_id = api.start()
+    api.runs().run(ingest_id)
+
+    response = api.poll(ingest_id)
+
+    check_poll(response)
+    assert response.get_json() == {"status": "Complete", "summary": expected_summary(tmp_path)}
+    summary = response.get_json()["summary"]
+    assert (summary["store_status"]["rows"], summary["store_status"]["new"]) == (4, 2)
+    assert summary["store_status"]["rejected"] == 1 and summary["timezone"]["rejected"] == 1
+    assert [error["line"] for error in summary["store_status"]["errors"]] == [5]
+    assert len(api.status.polls_since(0)) == 2
+    assert api.upload_folders() == []
+
+
+def test_a_file_missing_a_column_fails_the_ingestion_naming_them(api: Api) -> None:
+    ingest_id = api.start(upload(store_status=STATUS_CSV, menu_hours=HOURS_WITHOUT_END_CSV))
+    api.runs().run(ingest_id)
+
+    response = api.poll(ingest_id)
+
+    check_poll(response)
+    body = response.get_json()
+    assert body["status"] == "Failed" and set(body) == {"status", "error"}
+    assert HOURS_FILE in body["error"] and "end_time_local" in body["error"]
+    assert len(api.status.polls_since(0)) == 0
+
+
+def test_an_ingestion_without_progress_for_too_long_is_failed_when_polled(api: Api) -> None:
+    ingest_id = api.start()
+    stale = datetime.now(timezone.utc) - timedelta(days=1)
+    api.registry.runs[ingest_id] = attrs.evolve(api.registry.get(ingest_id), updated_at=stale)
+
+    response = api.poll(ingest_id)
+
+    check_poll(response)
+    assert response.get_json()["status"] == "Failed"
+    assert "no progress" in response.get_json()["error"]
+
+
+def test_an_unknown_ingestion_is_404(api: Api) -> None:
+    unknown = str(uuid.uuid4())
+
+    response = api.poll(unknown)
+
+    check_poll(response)
+    assert response.status_code == 404
+    assert unknown in response.get_json()["error"]
+
+
+def refuse_to_build() -> IngestRunService:
+    raise AssertionError("the ingestion service was built for a malformed id")
+
+
+@pytest.mark.parametrize(
+    "ingest_id",
+    ["abc", "../etc/passwd", "3F2B8C1E-9D4A-4B7E-8F6A-2C1D0E9B7A65", "3f2b8c1e9d4a4b7e8f6a2c1d0e9b7a65", "a/b"],
+)
+def test_a_malformed_id_is_400_before_anything_is_built(api: Api, ingest_id: str) -> None:
+    api.container.ingest_run_service.override(providers.Callable(refuse_to_build))
+
+    response = api.poll(ingest_id)
+
+    check_poll(response)
+    assert response.status_code == 400
+    assert "UUID" in response.get_json()["error"]
+
+
+def test_polling_with_the_database_down_is_503(api: Api) -> None:
+    api.replace(api.container.ingest_registry, UnreachableRegistry())
+
+    response = api.poll(str(uuid.uuid4()))
+
+    check_poll(response)
+    assert response.status_code == 503
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", POST_PATH), ("PUT", POST_PATH), ("POST", f"/ingest/{uuid.uuid4()}")])
+def test_a_wrong_method_is_405_json(api: Api, method: str, path: str) -> None:
+    response = api.client.open(path, method=method)
+
+    assert response.status_code == 405
+    assert response.mimetype == JSON
+    assert api.queue.submitted == []
+
+
+# --- the OpenAPI document -------------------------------------------------------------
+
+
+def test_the_document_lists_both_routes_and_the_app_serves_them(api: Api) -> None:
+    served = api.client.get("/openapi.json").get_json()
+
+    assert set(served["paths"][POST_PATH]) == {"post"}
+    assert set(served["paths"][GET_PATH]) == {"get"}
+    rules = {rule.rule: rule.methods or set() for rule in api.client.application.url_map.iter_rules()}
+    assert "POST" in rules["/ingest"]
+    assert "GET" in rules["/ingest/<path:ingest_id>"]
+    fields = served["paths"][POST_PATH]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert set(fields["properties"]) == {"store_status", "menu_hours", "timezone"}
+    [parameter] = served["paths"][GET_PATH]["get"]["parameters"]
+    assert (parameter["name"], parameter["in"], parameter["required"]) == ("ingest_id", "path", True)
+
+
+def without_the_token(api: Api, method: str, path: str, **options: Any) -> TestResponse:
+    """The same app with API_TOKEN set, asked without the token."""
+    api.container.config.api_token.from_value("the-api-token")
+    return create_app(api.container).test_client().open(path, method=method, **options)
+
+
+def post_too_large(api: Api) -> TestResponse:
+    api.client.application.config["MAX_CONTENT_LENGTH"] = 100
+    return api.post(upload())
+
+
+def post_uploads_dir_unusable(api: Api) -> TestResponse:
+    api.uploads_dir.write_text("not a folder")
+    return api.post(upload())
+
+
+def post_queue_down(api: Api) -> TestResponse:
+    api.replace(api.container.ingest_queue, UnavailableQueue())
+    return api.post(upload())
+
+
+def poll_database_down(api: Api) -> TestResponse:
+    api.replace(api.container.ingest_registry, UnreachableRegistry())
+    return api.poll(str(uuid.uuid4()))
+
+
+# One request per documented (method, path, status) of the two routes.
+CASES: dict[tuple[str, str, str], Callable[[Api], TestResponse]] = {
+    ("post", POST_PATH, "202"): lambda api: api.post(upload()),
+    ("post", POST_PATH, "400"): lambda api: api.post({}),
+    ("post", POST_PATH, "413"): post_too_large,
+    ("post", POST_PATH, "500"): post_uploads_dir_unusable,
+    ("post", POST_PATH, "503"): post_queue_down,
+    ("post", POST_PATH, "401"): lambda api: without_the_token(
+        api, "POST", POST_PATH, data=upload(), content_type="multipart/form-data"
+    ),
+    ("get", GET_PATH, "200"): lambda api: api.poll(api.start()),
+    ("get", GET_PATH, "400"): lambda api: api.poll("not-a-uuid"),
+    ("get", GET_PATH, "404"): lambda api: api.poll(str(uuid.uuid4())),
+    ("get", GET_PATH, "503"): poll_database_down,
+    ("get", GET_PATH, "401"): lambda api: without_the_token(api, "GET", f"/ingest/{api.start()}"),
+}
+
+
+def test_the_documented_statuses_are_exactly_the_cases() -> None:
+    documented = {
+        (method, path, status)
+        for path in (POST_PATH, GET_PATH)
+        for method, operation in DOCUMENT["paths"][path].items()
+        for status in operation["responses"]
+    }
+    assert documented == set(CASES)
+
+
+@pytest.mark.parametrize("case", sorted(CASES), ids=lambda case: " ".join(case))
+def test_each_documented_status_is_what_its_case_returns(api: Api, case: tuple[str, str, str]) -> None:
+    method, path, status = case
+
+    response = CASES[case](api)
+
+    assert str(response.status_code) == status, response.get_json()
+    check_documented(response, method, path)
+
+
+def test_the_three_poll_answers_are_each_one_documented_shape(api: Api) -> None:
+    running = api.start()
+    complete = api.start()
+    api.runs().run(complete)
+    failed = api.start(upload(store_status=b"store_id,status\n"))
+    api.runs().run(failed)
+
+    bodies = [api.poll(ingest_id).get_json() for ingest_id in (running, complete, failed)]
+
+    assert [body["status"] for body in bodies] == ["Running", "Complete", "Failed"]
+    schema = DOCUMENT["paths"][GET_PATH]["get"]["responses"]["200"]["content"][JSON]["schema"]
+    assert all(conforms(body, schema) for body in bodies)
+    assert "timestamp_utc" in bodies[2]["error"]
