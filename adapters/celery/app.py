@@ -52,6 +52,10 @@ def make_celery(
     else:
         transport_options = {
             "visibility_timeout": visibility_timeout_s,
+            # How often a worker looks for tasks whose worker vanished: by
+            # default only every ~100 s, far longer than the timeout itself.
+            "unacked_restore_interval": max(1, min(10, visibility_timeout_s // 4)),
+            "unacked_restore_throttle": 1,
             "socket_timeout": BROKER_SOCKET_TIMEOUT_S,
             "socket_connect_timeout": BROKER_SOCKET_TIMEOUT_S,
             "max_retries": 1,

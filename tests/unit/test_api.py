@@ -37,7 +37,7 @@ from domain.ports import (
     RepositoryError,
 )
 from domain.report import REPORT_HEADER, Report, ReportStatus
-from domain.services import ReportNotReady, ReportRunService, ReportService
+from domain.services import RepositoryInputSource, ReportNotReady, ReportRunService, ReportService
 from domain.uptime import UptimeCalculator
 from entrypoints.container import Container, build_container
 from entrypoints.flask_app import create_app, json_error
@@ -186,6 +186,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     built.replace(container.status_repository, built.status)
     built.replace(container.hours_repository, built.hours)
     built.replace(container.timezone_repository, built.timezones)
+    built.replace(container.report_inputs, RepositoryInputSource(built.status, built.hours, built.timezones))
     yield built
     container.unwire()
     container.reset_override()
