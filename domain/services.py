@@ -229,7 +229,13 @@ class ReportRunService:
         return report
 
     def plan(self, report_id: str) -> ReportPlan:
-        """Fix the report's ``now`` and split its stores; an empty plan means it is done."""
+        """Fix the report's ``now`` and split its stores; an empty plan means it is done.
+
+        A report that is no longer running (failed when its queueing timed
+        out, though the broker kept the message) is not planned again.
+        """
+        if not self._registry.get(report_id).is_running:
+            return ReportPlan(report_id, 0, ())
         now = self._reports.now()
         chunks = split_stores(self._reports.store_ids(), self._chunk_size) if now is not None else ()
         self._registry.plan(report_id, len(chunks), self._clock())

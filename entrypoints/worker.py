@@ -16,6 +16,7 @@ from celery import Celery, Task, shared_task
 from celery.signals import worker_process_init
 from celery.utils.log import get_task_logger
 from dotenv import load_dotenv
+from kombu.exceptions import OperationalError
 
 from adapters.celery.queue import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_WATCHED_FOLDER_TASK, PLAN_REPORT_TASK
 from domain.errors import UptimeError
@@ -48,8 +49,9 @@ def _forget_parent_container(**_: Any) -> None:
 class ReportTask(Task[Any, Any]):
     """A report task: gets its services from the process's container and fails its report on error."""
 
-    # Database hiccups (a locked SQLite file, a PostgreSQL restart) are retried.
-    autoretry_for = (RepositoryError,)
+    # Database hiccups (a locked SQLite file, a PostgreSQL restart) and a
+    # broker that hung while parts were being queued are retried.
+    autoretry_for = (RepositoryError, OperationalError)
     max_retries = 3
     retry_backoff = True
     acks_late = True

@@ -206,6 +206,15 @@ def test_a_report_without_progress_for_too_long_is_failed_when_polled() -> None:
         service.content(report.report_id)
 
 
+def test_a_report_failed_before_its_planning_arrived_is_not_planned() -> None:
+    service, registry, _, _ = runs(make_polls(STORES), RecordingQueue())
+    report = service.trigger()
+    service.fail(report.report_id, "queueing timed out")
+    assert service.plan(report.report_id).chunks == ()
+    assert registry.get(report.report_id).progress_total == 0
+    assert registry.get(report.report_id).status is ReportStatus.FAILED
+
+
 def test_a_failed_report_stays_failed_when_a_late_part_arrives() -> None:
     service, registry, storage, _ = runs(make_polls(STORES[:3]), RecordingQueue(), chunk_size=10)
     report = service.trigger()
