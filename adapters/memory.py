@@ -288,6 +288,14 @@ class InMemoryReportRegistry(ReportRegistry):
             self.saved_parts.pop(report.report_id, None)
         return expired
 
+    def recent(self, limit: int) -> list[Report]:
+        if limit < 1:
+            return []
+        newest_first = sorted(
+            self.reports.values(), key=lambda report: (report.created_at, report.report_id), reverse=True
+        )
+        return newest_first[:limit]
+
     def _change(self, report_id: str, **changes: Any) -> None:
         self.reports[report_id] = attrs.evolve(self.get(report_id), **changes)
 

@@ -42,9 +42,6 @@ from domain.services import Clock, IdFactory, IngestService, ProgressListener
 UPLOAD_FILES = (STATUS_FILE, HOURS_FILE, TIMEZONE_FILE)
 DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 
-# An ingestion run goes through the same three states as a report run.
-IngestStatus = ReportStatus
-
 
 def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(values)
@@ -62,6 +59,7 @@ class IngestRun:
     """
 
     ingest_id: str
+    # The same three states as a report run.
     status: ReportStatus
     created_at: datetime
     updated_at: datetime
@@ -254,7 +252,7 @@ class WatchedFolderIngestion:
         self._store = store
 
     def ingest_if_changed(self, folder: Path, progress: ProgressListener = _no_progress) -> IngestSummary | None:
-        """The ingestion's summary, or None when every file is as last ingested (nothing is read).
+        """The ingestion's summary, or None when every file holds what it held when last ingested.
 
         The files are fingerprinted before they are read: a file that changes
         during the ingestion differs at the next check and is ingested again.

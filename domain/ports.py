@@ -170,6 +170,13 @@ class ReportRegistry(ABC):
         A running report is never deleted, however old.
         """
 
+    @abstractmethod
+    def recent(self, limit: int) -> list[Report]:
+        """The ``limit`` most recently created reports, newest first (ties: greater id first).
+
+        A ``limit`` below 1 gives none.
+        """
+
 
 class ReportQueue(ABC):
     """Where report work is handed to the workers."""

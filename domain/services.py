@@ -8,7 +8,7 @@ the same code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -30,8 +30,11 @@ from domain.ports import (
     StoreRange,
     TimezoneRepository,
 )
+from domain.calendar import local_days_touching
+from domain.interval import Interval
+from domain.localtime import ZoneClock, date_of
 from domain.report import REPORT_HEADER, Report, ReportRows, ReportStatus, render_csv, render_lines
-from domain.uptime import UptimeCalculator, earliest_poll_needed
+from domain.uptime import ReportWindows, UptimeCalculator, earliest_poll_needed, measure
 
 
 class ProgressListener(Protocol):
@@ -100,6 +103,75 @@ class RepositoryInputSource(ReportInputSource):
         )
 
 
+class StoreNotFound(UptimeError):
+    """A store the report does not list: it has no poll at all."""
+
+    def __init__(self, store_id: str) -> None:
+        super().__init__(f"no store with id {store_id!r} has any status poll")
+        self.store_id = store_id
+
+
+@attrs.frozen
+class StatusSegment:
+    """A stretch of the status timeline: ``active`` all through ``span``."""
+
+    span: Interval
+    active: bool
+
+
+@attrs.frozen
+class StatusPoll:
+    """One observation: the store was ``active`` (or not) at ``instant`` (UTC µs)."""
+
+    instant: int
+    active: bool
+
+
+@attrs.frozen
+class LocalDay:
+    """A calendar date of the store's zone and its ``[00:00, next 00:00)`` in UTC µs."""
+
+    date: date
+    span: Interval
+
+
+@attrs.frozen
+class StoreDetail:
+    """One store at ``now``: the figures of its report row and what they are measured on.
+
+    ``figures`` are the six numbers of its CSV row, in the CSV's order (hour
+    in minutes, day and week in hours, rounded to two decimals). Business
+    hours, status segments (consecutive ones of one status merged) and polls
+    are those inside the week; ``days`` are the store's local dates that touch
+    the week, so a page can lay the week out one local day per row.
+    """
+
+    store_id: str
+    timezone: str
+    now: int
+    windows: ReportWindows
+    figures: tuple[float, float, float, float, float, float]
+    business_hours: tuple[Interval, ...]
+    status: tuple[StatusSegment, ...]
+    polls: tuple[StatusPoll, ...]
+    days: tuple[LocalDay, ...]
+
+
+def _merged_segments(segments: list[tuple[Interval, bool]], window: Interval) -> tuple[StatusSegment, ...]:
+    """The segments clipped to ``window``, neighbours of one status joined."""
+    merged: list[StatusSegment] = []
+    for span, active in segments:
+        inside = span.intersection(window)
+        if inside.is_empty:
+            continue
+        last = merged[-1] if merged else None
+        if last is not None and last.active == active and last.span.end == inside.start:
+            merged[-1] = StatusSegment(Interval(last.span.start, inside.end), active)
+        else:
+            merged.append(StatusSegment(inside, active))
+    return tuple(merged)
+
+
 class ReportService:
     """Computes the uptime report from whatever repositories it is given."""
 
@@ -141,6 +213,47 @@ class ReportService:
     def csv(self) -> str:
         """The whole report as CSV text."""
         return render_csv(self.compute())
+
+    def store_detail(self, store_id: str) -> StoreDetail:
+        """One store at the data's current ``now``; ``StoreNotFound`` if it has no poll.
+
+        Its figures are the ones its row of a report computed now has: the
+        store is computed as a part of one store, which the report's parts are.
+        """
+        now = self.now()
+        if now is None:
+            raise StoreNotFound(store_id)
+        inputs = self._inputs.read(earliest_poll_needed(now), StoreRange(store_id, store_id))
+        polls = _until(inputs.polls, now)
+        if store_id not in polls.store_ids:
+            raise StoreNotFound(store_id)
+        week = self._calculator.store_week(now, polls, inputs.hours, inputs.timezones)
+        index = week.store_ids.index(store_id)
+        window = week.windows.week
+        zone = inputs.timezones.of(store_id)
+        days = local_days_touching(ZoneClock(zone), window)
+        mine = polls.store_index == polls.store_ids.index(store_id)
+        in_week = mine & (polls.timestamp_us >= window.start)
+        order = polls.timestamp_us[in_week].argsort(kind="stable")
+        return StoreDetail(
+            store_id=store_id,
+            timezone=zone,
+            now=now,
+            windows=week.windows,
+            figures=measure(week).figures(store_id),
+            business_hours=tuple(week.schedule.intervals_of(index)),
+            status=_merged_segments(week.timeline.segments_of(index), window),
+            polls=tuple(
+                StatusPoll(int(instant), bool(active))
+                for instant, active in zip(
+                    polls.timestamp_us[in_week][order].tolist(), polls.active[in_week][order].tolist()
+                )
+            ),
+            days=tuple(
+                LocalDay(date_of(day), Interval(start, end))
+                for day, start, end in zip(days.days.tolist(), days.starts.tolist(), days.ends.tolist())
+            ),
+        )
 
 
 def _until(polls: StatusPolls, now: int) -> StatusPolls:
@@ -268,6 +381,12 @@ class ReportRunService:
             )
             report = self._registry.get(report_id)
         return report
+
+    def recent(self, limit: int) -> list[Report]:
+        """The ``limit`` newest reports, newest first, each as ``status`` would give it."""
+        # A run whose work was lost shows as failed here too, not as running forever.
+        reports = self._registry.recent(limit)
+        return [self.status(report.report_id) if report.is_running else report for report in reports]
 
     def content(self, report_id: str) -> bytes:
         """The CSV of a complete report."""

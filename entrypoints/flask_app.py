@@ -7,7 +7,7 @@ Nothing connects here: the database and the broker are first used by a request.
 
 With ``API_TOKEN`` set, one ``before_request`` hook asks every request for
 ``Authorization: Bearer <API_TOKEN>``, whatever blueprint serves it; only
-``/health`` and the files under ``/static/`` are open to all.
+``/health``, the web page ``/`` and its files under ``/static/`` are open to all.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 from domain.errors import UptimeError
 from domain.ports import QueueUnavailable, ReportNotFound, ReportStorageError, RepositoryError
 from domain.services import ReportNotReady
-from entrypoints import ingest_views, views
+from entrypoints import ingest_views, views, web
 from entrypoints.container import Container, build_container
 
 # The status of each domain error a view lets through; the first match wins.
@@ -55,18 +55,21 @@ def create_app(container: Container | None = None) -> UptimeFlask:
     if container is None:
         load_dotenv()
         container = build_container(os.environ)
-    app = UptimeFlask(__name__)
+    # No static folder of the app's own: the web blueprint serves /static/.
+    app = UptimeFlask(__name__, static_folder=None)
     app.container = container
     container.wire(modules=[views])
     app.register_blueprint(views.bp)
+    app.register_blueprint(web.bp)
     ingest_views.install(app, container)
     app.register_error_handler(Exception, json_error)
     install_token_check(app, str(container.config.api_token()))
     return app
 
 
-# Open without a token: what a load balancer probes, and the web page's files.
-PUBLIC_PATHS = frozenset({"/health"})
+# Open without a token: what a load balancer probes, and the web page and its
+# files (they hold no data; the page asks for the token and sends it).
+PUBLIC_PATHS = frozenset({"/health", "/"})
 PUBLIC_PREFIXES = ("/static/",)
 REALM = 'Bearer realm="store-monitor"'
 

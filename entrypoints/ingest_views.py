@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 
 from dependency_injector.wiring import Provider, inject
-from flask import Blueprint, Flask, Response, jsonify, request, url_for
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
 
@@ -50,7 +50,13 @@ def install(app: Flask, container: Container) -> None:
 def start_ingestion(
     run_service: Callable[[], IngestRunService] = Provider[Container.ingest_run_service],
 ) -> tuple[Response, int]:
-    files = uploaded_files()
+    try:
+        files = uploaded_files()
+    except RequestEntityTooLarge:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        raise RequestEntityTooLarge(
+            f"the request is larger than the limit of {limit} bytes (INGEST_MAX_BYTES); nothing was kept"
+        ) from None
     try:
         run = run_service().start(files)
     except InvalidUpload as error:

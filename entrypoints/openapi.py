@@ -22,6 +22,8 @@ HEALTH_PATH = "/health"
 OPENAPI_PATH = "/openapi.json"
 INGEST_PATH = "/ingest"
 GET_INGEST_PATH = "/ingest/{ingest_id}"
+REPORTS_PATH = "/reports"
+STORE_PATH = "/stores/{store_id}"
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -239,6 +241,7 @@ def _paths() -> dict[str, Any]:
             }
         },
         **_ingest_paths(),
+        **_web_paths(),
     }
 
 
@@ -280,13 +283,19 @@ def openapi_document() -> dict[str, Any]:
         },
         "security": [{BEARER_SCHEME: []}],
         "paths": _with_unauthorized(_paths()),
-        "components": {"schemas": copy.deepcopy(_SCHEMAS), "securitySchemes": copy.deepcopy(_SECURITY_SCHEMES)},
+        "components": {
+            "schemas": copy.deepcopy({**_SCHEMAS, **_WEB_SCHEMAS}),
+            "securitySchemes": copy.deepcopy(_SECURITY_SCHEMES),
+        },
     }
 
 
 def _ingest_paths() -> dict[str, Any]:
     """``POST /ingest`` and ``GET /ingest/{ingest_id}`` (``entrypoints.ingest_views``)."""
-    upload_file = {"type": "string", "contentMediaType": "text/csv"}
+    # OpenAPI 3.1 spells a file part (one sent with a file name) as binary
+    # content; the encoding below gives each part's media type.
+    upload_file = {"type": "string", "contentMediaType": "application/octet-stream"}
+    fields = ("store_status", "menu_hours", "timezone")
     return {
         INGEST_PATH: {
             "post": {
@@ -305,14 +314,11 @@ def _ingest_paths() -> dict[str, Any]:
                         MULTIPART: {
                             "schema": {
                                 "type": "object",
-                                "properties": {
-                                    "store_status": upload_file,
-                                    "menu_hours": upload_file,
-                                    "timezone": upload_file,
-                                },
+                                "properties": {field: dict(upload_file) for field in fields},
                                 "required": ["store_status"],
                                 "additionalProperties": False,
-                            }
+                            },
+                            "encoding": {field: {"contentType": "text/csv"} for field in fields},
                         }
                     },
                 },
@@ -356,6 +362,173 @@ def _ingest_paths() -> dict[str, Any]:
                     ),
                     "400": _error("The ingestion id is not a canonical UUID."),
                     "404": _error("No ingestion has this id."),
+                    "503": _error("The database does not answer."),
+                },
+            }
+        },
+    }
+
+
+# --- what the web page reads: recent reports, one store in detail -------------------
+
+_INSTANT = {"type": "string", "format": "date-time", "description": "UTC, ISO 8601 with microseconds and 'Z'."}
+_STATUS_WORD = {"enum": ["active", "inactive"]}
+_FIGURE_DESCRIPTIONS = {
+    "uptime_last_hour": "minutes",
+    "uptime_last_day": "hours",
+    "uptime_last_week": "hours",
+    "downtime_last_hour": "minutes",
+    "downtime_last_day": "hours",
+    "downtime_last_week": "hours",
+}
+
+
+def _span(description: str, **extra: Any) -> dict[str, Any]:
+    """An object with a ``[start, end)`` pair of instants, plus ``extra`` properties."""
+    return {
+        "type": "object",
+        "description": description,
+        "properties": {"start": _INSTANT, "end": _INSTANT, **extra},
+        "required": ["start", "end", *extra],
+        "additionalProperties": False,
+    }
+
+
+_WEB_SCHEMAS: dict[str, Any] = {
+    "ReportSummary": {
+        "type": "object",
+        "properties": {
+            "report_id": {"type": "string", "format": "uuid"},
+            "status": {"enum": ["Running", "Complete", "Failed"]},
+            "progress": {
+                "type": "object",
+                "description": "Parts saved so far and parts planned (0 until the run is planned).",
+                "properties": {
+                    "done": {"type": "integer", "minimum": 0},
+                    "total": {"type": "integer", "minimum": 0},
+                },
+                "required": ["done", "total"],
+                "additionalProperties": False,
+            },
+            "created_at": _INSTANT,
+            "finished_at": {**_INSTANT, "type": ["string", "null"], "description": "null while running."},
+            "error": {"type": ["string", "null"], "description": "Why a failed report failed; else null."},
+        },
+        "required": ["report_id", "status", "progress", "created_at", "finished_at", "error"],
+        "additionalProperties": False,
+    },
+    "ReportList": {
+        "type": "object",
+        "properties": {"reports": {"type": "array", "items": _ref("ReportSummary")}},
+        "required": ["reports"],
+        "additionalProperties": False,
+    },
+    "Span": _span("The half-open interval [start, end)."),
+    "StatusSpan": _span("The store's status all through [start, end).", status=_STATUS_WORD),
+    "LocalDay": _span(
+        "A calendar date in the store's timezone and its [00:00, next 00:00) in UTC.",
+        date={"type": "string", "format": "date"},
+    ),
+    "StoreFigures": {
+        "type": "object",
+        "description": "The six figures of the store's report row, as the CSV gives them (two decimals).",
+        "properties": {
+            name: {"type": "number", "minimum": 0, "description": unit} for name, unit in _FIGURE_DESCRIPTIONS.items()
+        },
+        "required": list(_FIGURE_DESCRIPTIONS),
+        "additionalProperties": False,
+    },
+    "StoreDetail": {
+        "type": "object",
+        "description": (
+            "One store at the data's current now (the latest poll of any store): the figures of its "
+            "report row and what they are measured on. Lists hold what lies inside the week."
+        ),
+        "properties": {
+            "store_id": {"type": "string"},
+            "timezone": {"type": "string", "description": "IANA name; America/Chicago when none is stored."},
+            "now": _INSTANT,
+            "windows": {
+                "type": "object",
+                "properties": {"hour": _ref("Span"), "day": _ref("Span"), "week": _ref("Span")},
+                "required": ["hour", "day", "week"],
+                "additionalProperties": False,
+            },
+            "figures": _ref("StoreFigures"),
+            "business_hours": {
+                "type": "array",
+                "description": "Disjoint business intervals, in order.",
+                "items": _ref("Span"),
+            },
+            "status": {
+                "type": "array",
+                "description": "The status timeline, without gaps over the week; neighbours differ in status.",
+                "items": _ref("StatusSpan"),
+            },
+            "polls": {
+                "type": "array",
+                "description": "The polls from the week's start to now, in time order.",
+                "items": {
+                    "type": "object",
+                    "properties": {"at": _INSTANT, "status": _STATUS_WORD},
+                    "required": ["at", "status"],
+                    "additionalProperties": False,
+                },
+            },
+            "days": {
+                "type": "array",
+                "description": "The store's local dates that touch the week, in order.",
+                "items": _ref("LocalDay"),
+            },
+        },
+        "required": ["store_id", "timezone", "now", "windows", "figures", "business_hours", "status", "polls", "days"],
+        "additionalProperties": False,
+    },
+}
+
+
+def _web_paths() -> dict[str, Any]:
+    """``GET /reports`` and ``GET /stores/{store_id}``, which the web page at / reads."""
+    return {
+        REPORTS_PATH: {
+            "get": {
+                "operationId": "recentReports",
+                "summary": "The most recently triggered reports, newest first",
+                "description": (
+                    "A running report whose work was lost is failed here, as when it is polled."
+                ),
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "description": "How many reports at most (default 20).",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                    }
+                ],
+                "responses": {
+                    "200": _json("The reports, newest first.", _ref("ReportList")),
+                    "400": _error("limit is not a whole number from 1 to 100."),
+                    "503": _error("The database does not answer."),
+                },
+            }
+        },
+        STORE_PATH: {
+            "get": {
+                "operationId": "storeDetail",
+                "summary": "One store in detail: its figures, business hours, status timeline and polls",
+                "parameters": [
+                    {
+                        "name": "store_id",
+                        "in": "path",
+                        "required": True,
+                        "description": "The store's id exactly as in the report, URL-encoded.",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": _json("The store at the data's current now.", _ref("StoreDetail")),
+                    "404": _error("No store with this id has any status poll."),
                     "503": _error("The database does not answer."),
                 },
             }

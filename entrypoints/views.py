@@ -1,4 +1,5 @@
-"""The HTTP routes: trigger a report, poll it, check health, describe the API.
+"""The HTTP routes: trigger a report, poll it, list recent reports, show one store,
+check health, describe the API.
 
 A view parses the request, calls one service method and serializes the
 answer; errors leave as exceptions and ``entrypoints.flask_app`` turns each
@@ -9,15 +10,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timezone
 
 from dependency_injector.wiring import Provide, Provider, inject
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import BadRequest, NotFound
 
 from domain.errors import UptimeError
 from domain.ports import ReportNotFound, ReportQueue, ReportRegistry
-from domain.report import Report, ReportStatus
-from domain.services import ReportRunService
+from domain.clock import from_micros
+from domain.interval import Interval
+from domain.report import REPORT_HEADER, Report, ReportStatus
+from domain.services import ReportRunService, ReportService, StoreDetail, StoreNotFound
 from entrypoints.container import Container
 from entrypoints.openapi import openapi_document
 
@@ -76,6 +80,34 @@ def health(
     return _no_store(jsonify(status=UNAVAILABLE, **parts, error=error)), 503
 
 
+DEFAULT_RECENT_LIMIT = 20
+MAX_RECENT_LIMIT = 100
+
+
+@bp.route("/reports", methods=["GET"])
+@inject
+def recent_reports(
+    run_service: Callable[[], ReportRunService] = Provider[Container.report_run_service],
+) -> Response:
+    limit = parse_limit(request.args.get("limit"))
+    reports = run_service().recent(limit)
+    return _no_store(jsonify(reports=[report_summary(report) for report in reports]))
+
+
+# ``path``: a store id is opaque and may hold any character, "/" included.
+@bp.route("/stores/<path:store_id>", methods=["GET"])
+@inject
+def store_detail(
+    store_id: str,
+    reports: Callable[[], ReportService] = Provider[Container.report_service],
+) -> Response:
+    try:
+        detail = reports().store_detail(store_id)
+    except StoreNotFound as error:
+        raise NotFound(str(error)) from None
+    return _no_store(jsonify(store_detail_json(detail)))
+
+
 @bp.route("/openapi.json", methods=["GET"])
 def openapi() -> Response:
     return jsonify(openapi_document())
@@ -115,6 +147,70 @@ def report_state(report: Report) -> dict[str, object]:
         "status": report.status.value,
         "progress": {"done": report.progress_done, "total": report.progress_total},
     }
+
+
+def parse_limit(text: str | None) -> int:
+    """The ``limit`` query parameter: 1 to MAX_RECENT_LIMIT, by default DEFAULT_RECENT_LIMIT."""
+    if text is None:
+        return DEFAULT_RECENT_LIMIT
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_RECENT_LIMIT:
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_RECENT_LIMIT}")
+    return int(text)
+
+
+def utc_text(instant: datetime) -> str:
+    """An instant as ISO 8601 in UTC with microseconds and a "Z": 2024-10-03T12:00:00.000000Z."""
+    return instant.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def micros_text(instant_us: int) -> str:
+    return utc_text(from_micros(instant_us))
+
+
+def interval_json(span: Interval) -> dict[str, str]:
+    return {"start": micros_text(span.start), "end": micros_text(span.end)}
+
+
+def report_summary(report: Report) -> dict[str, object]:
+    """One report of the ``/reports`` list."""
+    return {
+        "report_id": report.report_id,
+        "status": report.status.value,
+        "progress": {"done": report.progress_done, "total": report.progress_total},
+        "created_at": utc_text(report.created_at),
+        "finished_at": None if report.finished_at is None else utc_text(report.finished_at),
+        "error": report.error,
+    }
+
+
+FIGURE_NAMES = tuple(REPORT_HEADER.split(",")[1:])
+
+
+def store_detail_json(detail: StoreDetail) -> dict[str, object]:
+    """The JSON body of ``/stores/<store_id>``: instants as UTC ISO text, figures by their CSV column."""
+    windows = detail.windows
+    return {
+        "store_id": detail.store_id,
+        "timezone": detail.timezone,
+        "now": micros_text(detail.now),
+        "windows": {
+            "hour": interval_json(windows.hour),
+            "day": interval_json(windows.day),
+            "week": interval_json(windows.week),
+        },
+        "figures": dict(zip(FIGURE_NAMES, detail.figures)),
+        "business_hours": [interval_json(span) for span in detail.business_hours],
+        "status": [
+            {**interval_json(segment.span), "status": _status_word(segment.active)} for segment in detail.status
+        ],
+        "polls": [{"at": micros_text(poll.instant), "status": _status_word(poll.active)} for poll in detail.polls],
+        "days": [{"date": day.date.isoformat(), **interval_json(day.span)} for day in detail.days],
+    }
+
+
+def _status_word(active: bool) -> str:
+    # The words of store_status.csv.
+    return "active" if active else "inactive"
 
 
 def _check(ping: Callable[[], None]) -> str:

@@ -137,6 +137,18 @@ class SqlAlchemyReportRegistry(ReportRegistry):
             rows = connection.execute(delete(reports).where(expired).returning(*reports.c)).all()
         return sorted((_report(row) for row in rows), key=lambda report: report.report_id)
 
+    def recent(self, limit: int) -> list[Report]:
+        # LIMIT with a negative count means "no limit" to SQLite: never send one.
+        if limit < 1:
+            return []
+        with transaction(self._engine, write=False) as connection:
+            rows = connection.execute(
+                select(reports)
+                .order_by(reports.c.created_at.desc(), reports.c.report_id.desc())
+                .limit(limit)
+            ).all()
+        return [_report(row) for row in rows]
+
     def _finish(self, report_id: str, finished_at: datetime, *, drop_parts: bool, **values: Any) -> bool:
         """Move a running report to its final state; False if it had one already."""
         instant = _to_utc(finished_at)

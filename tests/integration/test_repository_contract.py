@@ -870,3 +870,33 @@ def test_deleting_a_location_that_climbs_out_touches_nothing(storage: ReportStor
     assert storage.load(location) == REPORT_BYTES
     if outside_before is not None:
         assert outside.read_bytes() == outside_before
+
+
+def created_at(report_id: str, at: datetime) -> Report:
+    return Report(report_id, ReportStatus.RUNNING, at, at)
+
+
+def test_recent_lists_the_newest_reports_first_whatever_their_state(ports: Ports) -> None:
+    registry = ports.registry
+    # Added out of order; one created in another offset; two created at the same instant.
+    registry.add(created_at("b-middle", CREATED))
+    registry.add(created_at("newest", CREATED.astimezone(timezone(timedelta(hours=-7))) + timedelta(seconds=1)))
+    registry.add(created_at("oldest", CREATED - timedelta(days=3)))
+    registry.add(created_at("a-middle", CREATED))
+    finish(registry, "finished", CREATED - timedelta(hours=1), complete=True)  # created at CREATED too
+    registry.mark_failed("a-middle", "boom", LATER)
+
+    listed = registry.recent(10)
+
+    # Newest first; among equal instants the greater id first.
+    assert [report.report_id for report in listed] == ["newest", "finished", "b-middle", "a-middle", "oldest"]
+    # Each comes back whole, as ``get`` gives it.
+    assert listed == [registry.get(report.report_id) for report in listed]
+    assert listed[3].status is ReportStatus.FAILED and listed[3].error == "boom"
+    assert [report.report_id for report in registry.recent(2)] == ["newest", "finished"]
+    assert registry.recent(0) == []
+    assert registry.recent(-1) == []
+
+
+def test_recent_on_an_empty_registry_is_empty(ports: Ports) -> None:
+    assert ports.registry.recent(5) == []

@@ -528,7 +528,8 @@ def test_each_domain_error_has_its_status_and_its_message(api: Api, error: Uptim
 # --- errors of routing -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", "/nope", "/get_report", "/get_report/", "/trigger_report/x"])
+# "/" is the web page (tests/unit/test_web_api.py).
+@pytest.mark.parametrize("path", ["/nope", "/get_report", "/get_report/", "/trigger_report/x", "/static/nope.js"])
 def test_an_unknown_route_is_404_json(api: Api, path: str) -> None:
     response = api.client.get(path)
 
@@ -633,9 +634,15 @@ ROUTES = {
     "/openapi.json": {"get"},
     "/ingest": {"post"},
     "/ingest/{ingest_id}": {"get"},
+    "/reports": {"get"},
+    "/stores/{store_id}": {"get"},
 }
 # Each of their documented statuses is checked in test_ingest_api.py.
 INGEST_PATHS = {"/ingest", "/ingest/{ingest_id}"}
+# ... and of these in test_web_api.py.
+WEB_PATHS = {"/reports", "/stores/{store_id}"}
+# The endpoints of the web page itself (/ and its files), which the API document leaves out.
+PAGE_ENDPOINTS = {"web.index", "web.static"}
 
 
 def test_openapi_json_serves_the_document(api: Api) -> None:
@@ -650,11 +657,11 @@ def test_the_document_describes_exactly_the_routes(api: Api) -> None:
     assert DOCUMENT["openapi"].startswith("3.1.")
     assert {path: set(operations) for path, operations in DOCUMENT["paths"].items()} == ROUTES
     app_routes = {
-        rule.rule.replace("<path:report_id>", "{report_id}").replace("<path:ingest_id>", "{ingest_id}"): (
-            set(rule.methods or ()) - {"HEAD", "OPTIONS"}
-        )
+        rule.rule.replace("<path:report_id>", "{report_id}")
+        .replace("<path:ingest_id>", "{ingest_id}")
+        .replace("<path:store_id>", "{store_id}"): (set(rule.methods or ()) - {"HEAD", "OPTIONS"})
         for rule in api.client.application.url_map.iter_rules()
-        if rule.endpoint != "static"
+        if rule.endpoint not in PAGE_ENDPOINTS
     }
     assert app_routes == {path: {method.upper() for method in methods} for path, methods in ROUTES.items()}
     [parameter] = DOCUMENT["paths"]["/get_report/{report_id}"]["get"]["parameters"]
@@ -673,6 +680,13 @@ def test_the_document_describes_exactly_the_routes(api: Api) -> None:
         "RunningIngestion",
         "CompleteIngestion",
         "FailedIngestion",
+        "ReportSummary",
+        "ReportList",
+        "Span",
+        "StatusSpan",
+        "LocalDay",
+        "StoreFigures",
+        "StoreDetail",
     }
 
 
@@ -792,7 +806,7 @@ def test_the_documented_statuses_are_exactly_the_cases() -> None:
         for path, operations in DOCUMENT["paths"].items()
         for method, operation in operations.items()
         for status in operation["responses"]
-        if path not in INGEST_PATHS
+        if path not in INGEST_PATHS | WEB_PATHS
     }
     assert documented == set(CASES)
 

@@ -235,8 +235,9 @@ def test_health_is_open_whatever_the_header(protected: FlaskClient, headers: dic
 
 
 def test_the_static_prefix_is_open_and_only_that_prefix(protected: FlaskClient) -> None:
-    # No static file exists yet: open means "not 401".
-    assert protected.get("/static/app.js").status_code == 404
+    # The web page's files are served; a missing one is 404, not 401.
+    assert protected.get("/static/app.js").status_code == 200
+    assert protected.get("/static/nope.js").status_code == 404
     assert_unauthorized(protected.get("/staticx"))
     assert_unauthorized(protected.get("/health/"))
 

@@ -21,6 +21,7 @@ from dependency_injector import providers
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from adapters.celery.queue import INGEST_WATCHED_FOLDER_TASK
 from adapters.csv.reader import PandasCsvReader
 from adapters.memory import (
     InMemoryBusinessHoursRepository,
@@ -33,7 +34,7 @@ from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
 from domain.ports import IngestQueue, QueueUnavailable, RepositoryError
 from domain.report import ReportStatus
 from domain.services import IngestService
-from entrypoints.container import Container, build_container
+from entrypoints.container import ConfigurationError, Container, build_container, periodic_tasks
 from entrypoints.flask_app import create_app
 from entrypoints.openapi import openapi_document
 
@@ -316,6 +317,7 @@ def test_a_request_larger_than_ingest_max_bytes_is_413_json_and_nothing_is_kept(
 
         check_post(response)
         assert response.status_code == 413
+        assert "limit of 1000 bytes (INGEST_MAX_BYTES)" in response.get_json()["error"]
         assert api.registry.runs == {} and api.queue.submitted == []
         assert api.upload_folders() == []
         # A small upload still goes through.
@@ -557,3 +559,34 @@ def test_the_three_poll_answers_are_each_one_documented_shape(api: Api) -> None:
     schema = DOCUMENT["paths"][GET_PATH]["get"]["responses"]["200"]["content"][JSON]["schema"]
     assert all(conforms(body, schema) for body in bodies)
     assert "timestamp_utc" in bodies[2]["error"]
+
+
+# --- settings -------------------------------------------------------------------------
+
+
+def test_the_watched_folder_task_is_periodic_only_when_a_folder_is_set() -> None:
+    quiet = build_container({})
+    watching = build_container({"INGEST_WATCH_DIR": "/srv/drop", "INGEST_EVERY_MINUTES": "5"})
+
+    assert INGEST_WATCHED_FOLDER_TASK not in periodic_tasks(quiet.config())
+    assert periodic_tasks(watching.config())[INGEST_WATCHED_FOLDER_TASK] == 300.0
+    schedule = watching.celery_app().conf.beat_schedule
+    assert schedule[INGEST_WATCHED_FOLDER_TASK] == {"task": INGEST_WATCHED_FOLDER_TASK, "schedule": 300.0}
+
+
+def test_the_ingestion_settings_have_their_defaults() -> None:
+    config = build_container({}).config
+
+    assert int(config.ingest_max_bytes()) == 256 * 1024 * 1024
+    assert int(config.ingest_every_minutes()) == 15
+    assert config.uploads_dir() == "var/uploads"
+    assert config.ingest_watch_dir() == ""
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("INGEST_MAX_BYTES", "0"), ("INGEST_MAX_BYTES", "1e6"), ("INGEST_EVERY_MINUTES", "-1")],
+)
+def test_a_bad_ingestion_setting_is_an_error_naming_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=variable):
+        build_container({variable: value})
