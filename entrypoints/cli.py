@@ -26,6 +26,8 @@ from dotenv import load_dotenv
 from domain.errors import UptimeError
 from domain.ingestion import FileSummary, IngestSummary
 from entrypoints.container import Container, build_container
+from entrypoints.logging_setup import configure_from_settings
+from entrypoints.metrics_dir import prepare_multiprocess_dir
 
 EXIT_USER_ERROR = 2
 
@@ -190,6 +192,14 @@ def _worker(arguments: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     load_dotenv()
+    try:
+        configure_from_settings(os.environ)
+    except ValueError as error:
+        print(f"store-monitor: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if arguments.command in ("serve", "worker"):
+        # Before prometheus_client is imported: its processes share their figures there.
+        prepare_multiprocess_dir(os.environ)
     container: Container | None = None
     try:
         if arguments.command == "serve":

@@ -19,6 +19,7 @@ API_VERSION = "1.0.0"
 TRIGGER_PATH = "/trigger_report"
 GET_REPORT_PATH = "/get_report/{report_id}"
 HEALTH_PATH = "/health"
+METRICS_PATH = "/metrics"
 OPENAPI_PATH = "/openapi.json"
 INGEST_PATH = "/ingest"
 GET_INGEST_PATH = "/ingest/{ingest_id}"
@@ -238,6 +239,22 @@ def _paths() -> dict[str, Any]:
                 "operationId": "openapi",
                 "summary": "This document",
                 "responses": {"200": _json("The OpenAPI document.", {"type": "object"})},
+            }
+        },
+        METRICS_PATH: {
+            "get": {
+                "operationId": "metrics",
+                "summary": "The service's Prometheus figures",
+                "description": (
+                    "Reports triggered, completed and failed, ingested rows by file and outcome, "
+                    "report durations and queue waits, summed over the API and worker processes."
+                ),
+                "responses": {
+                    "200": {
+                        "description": "The figures in the Prometheus text exposition format.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
             }
         },
         **_ingest_paths(),

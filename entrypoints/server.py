@@ -30,6 +30,13 @@ class ApiServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
         return create_app()
 
 
+def _child_exit(_server: Any, child: Any) -> None:
+    # A gunicorn worker that exited keeps its counters; its live gauges go.
+    from entrypoints.metrics import mark_process_dead
+
+    mark_process_dead(int(child.pid))
+
+
 def start_embedded_worker(concurrency: int) -> subprocess.Popen[bytes]:
     """A real Celery worker process beside the API; the only worker, so it also runs beat."""
     return subprocess.Popen(
@@ -57,7 +64,9 @@ def serve(host: str, port: int, processes: int, threads: int, with_worker: bool,
                 "workers": processes,
                 "threads": threads,
                 "worker_class": "gthread" if threads > 1 else "sync",
-                "accesslog": "-",
+                # Each request is logged by the app (entrypoints/observability.py), in the service's format.
+                "accesslog": None,
+                "child_exit": _child_exit,
                 "timeout": 60,
                 "graceful_timeout": 30,
             }

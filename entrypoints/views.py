@@ -8,6 +8,7 @@ into a JSON response with its status.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -17,15 +18,18 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import BadRequest, NotFound
 
 from domain.errors import UptimeError
-from domain.ports import ReportNotFound, ReportQueue, ReportRegistry
+from domain.ports import QueueUnavailable, ReportNotFound, ReportQueue, ReportRegistry
 from domain.clock import from_micros
 from domain.interval import Interval
 from domain.report import REPORT_HEADER, Report, ReportStatus
 from domain.services import ReportRunService, ReportService, StoreDetail, StoreNotFound
 from entrypoints.container import Container
+from entrypoints import metrics
+from entrypoints.logging_setup import report_id_var
 from entrypoints.openapi import openapi_document
 
 bp = Blueprint("api", __name__)
+logger = logging.getLogger(__name__)
 
 OK = "ok"
 UNAVAILABLE = "unavailable"
@@ -34,7 +38,15 @@ UNAVAILABLE = "unavailable"
 @bp.route("/trigger_report", methods=["POST"])
 @inject
 def trigger_report(runs: ReportRunService = Provide[Container.report_run_service]) -> Response:
-    report = runs.trigger()
+    try:
+        report = runs.trigger()
+    except QueueUnavailable:
+        # The service failed the report it had recorded.
+        metrics.REPORTS_FAILED.inc()
+        raise
+    report_id_var.set(report.report_id)
+    metrics.REPORTS_TRIGGERED.inc()
+    logger.info("report triggered")
     return jsonify(report_id=report.report_id)
 
 
@@ -50,6 +62,7 @@ def get_report(
     retention_days: Callable[[], int] = Provider[Container.report_retention_days],
 ) -> Response:
     checked_id = parse_report_id(report_id)
+    report_id_var.set(checked_id)
     runs = run_service()
     try:
         report = runs.status(checked_id)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task, shared_task
-from celery.signals import worker_process_init
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_process_init, worker_process_shutdown
 from celery.utils.log import get_task_logger
 from dotenv import load_dotenv
 from kombu.exceptions import OperationalError
@@ -22,8 +22,11 @@ from adapters.celery.queue import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_
 from domain.errors import UptimeError
 from domain.ingest_runs import IngestRunService
 from domain.ports import RepositoryError, StoreRange
+from domain.report import ReportStatus
 from domain.services import ReportRunService
-from entrypoints.container import PURGE_REPORTS_TASK, Container, build_container
+from entrypoints import metrics
+from entrypoints.container import PURGE_REPORTS_TASK, Container, build_container, utc_now
+from entrypoints.logging_setup import configure_from_settings, report_id_var, task_id_var
 
 load_dotenv()
 
@@ -46,6 +49,36 @@ def _forget_parent_container(**_: Any) -> None:
     _process_container = None
 
 
+@setup_logging.connect
+def _configure_logging(**_: Any) -> None:
+    # Connected, so Celery installs no logging of its own: the worker's lines
+    # have the format of every other process.
+    configure_from_settings(os.environ)
+
+
+# The tasks whose first argument is a report id.
+_REPORT_TASKS = frozenset({PLAN_REPORT_TASK, COMPUTE_PART_TASK})
+
+
+@task_prerun.connect
+def _enter_task(task_id: str | None = None, task: Any = None, args: Sequence[Any] | None = None, **_: Any) -> None:
+    task_id_var.set(task_id)
+    name = getattr(task, "name", None)
+    report_id = args[0] if args and name in _REPORT_TASKS else None
+    report_id_var.set(report_id if isinstance(report_id, str) else None)
+
+
+@task_postrun.connect
+def _leave_task(**_: Any) -> None:
+    task_id_var.set(None)
+    report_id_var.set(None)
+
+
+@worker_process_shutdown.connect
+def _forget_process_figures(pid: int | None = None, **_: Any) -> None:
+    metrics.mark_process_dead(pid or os.getpid())
+
+
 class ReportTask(Task[Any, Any]):
     """A report task: gets its services from the process's container and fails its report on error."""
 
@@ -64,13 +97,22 @@ class ReportTask(Task[Any, Any]):
     def on_failure(self, exc: Exception, task_id: str, args: Sequence[Any], kwargs: dict[str, Any], einfo: Any) -> None:
         report_id = args[0] if args else kwargs.get("report_id")
         if isinstance(report_id, str):
-            self.runs.fail(report_id, f"{type(exc).__name__}: {exc}")
+            if self.runs.fail(report_id, f"{type(exc).__name__}: {exc}"):
+                metrics.REPORTS_FAILED.inc()
+            logger.error("report failed: %s: %s", type(exc).__name__, exc)
 
 
 @shared_task(bind=True, base=ReportTask, name=PLAN_REPORT_TASK)
 def plan_report(self: ReportTask, report_id: str) -> int:
     """Split the report into parts and queue one task per part."""
+    if self.request.retries == 0:
+        created = self.runs.status(report_id).created_at
+        metrics.REPORT_QUEUE_WAIT.observe(metrics.seconds_since(created, utc_now()))
     plan = self.runs.plan(report_id)
+    logger.info("report planned: %d parts", len(plan.chunks))
+    if not plan.chunks:
+        # No store: the plan itself completed the report.
+        _count_completed(self.runs, report_id)
     for index, chunk in enumerate(plan.chunks):
         compute_part.apply_async(args=(report_id, index, chunk.first, chunk.last, plan.now))
     return len(plan.chunks)
@@ -79,7 +121,19 @@ def plan_report(self: ReportTask, report_id: str) -> int:
 @shared_task(bind=True, base=ReportTask, name=COMPUTE_PART_TASK)
 def compute_part(self: ReportTask, report_id: str, index: int, first: str, last: str, now: int) -> bool:
     """Compute one part; the part that completes the report assembles its file."""
-    return self.runs.run_chunk(report_id, index, StoreRange(first, last), now)
+    completed = self.runs.run_chunk(report_id, index, StoreRange(first, last), now)
+    if completed:
+        _count_completed(self.runs, report_id)
+    return completed
+
+
+def _count_completed(runs: ReportRunService, report_id: str) -> None:
+    report = runs.status(report_id)
+    if report.status is not ReportStatus.COMPLETE:
+        return
+    metrics.REPORTS_COMPLETED.inc()
+    metrics.REPORT_DURATION.observe(metrics.seconds_since(report.created_at, report.finished_at or utc_now()))
+    logger.info("report complete")
 
 
 @shared_task(bind=True, base=ReportTask, name=PURGE_REPORTS_TASK)
@@ -122,6 +176,8 @@ def ingest_upload(self: IngestTask, ingest_id: str) -> str:
 
     logger.info("ingestion %s: started", ingest_id)
     run = self.ingestions.run(ingest_id, log_step)
+    if run.summary is not None:
+        metrics.count_ingested(run.summary)
     logger.info("ingestion %s: %s%s", ingest_id, run.status.value, f" ({run.error})" if run.error else "")
     return run.status.value
 
@@ -141,6 +197,8 @@ def ingest_watched_folder(self: IngestTask) -> bool:
         # Bad input stays bad until the files change: say so at every check.
         logger.error("watched folder %s: not ingested: %s", folder, error)
         return False
+    if summary is not None:
+        metrics.count_ingested(summary.to_dict())
     if summary is None:
         logger.info("watched folder %s: unchanged since its last ingestion, skipped", folder)
         return False

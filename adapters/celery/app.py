@@ -8,7 +8,9 @@ Reliability settings, each measured on this kind of machine:
   running task is delivered twice (parts are idempotent, so that only wastes
   work);
 - short socket timeouts: with Redis down or hanging, publishing fails within
-  about two seconds instead of retrying for a minute.
+  about two seconds instead of retrying for a minute;
+- RabbitMQ (``amqp://``): publisher confirms, and the connect timeout
+  (``broker_connection_timeout``) bounds a publish to an unreachable server.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from celery import Celery
 EMBEDDED_BROKER = "filesystem://"
 BROKER_SOCKET_TIMEOUT_S = 2.0
 TASK_QUEUE = "store-monitor"
+AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
 
 
 def make_celery(
@@ -48,6 +51,15 @@ def make_celery(
             "data_folder_out": str(broker_folder),
             "store_processed": False,
             "polling_interval": 0.1,
+        }
+    elif broker_url.startswith(AMQP_SCHEMES):
+        # RabbitMQ redelivers an unacknowledged task when its consumer's
+        # connection closes, so it needs no visibility timeout; the Redis
+        # options would be passed to the AMQP connection and refused.
+        transport_options = {
+            # A publish returns once RabbitMQ has the message, not before.
+            "confirm_publish": True,
+            "max_retries": 1,
         }
     else:
         transport_options = {

@@ -317,7 +317,6 @@
     $("progress-report-id").textContent = reportId;
     $("download-row").hidden = true;
     setProgress(0, "Waiting for the report to start…", "running");
-    let lastStatus = null;
     for (;;) {
       let response;
       try {
@@ -337,7 +336,7 @@
         setProgress(100, "Complete: 100%. The report is ready.", "done");
         offerDownload(reportId, blob);
         showReport(reportId, text);
-        if (lastStatus === "Running") refreshRecent();
+        if (listedStatus(reportId) !== "Complete") refreshRecent();
         return;
       }
       if (!response.ok) {
@@ -347,10 +346,9 @@
       const body = await response.json();
       if (body.status === "Failed") {
         setProgress(100, "Failed: " + body.error, "failed");
-        refreshRecent();
+        if (listedStatus(reportId) !== "Failed") refreshRecent();
         return;
       }
-      lastStatus = body.status;
       const { done, total } = body.progress;
       if (total > 0) {
         const value = Math.floor((100 * done) / total);
@@ -432,6 +430,12 @@
       el("span", { class: "detail", text: detail }),
       action
     );
+  }
+
+  // The state the list shows for a report, or null when it is not listed.
+  function listedStatus(reportId) {
+    const item = $("recent-list").querySelector('li[data-report-id="' + CSS.escape(reportId) + '"]');
+    return item ? item.dataset.status : null;
   }
 
   function markCurrentInRecent() {

@@ -83,8 +83,11 @@ def free_port() -> int:
         return port
 
 
-# A gunicorn access-log line of a successful or refused request: "GET /x HTTP/1.1" 200 57
-_QUIET_ACCESS_LINE = re.compile(r'"[A-Z]+ \S+ HTTP/1\.[01]" [1-4]\d\d ')
+# A request line of a successful or refused request: gunicorn's access log ("GET /x HTTP/1.1" 200 57)
+# or the API's own, in kv (logger=store_monitor.request ... status=200) or JSON ("status": 200).
+_QUIET_ACCESS_LINE = re.compile(
+    r'"[A-Z]+ \S+ HTTP/1\.[01]" [1-4]\d\d |store_monitor\.request.*(status=|"status": )[1-4]\d\d\b'
+)
 
 
 def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:

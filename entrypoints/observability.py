@@ -1,0 +1,64 @@
+"""What the API adds for its operators: one log line per request, ``GET /metrics``, the log set-up.
+
+The request line gives the method, the path, the status and the duration in
+milliseconds, never a header (the ``Authorization`` header holds the token)
+nor the query string.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+
+from flask import Flask, Response, g, request
+
+from entrypoints import metrics
+from entrypoints.logging_setup import configure_logging, report_id_var, DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL
+
+request_logger = logging.getLogger("store_monitor.request")
+
+
+def install(app: Flask, token: str, environ: Mapping[str, str] = os.environ) -> None:
+    """Configure the logs from LOG_LEVEL and LOG_FORMAT, serve ``/metrics`` and log every request.
+
+    Call it before the token check is installed, so a refused request is
+    timed and logged too.
+    """
+    configure_logging(
+        environ.get("LOG_LEVEL") or DEFAULT_LOG_LEVEL,
+        (environ.get("LOG_FORMAT") or DEFAULT_LOG_FORMAT).lower(),
+        secrets=[token, environ.get("API_TOKEN") or ""],
+    )
+    app.register_blueprint(metrics.bp)
+    app.before_request(_start_clock)
+    app.after_request(_log_request)
+    app.teardown_request(_forget_report)
+
+
+def _start_clock() -> None:
+    g.request_started = time.perf_counter()
+
+
+def _log_request(response: Response) -> Response:
+    started = g.get("request_started")
+    duration_ms = None if started is None else round((time.perf_counter() - started) * 1000.0, 2)
+    request_logger.info(
+        "%s %s %d",
+        request.method,
+        request.path,
+        response.status_code,
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": duration_ms,
+        },
+    )
+    return response
+
+
+def _forget_report(_: BaseException | None) -> None:
+    # A server thread serves many requests: the next one starts with no report.
+    report_id_var.set(None)

@@ -1,0 +1,98 @@
+"""``GET /metrics``: the Prometheus text format, protected like the API, and counters that move."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from entrypoints.container import build_container
+from entrypoints.flask_app import create_app
+from entrypoints.metrics import count_ingested
+from entrypoints.openapi import openapi_document
+
+TOKEN = "metrics-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[FlaskClient]:
+    container = build_container(
+        {},
+        {
+            "database_url": "sqlite:///" + str(tmp_path / "x.db"),
+            "reports_dir": str(tmp_path / "reports"),
+            # The embedded broker: a trigger really queues its task as a file.
+            "broker_dir": str(tmp_path / "broker"),
+            "api_token": TOKEN,
+        },
+    )
+    try:
+        yield create_app(container).test_client()
+    finally:
+        container.shutdown_resources()
+
+
+def sample(name: str, labels: dict[str, str] | None = None) -> float:
+    return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+
+def test_metrics_are_served_in_the_prometheus_text_format(client: FlaskClient) -> None:
+    response = client.get("/metrics", headers=AUTH)
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    assert "text/plain" in openapi_document()["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    families = {family.name: family.type for family in text_string_to_metric_families(response.get_data(as_text=True))}
+    assert families["reports_triggered"] == "counter"
+    assert families["reports_completed"] == "counter"
+    assert families["reports_failed"] == "counter"
+    assert families["ingest_rows"] == "counter"
+    assert families["report_duration_seconds"] == "histogram"
+    assert families["report_queue_wait_seconds"] == "histogram"
+
+
+def test_metrics_need_the_token(client: FlaskClient) -> None:
+    response = client.get("/metrics")
+
+    assert response.status_code == 401
+    assert response.get_json()["error"]
+    assert set(openapi_document()["paths"]["/metrics"]["get"]["responses"]) == {"200", "401"}
+
+
+def test_a_trigger_moves_the_triggered_counter(client: FlaskClient) -> None:
+    before = sample("reports_triggered_total")
+
+    assert client.post("/trigger_report", headers=AUTH).status_code == 200
+    assert client.post("/trigger_report", headers=AUTH).status_code == 200
+
+    assert sample("reports_triggered_total") == before + 2
+    scraped = client.get("/metrics", headers=AUTH).get_data(as_text=True)
+    assert f"reports_triggered_total {before + 2}" in scraped
+
+
+def test_a_refused_request_counts_nothing(client: FlaskClient) -> None:
+    before = sample("reports_triggered_total")
+
+    assert client.post("/trigger_report").status_code == 401
+
+    assert sample("reports_triggered_total") == before
+
+
+def test_ingested_rows_are_counted_by_file_and_outcome() -> None:
+    labels = {"file": "menu_hours.csv", "outcome": "loaded"}
+    before = {outcome: sample("ingest_rows_total", {**labels, "outcome": outcome}) for outcome in ("loaded", "duplicate", "rejected")}
+    summary = {
+        "store_status": {"rows": 0, "new": 0, "duplicates": 0, "rejected": 0, "errors": []},
+        "menu_hours": {"rows": 10, "new": 4, "duplicates": 3, "rejected": 2, "errors": []},
+        "timezone": {"rows": 0, "new": 0, "duplicates": 0, "rejected": 0, "errors": []},
+    }
+
+    count_ingested(summary)
+
+    after = {outcome: sample("ingest_rows_total", {**labels, "outcome": outcome}) for outcome in ("loaded", "duplicate", "rejected")}
+    assert {outcome: after[outcome] - before[outcome] for outcome in after} == {"loaded": 5, "duplicate": 3, "rejected": 2}
