@@ -377,7 +377,8 @@ class ReportRunService:
             seconds = int(self._stall_timeout.total_seconds())
             self.fail(
                 report_id,
-                f"no progress for {seconds} s: its work was lost (no worker running, or the queue was flushed)",
+                f"no progress for {seconds} s: its work was lost (no worker running, the queue flushed,"
+                " or the workers cannot write to the database: see their logs)",
             )
             report = self._registry.get(report_id)
         return report

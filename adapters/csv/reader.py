@@ -478,6 +478,9 @@ def _read_with_csv_module(file_name: str, raw: bytes, columns: Sequence[ColumnNa
     """Any file, quotes included; line numbers from the ``csv`` module's count."""
     text = raw.decode("utf-8", errors="surrogateescape")
     check_utf8 = _NOT_UTF8.search(text) is not None
+    # The csv module refuses fields over 128 KiB by default; the fast path
+    # reads any length, and both paths must agree.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
     reader = csv.reader(io.StringIO(text, newline=""))
     rejections = _Rejections()
     bad_lines: list[int] = []

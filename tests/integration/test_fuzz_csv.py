@@ -542,13 +542,6 @@ def test_a_megabyte_store_id_is_kept_whole_and_a_megabyte_value_is_rejected_brie
     assert layout.header[layout.position(value_column)].strip() in reason, reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a file with quotes is read with the csv module, whose field_size_limit (128 KiB) rejects the row "
-        "that the unquoted reading loads"
-    ),
-)
 def test_a_quoted_file_keeps_a_megabyte_store_id_too(tmp_path: Path) -> None:
     huge_id = KNOWN_PREFIX + "0" * MEGABYTE
     path = tmp_path / STATUS_FILE
