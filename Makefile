@@ -5,12 +5,15 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run report test unit integration lint bench clean
+.PHONY: install run report test unit integration lint bench requirements clean
 
-$(BIN)/.installed: pyproject.toml
+# Exactly the pinned, hash-checked versions of requirements.txt, then the
+# project itself on top of them.
+$(BIN)/.installed: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,ops]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(BIN)/.installed
@@ -38,6 +41,13 @@ test: lint
 
 bench: install
 	$(BIN)/python -m benchmarks.bench_report
+
+# Re-pin every dependency (all extras) after a change to pyproject.toml.
+requirements:
+	$(PYTHON) -m venv .venv-tools
+	.venv-tools/bin/python -m pip install --quiet pip-tools
+	.venv-tools/bin/pip-compile --quiet --generate-hashes --all-extras --strip-extras \
+		--no-emit-index-url --no-emit-find-links --output-file requirements.txt pyproject.toml
 
 clean:
 	rm -rf var .mypy_cache .pytest_cache .hypothesis
