@@ -7,7 +7,7 @@ its content type and, for JSON, the documented schema.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -42,27 +42,15 @@ from domain.uptime import UptimeCalculator
 from entrypoints.container import Container, build_container
 from entrypoints.flask_app import create_app, json_error
 from entrypoints.openapi import openapi_document
+from openapi_schema import DOCUMENT, conforms, is_canonical_uuid, resolve
+from fakes import RecordingQueue
 
 JSON = "application/json"
 CSV = "text/csv"
 NOW_US = to_micros(datetime(2023, 1, 25, 12, 0, tzinfo=timezone.utc))
-DOCUMENT = openapi_document()
 
 
 # --- fakes for the ports the API reaches -------------------------------------------------
-
-
-class RecordingQueue(ReportQueue):
-    """Takes every report id and keeps it, as a broker that answers would."""
-
-    def __init__(self) -> None:
-        self.submitted: list[str] = []
-
-    def submit(self, report_id: str) -> None:
-        self.submitted.append(report_id)
-
-    def ping(self) -> None:
-        return None
 
 
 class UnavailableQueue(ReportQueue):
@@ -194,50 +182,6 @@ def api(tmp_path: Path) -> Iterator[Api]:
 
 
 # --- checking responses against the OpenAPI document -------------------------------------
-
-
-def resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    while "$ref" in schema:
-        reference: str = schema["$ref"]
-        assert reference.startswith("#/")
-        target: Any = DOCUMENT
-        for key in reference[2:].split("/"):
-            target = target[key]
-        schema = target
-    return schema
-
-
-def conforms(value: Any, schema: Mapping[str, Any]) -> bool:
-    """Whether ``value`` fits ``schema``, for the keywords the document uses."""
-    schema = resolve(schema)
-    if "oneOf" in schema:
-        return sum(conforms(value, option) for option in schema["oneOf"]) == 1
-    if "const" in schema and value != schema["const"]:
-        return False
-    if "enum" in schema and value not in schema["enum"]:
-        return False
-    kind = schema.get("type")
-    if kind == "object":
-        if not isinstance(value, dict):
-            return False
-        properties: Mapping[str, Any] = schema.get("properties", {})
-        if not set(schema.get("required", [])) <= set(value):
-            return False
-        if schema.get("additionalProperties") is False and not set(value) <= set(properties):
-            return False
-        return all(conforms(item, properties[key]) for key, item in value.items() if key in properties)
-    if kind == "string":
-        return isinstance(value, str) and (schema.get("format") != "uuid" or is_canonical_uuid(value))
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool) and value >= schema.get("minimum", value)
-    return kind is None
-
-
-def is_canonical_uuid(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text
-    except ValueError:
-        return False
 
 
 def check_documented(response: TestResponse, method: str, path: str) -> None:

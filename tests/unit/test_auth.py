@@ -23,20 +23,10 @@ from domain.ports import ReportQueue
 from entrypoints.container import ConfigurationError, Container, build_container
 from entrypoints.flask_app import bearer_token, create_app
 from entrypoints.openapi import BEARER_SCHEME, openapi_document
+from fakes import RecordingQueue
 
 TOKEN = "s3cret-Token_0123456789abcdef"
 JSON = "application/json"
-
-
-class RecordingQueue(ReportQueue):
-    def __init__(self) -> None:
-        self.submitted: list[str] = []
-
-    def submit(self, report_id: str) -> None:
-        self.submitted.append(report_id)
-
-    def ping(self) -> None:
-        return None
 
 
 def in_memory_container(tmp_path: Path, token: str, queue: ReportQueue) -> Container:

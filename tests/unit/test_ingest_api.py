@@ -36,10 +36,9 @@ from domain.report import ReportStatus
 from domain.services import IngestService
 from entrypoints.container import ConfigurationError, Container, build_container, periodic_tasks
 from entrypoints.flask_app import create_app
-from entrypoints.openapi import openapi_document
+from openapi_schema import DOCUMENT, conforms, is_canonical_uuid
 
 JSON = "application/json"
-DOCUMENT = openapi_document()
 POST_PATH = "/ingest"
 GET_PATH = "/ingest/{ingest_id}"
 
@@ -162,50 +161,6 @@ def expected_summary(tmp_path: Path) -> dict[str, Any]:
 
 
 # --- checking responses against the OpenAPI document ------------------------------------
-
-
-def resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    while "$ref" in schema:
-        target: Any = DOCUMENT
-        for key in schema["$ref"].removeprefix("#/").split("/"):
-            target = target[key]
-        schema = target
-    return schema
-
-
-def conforms(value: Any, schema: Mapping[str, Any]) -> bool:
-    """Whether ``value`` fits ``schema``, for the keywords the document uses."""
-    schema = resolve(schema)
-    if "oneOf" in schema:
-        return sum(conforms(value, option) for option in schema["oneOf"]) == 1
-    if "const" in schema and value != schema["const"]:
-        return False
-    if "enum" in schema and value not in schema["enum"]:
-        return False
-    kind = schema.get("type")
-    if kind == "object":
-        if not isinstance(value, dict):
-            return False
-        properties: Mapping[str, Any] = schema.get("properties", {})
-        if not set(schema.get("required", [])) <= set(value):
-            return False
-        if schema.get("additionalProperties") is False and not set(value) <= set(properties):
-            return False
-        return all(conforms(item, properties[key]) for key, item in value.items() if key in properties)
-    if kind == "array":
-        return isinstance(value, list) and all(conforms(item, schema.get("items", {})) for item in value)
-    if kind == "string":
-        return isinstance(value, str) and (schema.get("format") != "uuid" or is_canonical_uuid(value))
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool) and value >= schema.get("minimum", value)
-    return kind is None
-
-
-def is_canonical_uuid(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text
-    except ValueError:
-        return False
 
 
 def check_documented(response: TestResponse, method: str, path: str) -> None:

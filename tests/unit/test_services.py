@@ -21,6 +21,7 @@ from domain.ports import InputReader, QueueUnavailable, ReportNotFound, ReportQu
 from domain.report import ReportStatus, render_csv
 from domain.services import IngestService, ReportNotReady, ReportRunService, ReportService, split_stores
 from domain.uptime import UptimeCalculator
+from fakes import RecordingQueue
 
 HOUR = 3_600_000_000
 NOW = 1_674_000_000_000_000
@@ -34,20 +35,6 @@ class StaticReader(InputReader):
 
     def read(self, folder: Path) -> ParsedInput:
         return self.parsed
-
-
-class RecordingQueue(ReportQueue):
-    def __init__(self, refuse: bool = False) -> None:
-        self.submitted: list[str] = []
-        self.refuse = refuse
-
-    def submit(self, report_id: str) -> None:
-        if self.refuse:
-            raise QueueUnavailable("connection refused")
-        self.submitted.append(report_id)
-
-    def ping(self) -> None:
-        pass
 
 
 class ManualClock:

@@ -10,8 +10,8 @@ import csv
 import io
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -33,36 +33,24 @@ from adapters.memory import (
 from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, to_micros
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.interval import Interval
-from domain.ports import ReportInputs, ReportQueue, RepositoryError, StoreRange
+from domain.ports import ReportInputs, RepositoryError, StoreRange
 from domain.report import REPORT_HEADER, Report, ReportStatus
 from domain.services import RepositoryInputSource, ReportService, StoreNotFound
 from domain.uptime import UptimeCalculator
 from entrypoints.container import Container, build_container
 from entrypoints.flask_app import create_app
-from entrypoints.openapi import openapi_document
 from entrypoints.web import CONTENT_SECURITY_POLICY
+from openapi_schema import DOCUMENT, conforms, is_canonical_uuid
+from fakes import RecordingQueue
 
 JSON = "application/json"
-DOCUMENT = openapi_document()
 NOW = datetime(2023, 1, 25, 12, 0, tzinfo=timezone.utc)
 NOW_US = to_micros(NOW)
 WEEK_START_US = NOW_US - 7 * MICROS_PER_DAY
 STATIC = Path(__file__).resolve().parents[2] / "entrypoints" / "static"
 # An opaque id with a slash, a space, a comma and a non-ASCII letter: it must reach the view whole.
 ODD_ID = "north/ville, café 7"
-INSTANT_TEXT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 FIGURE_NAMES = REPORT_HEADER.split(",")[1:]
-
-
-class RecordingQueue(ReportQueue):
-    def __init__(self) -> None:
-        self.submitted: list[str] = []
-
-    def submit(self, report_id: str) -> None:
-        self.submitted.append(report_id)
-
-    def ping(self) -> None:
-        return None
 
 
 class UnreachableRegistry(InMemoryReportRegistry):
@@ -175,71 +163,6 @@ def web(tmp_path: Path) -> Iterator[Web]:
 
 
 # --- the OpenAPI schemas, as far as these answers use them ----------------------------------
-
-
-def resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    while "$ref" in schema:
-        target: Any = DOCUMENT
-        for key in schema["$ref"].removeprefix("#/").split("/"):
-            target = target[key]
-        schema = target
-    return schema
-
-
-def _is_type(value: Any, kind: str) -> bool:
-    checks: dict[str, Callable[[Any], bool]] = {
-        "object": lambda v: isinstance(v, dict),
-        "array": lambda v: isinstance(v, list),
-        "string": lambda v: isinstance(v, str),
-        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        "null": lambda v: v is None,
-    }
-    return checks[kind](value)
-
-
-def _format_ok(value: str, form: str | None) -> bool:
-    if form == "uuid":
-        try:
-            return str(uuid.UUID(value)) == value
-        except ValueError:
-            return False
-    if form == "date-time":
-        return bool(INSTANT_TEXT.match(value))
-    if form == "date":
-        return date.fromisoformat(value).isoformat() == value
-    return True
-
-
-def conforms(value: Any, schema: Mapping[str, Any]) -> bool:
-    """Whether ``value`` fits ``schema``, for the keywords the document uses."""
-    schema = resolve(schema)
-    if "oneOf" in schema:
-        return sum(conforms(value, option) for option in schema["oneOf"]) == 1
-    if "const" in schema and value != schema["const"]:
-        return False
-    if "enum" in schema and value not in schema["enum"]:
-        return False
-    kinds = schema.get("type")
-    if kinds is None:
-        return True
-    kinds = [kinds] if isinstance(kinds, str) else kinds
-    if not any(_is_type(value, kind) for kind in kinds):
-        return False
-    if isinstance(value, dict):
-        properties: Mapping[str, Any] = schema.get("properties", {})
-        if not set(schema.get("required", [])) <= set(value):
-            return False
-        if schema.get("additionalProperties") is False and not set(value) <= set(properties):
-            return False
-        return all(conforms(item, properties[key]) for key, item in value.items() if key in properties)
-    if isinstance(value, list):
-        return all(conforms(item, schema.get("items", {})) for item in value)
-    if isinstance(value, str):
-        return _format_ok(value, schema.get("format"))
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return bool(schema.get("minimum", value) <= value <= schema.get("maximum", value))
-    return True
 
 
 def check_documented(response: TestResponse, path: str) -> Any:
