@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,17 @@ def _create(url: URL, **options: Any) -> Engine:
         return create_engine(url, **options)
     except (ArgumentError, NoSuchModuleError, ImportError, ValueError, TypeError) as error:
         raise RepositoryError(f"cannot use database URL {_safe(url)}: {_first_line(str(error))}") from error
+
+
+def utc_for_db(instant: datetime, what: str) -> datetime:
+    """An aware instant in UTC for a ``DateTime(timezone=True)`` column; naive ones are refused."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise RepositoryError(f"{what} needs a timezone, got naive {instant.isoformat()}")
+    return instant.astimezone(timezone.utc)
+
+
+def utc_from_db(value: datetime) -> datetime:
+    """An aware UTC instant from a column: SQLite hands back the naive UTC value it was given."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from adapters.sqlalchemy.database import transaction
+from adapters.sqlalchemy.database import transaction, utc_for_db, utc_from_db
 from adapters.sqlalchemy.tables import ingest_runs
 from domain.ingest_runs import IngestRun
 from domain.ports import IngestNotFound, IngestRegistry, RepositoryError
@@ -27,9 +27,9 @@ class SqlAlchemyIngestRegistry(IngestRegistry):
         values = {
             "ingest_id": run.ingest_id,
             "status": run.status.value,
-            "created_at": _to_utc(run.created_at),
-            "updated_at": _to_utc(run.updated_at),
-            "finished_at": None if run.finished_at is None else _to_utc(run.finished_at),
+            "created_at": utc_for_db(run.created_at, "an ingestion time"),
+            "updated_at": utc_for_db(run.updated_at, "an ingestion time"),
+            "finished_at": None if run.finished_at is None else utc_for_db(run.finished_at, "an ingestion time"),
             "files": json.dumps(list(run.files)),
             "summary": None if run.summary is None else json.dumps(run.summary),
             "error": run.error,
@@ -50,10 +50,10 @@ class SqlAlchemyIngestRegistry(IngestRegistry):
         return _run(row)
 
     def touch(self, ingest_id: str, at: datetime) -> bool:
-        return self._change_running(ingest_id, updated_at=_to_utc(at))
+        return self._change_running(ingest_id, updated_at=utc_for_db(at, "an ingestion time"))
 
     def mark_complete(self, ingest_id: str, summary: Mapping[str, Any], finished_at: datetime) -> bool:
-        instant = _to_utc(finished_at)
+        instant = utc_for_db(finished_at, "an ingestion time")
         return self._change_running(
             ingest_id,
             status=ReportStatus.COMPLETE.value,
@@ -63,7 +63,7 @@ class SqlAlchemyIngestRegistry(IngestRegistry):
         )
 
     def mark_failed(self, ingest_id: str, error: str, finished_at: datetime) -> bool:
-        instant = _to_utc(finished_at)
+        instant = utc_for_db(finished_at, "an ingestion time")
         return self._change_running(
             ingest_id, status=ReportStatus.FAILED.value, error=error, finished_at=instant, updated_at=instant
         )
@@ -86,26 +86,15 @@ class SqlAlchemyIngestRegistry(IngestRegistry):
         return False
 
 
-def _to_utc(instant: datetime) -> datetime:
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise RepositoryError(f"an ingestion time needs a timezone, got naive {instant.isoformat()}")
-    return instant.astimezone(timezone.utc)
-
-
-def _from_db(value: datetime) -> datetime:
-    # SQLite hands back the naive UTC value it was given; PostgreSQL an aware one.
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
 
 
 def _run(row: Row[Any]) -> IngestRun:
     return IngestRun(
         ingest_id=row.ingest_id,
         status=ReportStatus(row.status),
-        created_at=_from_db(row.created_at),
-        updated_at=_from_db(row.updated_at),
-        finished_at=None if row.finished_at is None else _from_db(row.finished_at),
+        created_at=utc_from_db(row.created_at),
+        updated_at=utc_from_db(row.updated_at),
+        finished_at=None if row.finished_at is None else utc_from_db(row.finished_at),
         files=json.loads(row.files),
         summary=None if row.summary is None else json.loads(row.summary),
         error=row.error,

@@ -10,7 +10,7 @@ and returns includes every part committed before it.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Row, and_, delete, func, insert, literal, select, update
@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Executable
 
-from adapters.sqlalchemy.database import is_postgres, transaction
+from adapters.sqlalchemy.database import is_postgres, transaction, utc_for_db, utc_from_db
 from adapters.sqlalchemy.tables import report_parts, reports
 from domain.ports import ReportNotFound, ReportRegistry, RepositoryError
 from domain.report import Report, ReportStatus
@@ -36,9 +36,9 @@ class SqlAlchemyReportRegistry(ReportRegistry):
         values = {
             "report_id": report.report_id,
             "status": report.status.value,
-            "created_at": _to_utc(report.created_at),
-            "updated_at": _to_utc(report.updated_at),
-            "finished_at": None if report.finished_at is None else _to_utc(report.finished_at),
+            "created_at": utc_for_db(report.created_at, "a report time"),
+            "updated_at": utc_for_db(report.updated_at, "a report time"),
+            "finished_at": None if report.finished_at is None else utc_for_db(report.finished_at, "a report time"),
             "report_path": report.report_path,
             "error": report.error,
             "progress_done": report.progress_done,
@@ -63,14 +63,14 @@ class SqlAlchemyReportRegistry(ReportRegistry):
         statement = (
             update(reports)
             .where(reports.c.report_id == report_id)
-            .values(progress_total=total_parts, updated_at=_to_utc(at))
+            .values(progress_total=total_parts, updated_at=utc_for_db(at, "a report time"))
         )
         with transaction(self._engine, write=True) as connection:
             if connection.execute(statement).rowcount == 0:
                 raise ReportNotFound(report_id)
 
     def save_part(self, report_id: str, index: int, lines: str, at: datetime) -> int:
-        updated_at = _to_utc(at)
+        updated_at = utc_for_db(at, "a report time")
         with transaction(self._engine, write=True) as connection:
             # Every writer of this report waits here for the one before it,
             # so the count below sees all the parts committed so far.
@@ -151,7 +151,7 @@ class SqlAlchemyReportRegistry(ReportRegistry):
 
     def _finish(self, report_id: str, finished_at: datetime, *, drop_parts: bool, **values: Any) -> bool:
         """Move a running report to its final state; False if it had one already."""
-        instant = _to_utc(finished_at)
+        instant = utc_for_db(finished_at, "a report time")
         # Only a running report changes: of two concurrent finishers the
         # first to commit wins and the other changes nothing.
         statement = (
@@ -181,7 +181,7 @@ def _finished_before(cutoff: datetime) -> ColumnElement[bool]:
     return and_(
         reports.c.status.in_([ReportStatus.COMPLETE.value, ReportStatus.FAILED.value]),
         reports.c.finished_at.is_not(None),
-        reports.c.finished_at < _to_utc(cutoff),
+        reports.c.finished_at < utc_for_db(cutoff, "a report time"),
     )
 
 
@@ -191,26 +191,15 @@ def _require(connection: Connection, report_id: str) -> None:
         raise ReportNotFound(report_id)
 
 
-def _to_utc(instant: datetime) -> datetime:
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise RepositoryError(f"a report time needs a timezone, got naive {instant.isoformat()}")
-    return instant.astimezone(timezone.utc)
-
-
-def _from_db(value: datetime) -> datetime:
-    # SQLite hands back the naive UTC value it was given; PostgreSQL an aware one.
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
 
 
 def _report(row: Row[Any]) -> Report:
     return Report(
         report_id=row.report_id,
         status=ReportStatus(row.status),
-        created_at=_from_db(row.created_at),
-        updated_at=_from_db(row.updated_at),
-        finished_at=None if row.finished_at is None else _from_db(row.finished_at),
+        created_at=utc_from_db(row.created_at),
+        updated_at=utc_from_db(row.updated_at),
+        finished_at=None if row.finished_at is None else utc_from_db(row.finished_at),
         report_path=row.report_path,
         error=row.error,
         progress_done=int(row.progress_done),
