@@ -36,7 +36,7 @@ from domain.ports import (
     UploadTooLarge,
 )
 from domain.report import ReportStatus
-from domain.services import Clock, IdFactory, IngestService, ProgressListener
+from domain.services import Clock, IdFactory, IngestService, ProgressListener, stall_reason
 
 # The files an upload may hold, in the order they are stored and listed.
 UPLOAD_FILES = (STATUS_FILE, HOURS_FILE, TIMEZONE_FILE)
@@ -195,12 +195,9 @@ class IngestRunService:
     def status(self, ingest_id: str) -> IngestRun:
         """The run's state; a run with no progress for too long is failed here."""
         current = self._registry.get(ingest_id)
-        if current.is_running and self._clock() - current.updated_at > self._stall_timeout:
-            seconds = int(self._stall_timeout.total_seconds())
-            self.fail(
-                ingest_id,
-                f"no progress for {seconds} s: its work was lost (no worker running, or the queue was flushed)",
-            )
+        reason = stall_reason(self._stall_timeout, current.updated_at, self._clock()) if current.is_running else None
+        if reason is not None:
+            self.fail(ingest_id, reason)
             current = self._registry.get(ingest_id)
         return current
 

@@ -269,6 +269,17 @@ Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
 
 
+def stall_reason(timeout: timedelta, updated_at: datetime, now: datetime) -> str | None:
+    """Why a run that made no progress since ``updated_at`` is failed at ``now``; None while it may still be alive."""
+    if now - updated_at <= timeout:
+        return None
+    seconds = int(timeout.total_seconds())
+    return (
+        f"no progress for {seconds} s: its work was lost (no worker running, the queue flushed,"
+        " or the workers cannot write to the database: see their logs)"
+    )
+
+
 class ReportNotReady(UptimeError):
     """The report's CSV was asked for before it completed."""
 
@@ -373,13 +384,9 @@ class ReportRunService:
     def status(self, report_id: str) -> Report:
         """The report's state; a run with no progress for too long is failed here."""
         report = self._registry.get(report_id)
-        if report.is_running and self._clock() - report.updated_at > self._stall_timeout:
-            seconds = int(self._stall_timeout.total_seconds())
-            self.fail(
-                report_id,
-                f"no progress for {seconds} s: its work was lost (no worker running, the queue flushed,"
-                " or the workers cannot write to the database: see their logs)",
-            )
+        reason = stall_reason(self._stall_timeout, report.updated_at, self._clock()) if report.is_running else None
+        if reason is not None:
+            self.fail(report_id, reason)
             report = self._registry.get(report_id)
         return report
 
