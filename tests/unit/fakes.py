@@ -1,8 +1,20 @@
-"""Test doubles for the ports that have no in-memory adapter of their own."""
+"""Test doubles for the ports without an in-memory adapter, and wiring of in-memory adapters into the container."""
 
 from __future__ import annotations
 
-from domain.ports import QueueUnavailable, ReportQueue
+from dependency_injector import providers
+
+from domain.ports import (
+    BusinessHoursRepository,
+    QueueUnavailable,
+    ReportQueue,
+    ReportRegistry,
+    ReportStorage,
+    StatusRepository,
+    TimezoneRepository,
+)
+from domain.services import ReportRunService, RepositoryInputSource
+from entrypoints.container import Container
 
 
 class RecordingQueue(ReportQueue):
@@ -19,3 +31,33 @@ class RecordingQueue(ReportQueue):
 
     def ping(self) -> None:
         return None
+
+
+def override_ports(
+    container: Container,
+    *,
+    registry: ReportRegistry,
+    storage: ReportStorage,
+    queue: ReportQueue,
+    status: StatusRepository,
+    hours: BusinessHoursRepository,
+    timezones: TimezoneRepository,
+) -> None:
+    """Point every port the API reaches at the given in-memory adapters (``reset_override`` undoes it)."""
+    for provider, instance in (
+        (container.report_registry, registry),
+        (container.report_storage, storage),
+        (container.report_queue, queue),
+        (container.status_repository, status),
+        (container.hours_repository, hours),
+        (container.timezone_repository, timezones),
+        (container.report_inputs, RepositoryInputSource(status, hours, timezones)),
+    ):
+        provider.override(providers.Object(instance))
+
+
+def run_every_part(runs: ReportRunService, report_id: str) -> None:
+    """Do a worker's job in-process: plan the report and compute each of its parts."""
+    plan = runs.plan(report_id)
+    for index, chunk in enumerate(plan.chunks):
+        runs.run_chunk(report_id, index, chunk, plan.now)

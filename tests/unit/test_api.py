@@ -37,13 +37,13 @@ from domain.ports import (
     RepositoryError,
 )
 from domain.report import REPORT_HEADER, Report, ReportStatus
-from domain.services import RepositoryInputSource, ReportNotReady, ReportRunService, ReportService
+from domain.services import ReportNotReady, ReportRunService, ReportService
 from domain.uptime import UptimeCalculator
 from entrypoints.container import Container, build_container
 from entrypoints.flask_app import create_app, json_error
 from entrypoints.openapi import openapi_document
 from openapi_schema import DOCUMENT, conforms, is_canonical_uuid, resolve
-from fakes import RecordingQueue
+from fakes import RecordingQueue, override_ports, run_every_part
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -131,10 +131,7 @@ class Api:
     def poll_complete_id(self) -> str:
         """A report triggered and computed to completion."""
         report_id = self.trigger()
-        runs = self.runs()
-        plan = runs.plan(report_id)
-        for index, chunk in enumerate(plan.chunks):
-            runs.run_chunk(report_id, index, chunk, plan.now)
+        run_every_part(self.runs(), report_id)
         assert self.registry.get(report_id).status is ReportStatus.COMPLETE
         return report_id
 
@@ -168,13 +165,15 @@ def api(tmp_path: Path) -> Iterator[Api]:
         hours=InMemoryBusinessHoursRepository(sample_hours()),
         timezones=InMemoryTimezoneRepository(StoreTimezones({"b": "America/New_York", "c": "Asia/Tokyo"})),
     )
-    built.replace(container.report_registry, built.registry)
-    built.replace(container.report_storage, built.storage)
-    built.replace(container.report_queue, built.queue)
-    built.replace(container.status_repository, built.status)
-    built.replace(container.hours_repository, built.hours)
-    built.replace(container.timezone_repository, built.timezones)
-    built.replace(container.report_inputs, RepositoryInputSource(built.status, built.hours, built.timezones))
+    override_ports(
+        container,
+        registry=built.registry,
+        storage=built.storage,
+        queue=built.queue,
+        status=built.status,
+        hours=built.hours,
+        timezones=built.timezones,
+    )
     yield built
     container.unwire()
     container.reset_override()
@@ -672,12 +671,7 @@ def poll_running(api: Api) -> TestResponse:
 
 
 def poll_complete(api: Api) -> TestResponse:
-    report_id = api.trigger()
-    runs = api.runs()
-    plan = runs.plan(report_id)
-    for index, chunk in enumerate(plan.chunks):
-        runs.run_chunk(report_id, index, chunk, plan.now)
-    return api.poll(report_id)
+    return api.poll(api.poll_complete_id())
 
 
 def poll_malformed(api: Api) -> TestResponse:

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from dependency_injector import providers
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -23,7 +22,7 @@ from domain.ports import ReportQueue
 from entrypoints.container import ConfigurationError, Container, build_container
 from entrypoints.flask_app import bearer_token, create_app
 from entrypoints.openapi import BEARER_SCHEME, openapi_document
-from fakes import RecordingQueue
+from fakes import RecordingQueue, override_ports
 
 TOKEN = "s3cret-Token_0123456789abcdef"
 JSON = "application/json"
@@ -39,15 +38,15 @@ def in_memory_container(tmp_path: Path, token: str, queue: ReportQueue) -> Conta
             "broker_dir": str(tmp_path / "broker"),
         },
     )
-    for provider, instance in (
-        (container.report_registry, InMemoryReportRegistry()),
-        (container.report_storage, InMemoryReportStorage()),
-        (container.report_queue, queue),
-        (container.status_repository, InMemoryStatusRepository()),
-        (container.hours_repository, InMemoryBusinessHoursRepository()),
-        (container.timezone_repository, InMemoryTimezoneRepository()),
-    ):
-        provider.override(providers.Object(instance))
+    override_ports(
+        container,
+        registry=InMemoryReportRegistry(),
+        storage=InMemoryReportStorage(),
+        queue=queue,
+        status=InMemoryStatusRepository(),
+        hours=InMemoryBusinessHoursRepository(),
+        timezones=InMemoryTimezoneRepository(),
+    )
     return container
 
 

@@ -41,7 +41,7 @@ from entrypoints.container import Container, build_container
 from entrypoints.flask_app import create_app
 from entrypoints.web import CONTENT_SECURITY_POLICY
 from openapi_schema import DOCUMENT, conforms, is_canonical_uuid
-from fakes import RecordingQueue
+from fakes import RecordingQueue, override_ports, run_every_part
 
 JSON = "application/json"
 NOW = datetime(2023, 1, 25, 12, 0, tzinfo=timezone.utc)
@@ -112,10 +112,7 @@ class Web:
     def complete_report_csv(self) -> str:
         response = self.client.post("/trigger_report")
         report_id = response.get_json()["report_id"]
-        runs = self.container.report_run_service()
-        plan = runs.plan(report_id)
-        for index, chunk in enumerate(plan.chunks):
-            runs.run_chunk(report_id, index, chunk, plan.now)
+        run_every_part(self.container.report_run_service(), report_id)
         answer = self.client.get(f"/get_report/{report_id}")
         assert answer.mimetype == "text/csv"
         return answer.get_data(as_text=True)
@@ -149,13 +146,15 @@ def web(tmp_path: Path) -> Iterator[Web]:
         hours=InMemoryBusinessHoursRepository(sample_hours()),
         timezones=InMemoryTimezoneRepository(SAMPLE_ZONES),
     )
-    built.replace(container.report_registry, built.registry)
-    built.replace(container.report_storage, built.storage)
-    built.replace(container.report_queue, built.queue)
-    built.replace(container.status_repository, built.status)
-    built.replace(container.hours_repository, built.hours)
-    built.replace(container.timezone_repository, built.timezones)
-    built.replace(container.report_inputs, RepositoryInputSource(built.status, built.hours, built.timezones))
+    override_ports(
+        container,
+        registry=built.registry,
+        storage=built.storage,
+        queue=built.queue,
+        status=built.status,
+        hours=built.hours,
+        timezones=built.timezones,
+    )
     yield built
     container.unwire()
     container.reset_override()
