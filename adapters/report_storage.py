@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import re
-import tempfile
 from pathlib import Path
 
+from adapters.files import SAFE_ID, os_reason, write_atomically
 from domain.ports import ReportStorage, ReportStorageError
 
-# Report ids become file names: letters, digits, '-' and '_' only (a UUID fits).
-_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _SUFFIX = ".csv"
 
 
@@ -21,25 +17,14 @@ class FilesystemReportStorage(ReportStorage):
         self.directory = Path(directory)
 
     def save(self, report_id: str, content: bytes) -> str:
-        if not _SAFE_ID.fullmatch(report_id):
+        if not SAFE_ID.fullmatch(report_id):
             raise ReportStorageError(f"report id {report_id!r} cannot name a file: use letters, digits, '-' and '_'")
         name = report_id + _SUFFIX
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            # A reader sees the old file or the whole new one, never a part:
-            # the bytes go to a temporary file that then replaces the target.
-            handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=f".{report_id}.", suffix=".tmp")
-            try:
-                with os.fdopen(handle, "wb") as file:
-                    file.write(content)
-                    file.flush()
-                    os.fsync(file.fileno())
-                os.replace(temporary, self.directory / name)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            write_atomically(self.directory / name, lambda file: file.write(content))
         except OSError as error:
-            raise ReportStorageError(f"cannot save report {report_id} in {self.directory}: {_reason(error)}") from error
+            raise ReportStorageError(f"cannot save report {report_id} in {self.directory}: {os_reason(error)}") from error
         return name
 
     def load(self, location: str) -> bytes:
@@ -49,7 +34,7 @@ class FilesystemReportStorage(ReportStorage):
         except FileNotFoundError as error:
             raise ReportStorageError(f"the report file {location} is gone from {self.directory}") from error
         except OSError as error:
-            raise ReportStorageError(f"cannot read the report file {location}: {_reason(error)}") from error
+            raise ReportStorageError(f"cannot read the report file {location}: {os_reason(error)}") from error
 
 
     def delete(self, location: str) -> None:
@@ -57,14 +42,11 @@ class FilesystemReportStorage(ReportStorage):
         try:
             (self.directory / location).unlink(missing_ok=True)
         except OSError as error:
-            raise ReportStorageError(f"cannot delete the report file {location}: {_reason(error)}") from error
+            raise ReportStorageError(f"cannot delete the report file {location}: {os_reason(error)}") from error
 
 
 def _check_location(location: str) -> None:
     """Refuse anything but ``<safe id>.csv``: no path ever climbs out of the folder."""
-    if not (location.endswith(_SUFFIX) and _SAFE_ID.fullmatch(location[: -len(_SUFFIX)])):
+    if not (location.endswith(_SUFFIX) and SAFE_ID.fullmatch(location[: -len(_SUFFIX)])):
         raise ReportStorageError(f"{location!r} is not the location of a report file")
 
-
-def _reason(error: OSError) -> str:
-    return error.strerror or str(error)

@@ -6,13 +6,11 @@ directory (``UPLOADS_DIR``: one machine, or a shared volume).
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from adapters.files import SAFE_ID, os_reason, write_atomically
 from domain.ingest_runs import UPLOAD_FILES
 from domain.ports import ByteStream, InvalidUpload, UploadStorage, UploadStorageError, UploadTooLarge
 
@@ -21,8 +19,6 @@ DEFAULT_UPLOADS_DIR = "var/uploads"
 # whatever the size of the upload.
 CHUNK_BYTES = 1024 * 1024
 
-# Run ids become folder names: letters, digits, '-' and '_' only (a UUID fits).
-_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
 class FilesystemUploadStorage(UploadStorage):
@@ -37,20 +33,9 @@ class FilesystemUploadStorage(UploadStorage):
         folder = self._folder_of(ingest_id)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            # The final name only ever holds a whole file: a reader (or a
-            # crash) meets the file complete or not at all.
-            handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-            try:
-                with os.fdopen(handle, "wb") as file:
-                    size = _copy(stream, file.write, max_bytes, name)
-                    file.flush()
-                    os.fsync(file.fileno())
-                os.replace(temporary, folder / name)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            size = write_atomically(folder / name, lambda file: _copy(stream, file.write, max_bytes, name))
         except OSError as error:
-            raise UploadStorageError(f"cannot save the upload {name} in {folder}: {_reason(error)}") from error
+            raise UploadStorageError(f"cannot save the upload {name} in {folder}: {os_reason(error)}") from error
         return size
 
     def folder(self, ingest_id: str) -> Path:
@@ -69,10 +54,10 @@ class FilesystemUploadStorage(UploadStorage):
         except FileNotFoundError:
             pass
         except OSError as error:
-            raise UploadStorageError(f"cannot remove the uploads in {folder}: {_reason(error)}") from error
+            raise UploadStorageError(f"cannot remove the uploads in {folder}: {os_reason(error)}") from error
 
     def _folder_of(self, ingest_id: str) -> Path:
-        if not _SAFE_ID.fullmatch(ingest_id):
+        if not SAFE_ID.fullmatch(ingest_id):
             raise UploadStorageError(
                 f"ingestion id {ingest_id!r} cannot name a folder: use letters, digits, '-' and '_'"
             )
@@ -92,6 +77,3 @@ def _copy(stream: ByteStream, write: Callable[[bytes], object], max_bytes: int, 
             raise UploadTooLarge(f"{name} is larger than the {max_bytes} bytes left of the upload limit")
         write(chunk)
 
-
-def _reason(error: OSError) -> str:
-    return error.strerror or str(error)

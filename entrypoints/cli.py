@@ -23,6 +23,7 @@ from typing import TextIO
 
 from dotenv import load_dotenv
 
+from adapters.files import write_atomically
 from domain.errors import UptimeError
 from domain.ingestion import FileSummary, IngestSummary
 from entrypoints.container import Container, build_container
@@ -147,9 +148,8 @@ def _report(container: Container, out: Path) -> int:
         return 0
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = out.with_name(out.name + ".partial")
-        temporary.write_text(csv_text, encoding="utf-8", newline="")
-        temporary.replace(out)
+        content = csv_text.encode("utf-8")
+        write_atomically(out, lambda file: file.write(content))
     except OSError as error:
         raise UptimeError(f"cannot write the report to {out}: {error.strerror or error}") from error
     return 0
