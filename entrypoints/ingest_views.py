@@ -13,7 +13,6 @@ is read.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 from dependency_injector.wiring import Provider, inject
@@ -26,6 +25,7 @@ from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
 from domain.ports import ByteStream, IngestNotFound, InvalidUpload, UploadTooLarge
 from domain.report import ReportStatus
 from entrypoints.container import Container
+from entrypoints.views import parse_run_id
 
 bp = Blueprint("ingest", __name__)
 
@@ -76,7 +76,7 @@ def get_ingestion(
     # The provider: the id is checked before anything that may open the database is built.
     run_service: Callable[[], IngestRunService] = Provider[Container.ingest_run_service],
 ) -> Response:
-    checked_id = parse_ingest_id(ingest_id)
+    checked_id = parse_run_id(ingest_id, "ingest_id")
     try:
         run = run_service().status(checked_id)
     except IngestNotFound as error:
@@ -122,17 +122,6 @@ def _no_file_chosen(part: FileStorage) -> bool:
     empty = not stream.read(1)
     stream.seek(0)
     return empty
-
-
-def parse_ingest_id(text: str) -> str:
-    """``text`` if it is a UUID in canonical form, else ``BadRequest``."""
-    try:
-        canonical = str(uuid.UUID(text))
-    except ValueError:
-        canonical = ""
-    if canonical != text:
-        raise BadRequest("ingest_id must be a UUID in canonical form: 8-4-4-4-12 lowercase hex digits")
-    return text
 
 
 def ingestion_state(run: IngestRun) -> dict[str, object]:

@@ -61,7 +61,7 @@ def get_report(
     run_service: Callable[[], ReportRunService] = Provider[Container.report_run_service],
     retention_days: Callable[[], int] = Provider[Container.report_retention_days],
 ) -> Response:
-    checked_id = parse_report_id(report_id)
+    checked_id = parse_run_id(report_id)
     report_id_var.set(checked_id)
     runs = run_service()
     try:
@@ -126,18 +126,18 @@ def openapi() -> Response:
     return jsonify(openapi_document())
 
 
-def parse_report_id(text: str) -> str:
-    """``text`` if it is a UUID in canonical form, else ``BadRequest``.
+def parse_run_id(text: str, name: str = "report_id") -> str:
+    """``text`` if it is a UUID in canonical form, else ``BadRequest`` naming the parameter.
 
-    Only the canonical form is accepted, so one report has one URL and nothing
-    but hex digits and dashes ever reaches the registry or the storage.
+    Only the canonical form is accepted, so one run has one URL and nothing
+    but hex digits and dashes ever reaches a registry or a storage.
     """
     try:
         canonical = str(uuid.UUID(text))
     except ValueError:
         canonical = ""
     if canonical != text:
-        raise BadRequest("report_id must be a UUID in canonical form: 8-4-4-4-12 lowercase hex digits")
+        raise BadRequest(f"{name} must be a UUID in canonical form: 8-4-4-4-12 lowercase hex digits")
     return text
 
 
