@@ -1,10 +1,13 @@
-"""Business hours as UTC intervals: the weekly rows laid on the week's local dates.
+"""Business hours as UTC intervals: the weekly rows laid on every local date.
 
-For every local date ``D`` of a store that touches the week and every row of
-``D``'s weekday: ``start < end`` opens ``[D start, D end)``; ``start > end``
-opens overnight ``[D start, D+1 end)``; ``start == end`` opens 24 hours from
-``D start``. The intervals of a store are united, then clipped to the week.
-A store without any row is open all the time.
+For every local date ``D`` and every row of ``D``'s weekday: ``start < end``
+opens ``[D start, D end)``; ``start > end`` opens overnight
+``[D start, D+1 end)``; ``start == end`` opens the whole day
+``[D start, D+1 start)``. All three are wall-clock: on a date whose clocks
+change the interval is as long as the clock says (23 or 25 hours). A row laid
+on the date before the week still counts where it runs into the week. The
+intervals of a store are united, then clipped to the week. A store without any
+row is open all the time.
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from domain.calendar import LocalDays
-from domain.clock import MICROS_PER_DAY
 from domain.inputs import BoolArray, Int64Array
 from domain.interval import Interval
 from domain.localtime import ZoneClock, weekday_of
@@ -33,24 +34,30 @@ class OpeningRows:
     end_us: Int64Array
 
 
-def opening_intervals(rows: OpeningRows, clock: ZoneClock, days: LocalDays) -> tuple[Int64Array, Int64Array, Int64Array]:
-    """The UTC intervals ``(store, start, end)`` the rows of one zone open on ``days``."""
+def dates_for_rows(clock: ZoneClock, window: Interval) -> range:
+    """Local dates whose rows can reach into ``window``.
+
+    A row lasts at most a day and a bit, so it ends on the date after the one
+    it is laid on: the date before the window's first local date can run into
+    it. One more date on each side costs nothing, as rows are clipped anyway.
+    """
+    return range(clock.local_day_of(window.start) - 2, clock.local_day_of(window.end - 1) + 2)
+
+
+def opening_intervals(rows: OpeningRows, clock: ZoneClock, days: range) -> tuple[Int64Array, Int64Array, Int64Array]:
+    """The UTC intervals ``(store, start, end)`` the rows of one zone open on the local ``days``."""
     stores: list[Int64Array] = []
     starts: list[Int64Array] = []
     ends: list[Int64Array] = []
-    for day in days.days.tolist():
+    for day in days:
         on_day = rows.weekday == weekday_of(day)
         if not on_day.any():
             continue
         open_at, close_at = rows.start_us[on_day], rows.end_us[on_day]
         start = clock.to_utc(day, open_at)
-        same_day_end = clock.to_utc(day, close_at)
-        next_day_end = clock.to_utc(day + 1, close_at)
-        end = np.where(
-            open_at < close_at,
-            same_day_end,
-            np.where(open_at > close_at, next_day_end, start + MICROS_PER_DAY),
-        )
+        # Same day for start < end; the next date's ``end`` overnight, and its
+        # ``start`` (that is ``end`` too) for a whole day.
+        end = np.where(open_at < close_at, clock.to_utc(day, close_at), clock.to_utc(day + 1, close_at))
         stores.append(rows.store[on_day])
         starts.append(start)
         ends.append(end)

@@ -16,7 +16,7 @@ from domain.inputs import BusinessHours, Int64Array, StatusPolls, StoreTimezones
 from domain.interval import Interval
 from domain.localtime import ZoneClocks
 from domain.report import ReportRows
-from domain.schedule import BusinessSchedule, OpeningRows, opening_intervals
+from domain.schedule import BusinessSchedule, OpeningRows, dates_for_rows, opening_intervals
 from domain.timeline import SortedPolls, StatusTimeline
 
 WEEK = 7 * MICROS_PER_DAY
@@ -91,7 +91,7 @@ class UptimeCalculator:
             local_days_touching(self._clocks[name], windows.week) for name in zone_names
         ]
 
-        schedule = self._schedule(windows.week, store_ids, zone_of_store, zone_names, days_of_zone, hours)
+        schedule = self._schedule(windows.week, store_ids, zone_of_store, zone_names, hours)
         days = store_days(zone_of_store, days_of_zone)
         sorted_polls = SortedPolls.of(
             new_index[polls.store_index], polls.timestamp_us, polls.active, StatusTimeline.origin_for(days)
@@ -105,7 +105,6 @@ class UptimeCalculator:
         store_ids: tuple[str, ...],
         zone_of_store: Int64Array,
         zone_names: list[str],
-        days_of_zone: list[LocalDays],
         hours: BusinessHours,
     ) -> BusinessSchedule:
         position = {store_id: i for i, store_id in enumerate(store_ids)}
@@ -125,7 +124,8 @@ class UptimeCalculator:
             zone_rows = OpeningRows(
                 rows.store[in_zone], rows.weekday[in_zone], rows.start_us[in_zone], rows.end_us[in_zone]
             )
-            s, a, b = opening_intervals(zone_rows, self._clocks[name], days_of_zone[zone])
+            clock = self._clocks[name]
+            s, a, b = opening_intervals(zone_rows, clock, dates_for_rows(clock, week))
             stores.append(s)
             starts.append(a)
             ends.append(b)

@@ -62,9 +62,8 @@ def store_figures(
     day_window = (now_us - MICROS_PER_DAY, now_us)
     week_window = (now_us - WEEK_US, now_us)
 
-    dates = dates_touching(week_window, tz)
-    business = merge(business_spans(dates, hours, tz))
-    timeline = status_timeline(dates, polls, tz)
+    business = merge(business_spans(week_window, hours, tz))
+    timeline = status_timeline(dates_touching(week_window, tz), polls, tz)
 
     def time_with_status(window: Span, active: bool) -> int:
         total = 0
@@ -94,31 +93,32 @@ def local_day(tz: pytz.BaseTzInfo, day: date) -> Span:
     return localize(tz, day), localize(tz, day + timedelta(days=1))
 
 
+def candidate_dates(window: Span) -> list[date]:
+    """A generous range of local calendar dates around ``window``, in order."""
+    first = from_micros(window[0]).date() - timedelta(days=3)
+    last = from_micros(window[1]).date() + timedelta(days=3)
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
 def dates_touching(window: Span, tz: pytz.BaseTzInfo) -> list[date]:
     """Every local calendar date whose local day intersects ``window``, in order."""
-    # A generous range of candidates, then keep exactly those that intersect.
-    first = from_micros(window[0]).date() - timedelta(days=2)
-    last = from_micros(window[1]).date() + timedelta(days=2)
-    dates = []
-    day = first
-    while day <= last:
-        start, end = local_day(tz, day)
-        # A date a zone skipped altogether (Samoa 2011-12-30) has an empty day: it touches nothing.
-        if max(start, window[0]) < min(end, window[1]):
-            dates.append(day)
-        day += timedelta(days=1)
-    return dates
+    # A date a zone skipped altogether (Samoa 2011-12-30) has an empty day: it touches nothing.
+    return [
+        day
+        for day in candidate_dates(window)
+        if max(local_day(tz, day)[0], window[0]) < min(local_day(tz, day)[1], window[1])
+    ]
 
 
-def business_spans(
-    dates: Sequence[date], hours: Sequence[tuple[int, int, int]], tz: pytz.BaseTzInfo
-) -> list[Span]:
-    """Opening spans of every date; the whole range of dates when there are no rows."""
+def business_spans(window: Span, hours: Sequence[tuple[int, int, int]], tz: pytz.BaseTzInfo) -> list[Span]:
+    """Opening spans inside ``window``: the rows laid on every local date, clipped.
+
+    The whole window when there are no rows at all (open 24 hours, 7 days).
+    """
     if not hours:
-        # No rows at all: open 24 hours, 7 days.
-        return [(local_day(tz, dates[0])[0], local_day(tz, dates[-1])[1])]
+        return [window]
     spans = []
-    for day in dates:
+    for day in candidate_dates(window):
         for weekday, start, end in hours:
             if weekday != day.weekday():
                 continue
@@ -128,9 +128,13 @@ def business_spans(
             elif start > end:
                 closes = localize(tz, day + timedelta(days=1), end)
             else:
-                closes = opens + 24 * MICROS_PER_HOUR
-            # A row inside a skipped hour can close "before" it opens: empty.
-            spans.append((opens, max(opens, closes)))
+                # The whole day, wall clock: 23 or 25 hours on a DST date.
+                closes = localize(tz, day + timedelta(days=1), start)
+            # Clipped to the window; a row inside a skipped hour can close
+            # "before" it opens: empty.
+            clipped = (max(opens, window[0]), min(closes, window[1]))
+            if clipped[0] < clipped[1]:
+                spans.append(clipped)
     return spans
 
 
@@ -176,7 +180,7 @@ def reference_business_time(
     tz = pytz.timezone(timezone_name)
     week_window = (now_us - WEEK_US, now_us)
     hours = [(weekday, start, end) for _, weekday, start, end in hours_rows]
-    business = merge(business_spans(dates_touching(week_window, tz), hours, tz))
+    business = merge(business_spans(week_window, hours, tz))
 
     def inside(window: Span) -> int:
         return sum(max(0, min(window[1], end) - max(window[0], start)) for start, end in business)

@@ -260,14 +260,16 @@ def test_overnight_row_runs_into_the_next_day(compute: Compute) -> None:
     assert compute(NOW, polls, hours, {"s": "UTC"}) == {"s": (0, 2 * H, 2 * H, 0, 2 * H, 2 * H)}
 
 
-def test_overnight_row_of_the_date_before_the_week_is_not_used(compute: Compute) -> None:
+def test_overnight_row_of_the_date_before_the_week_counts_where_it_runs_into_the_week(
+    compute: Compute,
+) -> None:
     polls = [("s", NOW, ON)]
     hours = [("s", TUE, local(22), local(14)), ("s", WED, local(13), local(15))]
-    # Dates touching the week (UTC): 01-18 .. 01-25. TUE 01-17 22:00 -> 01-18 14:00 would
-    # reach into the week (12:00-14:00) but 01-17 is not such a date: only WED 01-18 13-15 (2 h).
+    # The week starts WED 01-18 12:00. TUE 01-17 22:00 -> 01-18 14:00 runs into it: 12:00-14:00,
+    # united with WED 01-18 13:00-15:00 -> 12:00-15:00 = 3 h.
     # TUE 01-24 22:00 -> 01-25 14:00: 14 h up to now; the hour window is inside it.
-    # week 2 + 14 = 16 h; day 14 h; hour 60 min.
-    assert compute(NOW, polls, hours, {"s": "UTC"}) == {"s": (60 * M, 14 * H, 16 * H, 0, 0, 0)}
+    # week 3 + 14 = 17 h; day 14 h; hour 60 min.
+    assert compute(NOW, polls, hours, {"s": "UTC"}) == {"s": (60 * M, 14 * H, 17 * H, 0, 0, 0)}
 
 
 def test_equal_start_and_end_is_open_24_hours(compute: Compute) -> None:
@@ -328,7 +330,8 @@ def test_spring_forward_in_new_york(compute: Compute) -> None:
         ("day", utc(2023, 3, 12, 10), OFF),
         ("day", utc(2023, 3, 13, 12), ON),
         ("day", now, ON),
-        # "24h": SAT 12:00=12:00 -> [03-11 17:00, 03-12 17:00) UTC: 24 h (wall clock would say 23).
+        # "24h": SAT 12:00=12:00 -> SAT 12:00 EST to SUN 12:00 EDT = [03-11 17:00, 03-12 16:00) UTC:
+        # 23 h, as the wall clock says.
         ("24h", now, ON),
         # "skipped": SUN 02:30-03:30: 02:30 does not exist; is_dst=False puts it at 07:30 UTC,
         # the same instant as 03:30 EDT: open 0 s.  Overnight SAT 23:00 -> 02:30 = [04:00, 07:30) UTC.
@@ -346,7 +349,7 @@ def test_spring_forward_in_new_york(compute: Compute) -> None:
         "hours": (0, 0, 1 * H + 30 * M, 0, 0, 30 * M),
         # OFF from 03-07 12:00 to 03-13 04:00 = 5 d 16 h = 136 h; ON 168 - 136 = 32 h
         "day": (60 * M, 24 * H, 32 * H, 0, 0, 136 * H),
-        "24h": (0, 0, 24 * H, 0, 0, 0),
+        "24h": (0, 0, 23 * H, 0, 0, 0),
         "skipped": (0, 0, 3 * H + 30 * M, 0, 0, 0),
     }
 
@@ -363,7 +366,8 @@ def test_fall_back_in_new_york(compute: Compute) -> None:
         ("day", utc(2023, 11, 5, 12), OFF),
         ("day", utc(2023, 11, 6, 12), ON),
         ("day", now, ON),
-        # "24h": SAT 12:00=12:00 -> [11-04 16:00, 11-05 16:00) UTC: 24 h (wall clock would say 25).
+        # "24h": SAT 12:00=12:00 -> SAT 12:00 EDT to SUN 12:00 EST = [11-04 16:00, 11-05 17:00) UTC:
+        # 25 h, as the wall clock says.
         ("24h", now, ON),
         # "overnight": SAT 22:00 EDT -> SUN 02:00 EST = [11-05 02:00, 07:00) UTC: 5 h.
         ("overnight", now, ON),
@@ -379,7 +383,7 @@ def test_fall_back_in_new_york(compute: Compute) -> None:
         "hours": (0, 0, 1 * H + 45 * M, 0, 0, 15 * M),
         # OFF from 10-31 12:00 to 11-06 05:00 = 5 d 17 h = 137 h; ON 31 h
         "day": (60 * M, 24 * H, 31 * H, 0, 0, 137 * H),
-        "24h": (0, 0, 24 * H, 0, 0, 0),
+        "24h": (0, 0, 25 * H, 0, 0, 0),
         "overnight": (0, 0, 5 * H, 0, 0, 0),
     }
 
@@ -474,21 +478,23 @@ def test_a_row_that_closes_before_it_opens_after_localizing_is_empty(compute: Co
     assert compute(now, polls, hours, {"s": "America/New_York"}) == {"s": (0, 1 * H, 1 * H, 0, 0, 0)}
 
 
-def test_a_date_the_zone_skipped_touches_nothing(compute: Compute) -> None:
+def test_a_date_the_zone_skipped_has_no_day_but_still_lays_its_rows(compute: Compute) -> None:
     # Samoa skipped FRI 2011-12-30: 12-29 24:00 -10 became 12-31 00:00 +14 at 12-30 10:00 UTC.
-    # Local 12-30 = [localize(12-30 00:00), localize(12-31 00:00)) = [10:00, 10:00) UTC: empty,
-    # so it does not touch the week and its FRI row is not used.
+    # Local 12-30 = [localize(12-30 00:00), localize(12-31 00:00)) = [10:00, 10:00) UTC: an empty
+    # day, so no status is laid on it. Rows repeat on every local date, though, and localize
+    # still answers for 12-30: its FRI row 09:00-10:00 is 09:00-10:00 -10 = 19:00-20:00 UTC.
     now = utc(2012, 1, 1)  # week [12-25 00:00, 01-01 00:00), day [12-31 00:00, ...)
     polls = [
         ("fri-only", now, ON),
         ("all-week", utc(2011, 12, 29, 12), OFF),  # local 12-29 02:00
         ("all-week", now, ON),
     ]
-    # FRI 12-23 09:00-10:00 -10 = 19:00-20:00 UTC lies before the week; FRI 12-30 does not exist.
+    # FRI 12-23 09:00-10:00 -10 = 19:00-20:00 UTC lies before the week; FRI 12-30's row is
+    # 12-30 19:00-20:00 UTC, inside local 12-31, which takes the earliest poll after (ON).
     hours = [("fri-only", FRI, local(9), local(10))]
     zones = {"fri-only": "Pacific/Apia", "all-week": "Pacific/Apia"}
     assert compute(now, polls, hours, zones) == {
-        "fri-only": (0, 0, 0, 0, 0, 0),
+        "fri-only": (0, 0, 1 * H, 0, 0, 0),
         # Local 12-29 [12-29 10:00, 12-30 10:00) OFF; 12-31 [12-30 10:00, 12-31 10:00) OFF (latest
         # before); local 01-01 from 12-31 10:00 UTC ON (its only poll, at now). Earlier: OFF.
         # ON 12-31 10:00 -> 01-01 00:00 = 14 h; OFF 168 - 14 = 154 h; day: OFF 10 h, ON 14 h.

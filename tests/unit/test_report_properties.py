@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
+import pytz
 
 from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, MICROS_PER_SECOND, to_micros
 from domain.inputs import DEFAULT_TIMEZONE, BusinessHours, StatusPolls, StoreTimezones
@@ -245,3 +246,63 @@ def test_polls_before_the_lookback_matter_only_through_each_stores_latest(inputs
             latest_before[poll[0]] = poll
     kept = [poll for poll in inputs.polls if poll[1] >= start] + list(latest_before.values())
     assert calculate(attrs.evolve(inputs, polls=kept)) == oracle(inputs)
+
+
+# Zones whose clocks change in every way there is: north and south, 30- and 45-minute
+# offsets and DST steps, changes at midnight (Asuncion, Tehran, Havana, Beirut, Santiago),
+# negative DST (Dublin), Ramadan breaks (Casablanca), a skipped date (Apia).
+TRANSITION_ZONES = (
+    "America/New_York",
+    "America/Santiago",
+    "America/Asuncion",
+    "America/Havana",
+    "America/St_Johns",
+    "America/Sao_Paulo",
+    "Europe/Dublin",
+    "Europe/Berlin",
+    "Africa/Casablanca",
+    "Asia/Beirut",
+    "Asia/Tehran",
+    "Australia/Sydney",
+    "Australia/Adelaide",
+    "Australia/Lord_Howe",
+    "Pacific/Auckland",
+    "Pacific/Chatham",
+    "Pacific/Apia",
+)
+
+
+def transitions_of(zone_name: str) -> list[int]:
+    """The zone's UTC offset changes from 1995 to 2035, as instants."""
+    first, last = utc_midnight("1995-01-01"), utc_midnight("2035-01-01")
+    changes = getattr(pytz.timezone(zone_name), "_utc_transition_times", [])
+    instants = (to_micros(change.replace(tzinfo=timezone.utc)) for change in changes)
+    return [instant for instant in instants if first <= instant < last]
+
+
+@st.composite
+def inputs_around_a_clock_change(draw: st.DrawFn) -> Inputs:
+    """Stores of one zone, ``now`` from a day before one of its clock changes to eight after.
+
+    So the change falls in the hour, the day, the week, or just before the week, where
+    the rows of the date before the week run into it.
+    """
+    zone = draw(st.sampled_from(TRANSITION_ZONES))
+    change = draw(st.sampled_from(transitions_of(zone)))
+    now_us = change + draw(st.integers(-MICROS_PER_DAY, 8 * MICROS_PER_DAY))
+    store_ids = draw(st.lists(st.sampled_from(STORE_IDS), min_size=1, max_size=3, unique=True))
+    polls: list[PollRow] = []
+    hours: list[HoursRow] = []
+    for store_id in store_ids:
+        offsets = draw(st.lists(st.integers(-POLL_SPAN, 0), min_size=1, max_size=10, unique=True))
+        polls.extend((store_id, now_us + offset, draw(st.booleans())) for offset in offsets)
+        hours.extend(draw(hours_rows(store_id)))
+    # The latest poll is ``now``, as the contract defines it.
+    polls.append((store_ids[0], now_us, draw(st.booleans())))
+    return Inputs(now_us, polls, hours, {store_id: zone for store_id in store_ids})
+
+
+@settings(max_examples=400, deadline=None)
+@given(inputs_around_a_clock_change())
+def test_calculator_agrees_with_the_reference_around_clock_changes_in_many_zones(inputs: Inputs) -> None:
+    assert calculate(inputs) == oracle(inputs)
