@@ -299,8 +299,16 @@ def generate_full(
     hours_from: Path = DEFAULT_HOURS_FROM,
     stores: int = FULL_STORES,
     seed: int = DEFAULT_SEED,
+    weeks: int = 1,
 ) -> Generated:
-    """The full-scale week over the real stores of ``hours_from``."""
+    """Full-scale weeks over the real stores of ``hours_from``.
+
+    Stores beyond the real population are new ids with the hours and timezone
+    of a real store each, so a bigger fleet keeps the real shapes. Weeks come
+    one after another from the original week on, each simulated on its own
+    (seeded by its number) and written in time order: the file of ``n`` weeks
+    is a byte prefix of the file of ``n + 1``, as a file a poller appends to.
+    """
     started = time.perf_counter()
     if not (hours_from / HOURS_FILE).exists() and not (hours_from / TIMEZONE_FILE).exists():
         raise FileNotFoundError(f"{hours_from}: no {HOURS_FILE} or {TIMEZONE_FILE}")
@@ -309,23 +317,35 @@ def generate_full(
     if stores <= len(population):
         picked = rng.choice(len(population), size=stores, replace=False)
         store_ids = [population[i] for i in sorted(picked.tolist())]
+        model_of = {store_id: store_id for store_id in store_ids}
     else:
         store_ids = population + _new_store_ids(rng, stores - len(population), population)
+        model_of = {store_id: population[i % len(population)] for i, store_id in enumerate(store_ids)}
 
     mean_gap = FULL_MEAN_GAP_MINUTES * rng.uniform(0.95, 1.05, stores)
-    polls = simulate_polls(rng, mean_gap, np.full(stores, 0.01))
-
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_lines(out_dir / STATUS_FILE, STATUS_HEADER, _status_lines(store_ids, polls))
-    chosen = set(store_ids)
-    kept_hours = [row for row in hours if row[0] in chosen]
-    kept_zones = [row for row in zones if row[0] in chosen]
+    status_rows = 0
+    week_us = 7 * MICROS_PER_DAY
+    with (out_dir / STATUS_FILE).open("w", encoding="utf-8", newline="") as out:
+        out.write(",".join(STATUS_HEADER) + "\n")
+        for week in range(weeks):
+            # The first week is the original one; each later one starts where the last ended.
+            start_us = WEEK_START_US if week == 0 else WEEK_END_US + 1 + (week - 1) * week_us
+            end_us = WEEK_END_US + week * week_us
+            week_rng = rng if week == 0 else np.random.default_rng([seed, week])
+            polls = simulate_polls(week_rng, mean_gap, np.full(stores, 0.01), start_us, end_us)
+            lines = _status_lines(store_ids, polls)
+            out.writelines(line + "\n" for line in lines)
+            status_rows += len(lines)
+
+    models_of: dict[str, list[str]] = {}
+    for store_id, model in model_of.items():
+        models_of.setdefault(model, []).append(store_id)
+    kept_hours = [(store_id, *row[1:]) for row in hours for store_id in models_of.get(row[0], ())]
+    kept_zones = [(store_id, *row[1:]) for row in zones for store_id in models_of.get(row[0], ())]
     _write_rows(out_dir / HOURS_FILE, HOURS_HEADER, kept_hours)
     _write_rows(out_dir / TIMEZONE_FILE, TIMEZONE_HEADER, kept_zones)
-    return Generated(
-        out_dir, stores, len(polls.timestamp_us), len(kept_hours), len(kept_zones),
-        time.perf_counter() - started,
-    )
+    return Generated(out_dir, stores, status_rows, len(kept_hours), len(kept_zones), time.perf_counter() - started)
 
 
 # ---------------------------------------------------------------------------
@@ -497,6 +517,7 @@ def _parser() -> argparse.ArgumentParser:
         "--stores", type=int, default=None, help=f"number of stores (sample: {SAMPLE_STORES}, full: {FULL_STORES})"
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--weeks", type=int, default=1, help="full scale: weeks of polls, oldest first")
     parser.add_argument(
         "--hours-from",
         type=Path,
@@ -511,9 +532,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.stores is not None and args.stores < 1:
         parser.error("--stores must be positive")
+    if args.weeks < 1:
+        parser.error("--weeks must be positive")
     if args.scale == "sample":
-        if args.hours_from is not None:
-            parser.error("--hours-from is for --scale full")
+        if args.hours_from is not None or args.weeks != 1:
+            parser.error("--hours-from and --weeks are for --scale full")
         try:
             generated = generate_sample(args.out, args.stores or SAMPLE_STORES, args.seed)
         except ValueError as error:
@@ -521,7 +544,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         hours_from: Path = args.hours_from or DEFAULT_HOURS_FROM
         try:
-            generated = generate_full(args.out, hours_from, args.stores or FULL_STORES, args.seed)
+            generated = generate_full(args.out, hours_from, args.stores or FULL_STORES, args.seed, args.weeks)
         except (FileNotFoundError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

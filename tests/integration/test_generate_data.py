@@ -214,15 +214,44 @@ def test_full_scale_fills_a_small_population_with_new_ids(tmp_path: Path) -> Non
     assert {"123456789012345", "9876543210987654321", "555"} <= ids
     assert len(ids) == 10
     assert all(len(store_id) == 19 for store_id in ids - {"123456789012345", "555"})
-    assert read(out / HOURS_FILE) == (
-        HEADERS[HOURS_FILE],
-        [
-            ["123456789012345", "0", "09:00:00", "17:00:00"],
-            ["123456789012345", "1", "09:00:00", "17:00:00"],
-            ["9876543210987654321", "3", "10:00:00", "23:59:59"],
-        ],
-    )
-    assert read(out / TIMEZONE_FILE) == (HEADERS[TIMEZONE_FILE], [["555", "Asia/Beirut"]])
+    # Every new id takes the hours and timezone of one real store, in turn.
+    real_hours = {
+        "123456789012345": [("0", "09:00:00", "17:00:00"), ("1", "09:00:00", "17:00:00")],
+        "555": [],
+        "9876543210987654321": [("3", "10:00:00", "23:59:59")],
+    }
+    header, hours_rows = read(out / HOURS_FILE)
+    assert header == HEADERS[HOURS_FILE]
+    hours_of: dict[str, list[tuple[str, ...]]] = {}
+    for store_id, *row in hours_rows:
+        hours_of.setdefault(store_id, []).append(tuple(row))
+    zone_of = {row[0]: row[1] for row in read(out / TIMEZONE_FILE)[1]}
+    copies = {model: 0 for model in real_hours}
+    for store_id in ids:
+        signature = (sorted(hours_of.get(store_id, [])), zone_of.get(store_id))
+        models = [m for m in real_hours if signature == (real_hours[m], "Asia/Beirut" if m == "555" else None)]
+        assert len(models) == 1, store_id
+        copies[models[0]] += 1
+    # 10 stores over 3 real ones, in turn: 4, 3, 3.
+    assert sorted(copies.values()) == [3, 3, 4]
+
+
+def test_full_scale_weeks_are_appended_so_fewer_weeks_are_a_prefix(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / TIMEZONE_FILE).write_text("store_id,timezone_str\n555,Asia/Beirut\n", encoding="utf-8")
+    one, three = tmp_path / "one", tmp_path / "three"
+    assert main(["--scale", "full", "--out", str(one), "--stores", "5", "--hours-from", str(real)]) == 0
+    assert main(["--scale", "full", "--out", str(three), "--stores", "5", "--hours-from", str(real), "--weeks", "3"]) == 0
+
+    grown = (three / STATUS_FILE).read_bytes()
+    first_week = (one / STATUS_FILE).read_bytes()
+    assert grown.startswith(first_week) and len(grown) > 2.5 * len(first_week)
+    instants = [parse_instant(row[2]) for row in read(three / STATUS_FILE)[1]]
+    assert all(instant is not None for instant in instants)
+    # Later weeks follow the first one, each in time order after the last.
+    later = [instant for instant in instants[len(read(one / STATUS_FILE)[1]) :] if instant is not None]
+    assert min(later) > WEEK_LAST
 
 
 @pytest.mark.realdata
