@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from domain.errors import InvalidInputError
+from domain.errors import InvalidInputError, clipped
 from domain.ingest_runs import UPLOAD_FILES, FileFingerprint, FolderFingerprints
 from domain.ports import FileFingerprinter
 
@@ -44,5 +44,5 @@ def _fingerprint(path: Path) -> FileFingerprint | None:
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
     except OSError as error:
-        raise InvalidInputError(f"cannot read {path}: {error.strerror or error}") from error
+        raise InvalidInputError(f"cannot read {clipped(str(path))}: {error.strerror or error}") from error
     return FileFingerprint(path.name, before.st_size, before.st_mtime_ns, digest.hexdigest())

@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from domain.errors import UptimeError
+from domain.errors import UptimeError, clipped, quoted
 from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE, IngestSummary
 from domain.ports import (
     ByteStream,
@@ -41,6 +41,9 @@ from domain.services import Clock, IdFactory, IngestService, ProgressListener, s
 # The files an upload may hold, in the order they are stored and listed.
 UPLOAD_FILES = (STATUS_FILE, HOURS_FILE, TIMEZONE_FILE)
 DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+# A failed run's stored reason is cut to this many characters (the input it
+# quotes is already cut shorter).
+MAX_REASON_CHARS = 1000
 
 
 def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
@@ -88,10 +91,10 @@ def check_upload_names(names: Iterable[str]) -> tuple[str, ...]:
         raise InvalidUpload(f"no file uploaded: send one or more of {', '.join(UPLOAD_FILES)}")
     unknown = sorted(set(given) - set(UPLOAD_FILES))
     if unknown:
-        raise InvalidUpload(f"unknown file {unknown[0]!r}: the files are {', '.join(UPLOAD_FILES)}")
+        raise InvalidUpload(f"unknown file {quoted(unknown[0])}: the files are {', '.join(UPLOAD_FILES)}")
     if len(set(given)) < len(given):
         repeated = next(name for name in given if given.count(name) > 1)
-        raise InvalidUpload(f"{repeated} was uploaded more than once")
+        raise InvalidUpload(f"{quoted(repeated)} was uploaded more than once")
     if STATUS_FILE not in given:
         raise InvalidUpload(f"{STATUS_FILE} is required: an ingestion always reads the status polls")
     return tuple(name for name in UPLOAD_FILES if name in given)
@@ -187,8 +190,11 @@ class IngestRunService:
         return self._registry.get(ingest_id)
 
     def fail(self, ingest_id: str, reason: str) -> bool:
-        """Fail a running run with ``reason`` and drop its files; False if it had finished."""
-        failed = self._registry.mark_failed(ingest_id, reason, self._clock())
+        """Fail a running run with ``reason`` and drop its files; False if it had finished.
+
+        The reason is stored and served: it is cut to ``MAX_REASON_CHARS``.
+        """
+        failed = self._registry.mark_failed(ingest_id, clipped(reason, MAX_REASON_CHARS), self._clock())
         self._discard(ingest_id)
         return failed
 

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import attrs
 
-from domain.errors import UptimeError
+from domain.errors import UptimeError, quoted
 from domain.ingestion import IngestSummary
 from domain.inputs import StatusPolls
 from domain.ports import (
@@ -107,7 +107,7 @@ class StoreNotFound(UptimeError):
     """A store the report does not list: it has no poll at all."""
 
     def __init__(self, store_id: str) -> None:
-        super().__init__(f"no store with id {store_id!r} has any status poll")
+        super().__init__(f"no store with id {quoted(store_id)} has any status poll")
         self.store_id = store_id
 
 

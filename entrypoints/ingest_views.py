@@ -20,6 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request, url
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
 
+from domain.errors import quoted
 from domain.ingest_runs import IngestRun, IngestRunService
 from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
 from domain.ports import ByteStream, IngestNotFound, InvalidUpload, UploadTooLarge
@@ -97,12 +98,12 @@ def uploaded_files() -> dict[str, ByteStream]:
     for field in request.form:
         if field in FIELDS:
             raise BadRequest(f"field {field!r} holds text, not a file: send it as a file (curl -F {field}=@FILE)")
-        raise BadRequest(f"unknown field {field!r}: the fields are {_FIELD_LIST}")
+        raise BadRequest(f"unknown field {quoted(field)}: the fields are {_FIELD_LIST}")
     files: dict[str, ByteStream] = {}
     for field, parts in request.files.lists():
         name = FIELDS.get(field)
         if name is None:
-            raise BadRequest(f"unknown field {field!r}: the fields are {_FIELD_LIST}")
+            raise BadRequest(f"unknown field {quoted(field)}: the fields are {_FIELD_LIST}")
         for part in parts:
             if _no_file_chosen(part):
                 continue

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from flask import Flask, Response, g, request
 
+from domain.errors import clipped
 from entrypoints import metrics
 from entrypoints.logging_setup import configure_logging, report_id_var, DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL
 
@@ -44,14 +45,15 @@ def _start_clock() -> None:
 def _log_request(response: Response) -> Response:
     started = g.get("request_started")
     duration_ms = None if started is None else round((time.perf_counter() - started) * 1000.0, 2)
+    path = clipped(request.path)  # a path is input, and may be long
     request_logger.info(
         "%s %s %d",
         request.method,
-        request.path,
+        path,
         response.status_code,
         extra={
             "method": request.method,
-            "path": request.path,
+            "path": path,
             "status": response.status_code,
             "duration_ms": duration_ms,
         },

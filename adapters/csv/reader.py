@@ -6,7 +6,12 @@ The rules are those of the report contract ("Inputs", "Bad rows",
 * UTF-8, with or without a byte-order mark; LF or CRLF line ends; white space
   around any field is ignored; columns in any order, extra columns ignored;
   ``day`` is accepted for ``dayOfWeek``. Header names match ignoring case.
-* ``store_id`` is an opaque string, kept as written (trimmed).
+* ``store_id`` is an opaque string, kept as written (trimmed); a row whose
+  id holds a control character or is longer than ``MAX_STORE_ID_CHARS`` is
+  rejected, in every file.
+* A poll before 1970-01-01 UTC, or more than a day after the reading
+  machine's clock, is rejected: a poller with a wrong clock must not move
+  the report's "now" for every store.
 * A row that cannot be read is rejected: counted, and the first
   ``MAX_LISTED_ERRORS`` listed with their 1-based physical line (the header
   is line 1) and the reason. A row with fewer or more fields than the header
@@ -44,8 +49,8 @@ import pandas as pd
 import pytz
 from numpy.typing import NDArray
 
-from domain.clock import MICROS_PER_SECOND, to_micros
-from domain.errors import InvalidInputError
+from domain.clock import MICROS_PER_DAY, MICROS_PER_SECOND, to_micros
+from domain.errors import InvalidInputError, clipped, quoted
 from domain.ingestion import (
     HOURS_FILE,
     MAX_LISTED_ERRORS,
@@ -59,6 +64,8 @@ from domain.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, Sto
 from domain.ports import InputReader
 
 _T = TypeVar("_T")
+# The reading machine's clock: an aware datetime of the current instant.
+Clock = Callable[[], datetime]
 # A file's bytes: mapped, or (when empty) read.
 Bytes = bytes | mmap.mmap
 
@@ -85,22 +92,39 @@ _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtyp
 _ASCII_SPACE = " \t\n\r\x0b\x0c"
 # A bad value is shown in a reason up to this many characters.
 _SHOWN_CHARS = 40
+# A message lists a header's names up to about this many characters.
+_SHOWN_HEADER_CHARS = 120
+# The longest store id kept; a longer one is rejected.
+MAX_STORE_ID_CHARS = 255
+# C0 controls and DEL: never part of a store id.
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 _TIME_OF_DAY = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{0,9}))?)?")
 _WEEKDAY = re.compile(r"[0-9]+")
 _UTC_SUFFIX = re.compile(r"\s*(?i:utc)$")
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
+def system_clock() -> datetime:
+    """This machine's clock, in UTC."""
+    return datetime.now(timezone.utc)
+
+
 class PandasCsvReader(InputReader):
-    """Reads ``store_status.csv`` (required), ``menu_hours.csv`` and ``timezone.csv``."""
+    """Reads ``store_status.csv`` (required), ``menu_hours.csv`` and ``timezone.csv``.
+
+    ``clock`` is the reading machine's clock: polls more than a day after it are rejected.
+    """
+
+    def __init__(self, clock: Clock = system_clock) -> None:
+        self._clock = clock
 
     def read(self, folder: Path) -> ParsedInput:
         if not folder.is_dir():
-            raise InvalidInputError(f"the data folder {folder} does not exist or is not a folder")
+            raise InvalidInputError(f"the data folder {clipped(str(folder))} does not exist or is not a folder")
         status_path = folder / STATUS_FILE
         if not status_path.exists():
-            raise InvalidInputError(f"{STATUS_FILE} is missing from the data folder {folder}")
-        polls, polls_summary = read_status(status_path)
+            raise InvalidInputError(f"{STATUS_FILE} is missing from the data folder {clipped(str(folder))}")
+        polls, polls_summary = read_status(status_path, self._clock())
         hours_path = folder / HOURS_FILE
         hours, hours_summary = read_hours(hours_path) if hours_path.exists() else (BusinessHours.empty(), FileSummary())
         timezone_path = folder / TIMEZONE_FILE
@@ -110,15 +134,27 @@ class PandasCsvReader(InputReader):
         return ParsedInput(polls, polls_summary, hours, hours_summary, timezones, timezones_summary)
 
 
-def read_status(path: Path) -> tuple[StatusPolls, FileSummary]:
-    """The valid, distinct polls of a ``store_status.csv`` and what was read."""
-    table = _read_table(path, STATUS_COLUMNS, instant_column="timestamp_utc")
+def read_status(path: Path, now: datetime | None = None) -> tuple[StatusPolls, FileSummary]:
+    """The valid, distinct polls of a ``store_status.csv`` and what was read.
+
+    ``now`` is the reading machine's clock (by default ``system_clock()``):
+    polls more than a day after it are rejected, as are polls before 1970.
+    """
+    now = system_clock() if now is None else now
+    latest = to_micros(now) + MICROS_PER_DAY
+    table = _read_table(path, STATUS_COLUMNS, _InstantColumn("timestamp_utc", 0, latest))
     checks = _Checks(table)
     store_codes, store_names = _store_codes(checks, "store_id")
     active = _statuses(table.values["status"])
     checks.reject(active < 0, "status", "is not 'active' or 'inactive'")
     instants, readable = _table_instants(table, "timestamp_utc")
     checks.reject(~readable, "timestamp_utc", "is not a timestamp (such as 2023-01-22 12:09:39.388884 UTC)")
+    checks.reject(instants < 0, "timestamp_utc", "is before 1970-01-01 UTC")
+    checks.reject(
+        instants > latest,
+        "timestamp_utc",
+        f"is more than a day after this machine's clock ({now.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC)",
+    )
 
     valid = checks.valid()
     store_ids, store_index = _vocabulary(store_codes[valid], store_names)
@@ -199,6 +235,15 @@ class _Rejections:
         )
 
 
+@attrs.frozen
+class _InstantColumn:
+    """A column of timestamps, and the instants (UTC µs) a valid row may hold: ``[earliest, latest]``."""
+
+    name: str
+    earliest: int
+    latest: int
+
+
 @attrs.define
 class _Table:
     """The rows of one file that have as many fields as its header.
@@ -207,7 +252,8 @@ class _Table:
     row; ``lines`` the line of each row; rows of the wrong shape are already
     rejected. ``instants``, when set, are the timestamps already read from
     the bytes (see ``_canonical_instants``); the timestamp column's
-    ``values`` then hold only the rows those could not read.
+    ``values`` then hold only the rows those could not read, and those whose
+    instant is out of the column's range (for the reason that rejects them).
     """
 
     file_name: str
@@ -256,12 +302,12 @@ class _Checks:
 
 
 def _show(value: str) -> str:
-    if len(value) > _SHOWN_CHARS:
-        value = value[:_SHOWN_CHARS] + "..."
-    return repr(value)
+    return quoted(value, _SHOWN_CHARS)
 
 
-def _read_table(path: Path, columns: Sequence[ColumnNames], instant_column: str | None = None) -> _Table:
+def _read_table(
+    path: Path, columns: Sequence[ColumnNames], instant_column: _InstantColumn | None = None
+) -> _Table:
     """The file's rows that have the header's shape; the others rejected.
 
     ``instant_column`` holds timestamps: the fast path reads them from the bytes.
@@ -313,12 +359,26 @@ def _locate(file_name: str, header: Sequence[str], columns: Sequence[ColumnNames
         else:
             found[names[0]] = position
     if missing:
-        present = ", ".join(repr(name.strip()) for name in header) if header else "none: the file has no header row"
+        present = _header_names(header) if header else "none: the file has no header row"
         what = "column" if len(missing) == 1 else "columns"
         raise InvalidInputError(
             f"{file_name} has no {what} {', '.join(missing)} (its columns: {present}); nothing was loaded from it"
         )
     return found
+
+
+def _header_names(header: Sequence[str]) -> str:
+    """The header's names for a message: as many as fit in about ``_SHOWN_HEADER_CHARS``."""
+    shown: list[str] = []
+    length = 0
+    for name in header:
+        text = quoted(name.strip(), _SHOWN_CHARS)
+        if shown and length + len(text) > _SHOWN_HEADER_CHARS:
+            shown.append(f"and {len(header) - len(shown)} more")
+            break
+        shown.append(text)
+        length += len(text) + 2
+    return ", ".join(shown)
 
 
 def _is_blank(fields: Sequence[str]) -> bool:
@@ -330,7 +390,7 @@ def _wrong_shape(fields: int, expected: int) -> str:
 
 
 def _read_with_pandas(
-    path: Path, raw: Bytes, begin: int, columns: Sequence[ColumnNames], instant_column: str | None
+    path: Path, raw: Bytes, begin: int, columns: Sequence[ColumnNames], instant_column: _InstantColumn | None
 ) -> _Table | None:
     """A file without quotes nor lone carriage returns, whose bytes are ``raw``, text from ``begin``.
 
@@ -371,11 +431,12 @@ def _read_with_pandas(
     text_columns = dict(found)
     instants = None
     if instant_column is not None:
-        start, end = lines.field(data, rows, text_columns.pop(instant_column), width)
+        start, end = lines.field(data, rows, text_columns.pop(instant_column.name), width)
         instants = _canonical_instants(data, start, end)
-        unread = np.flatnonzero(~instants[1])
-        texts = [raw[i:j].decode("utf-8") for i, j in zip(start[unread].tolist(), end[unread].tolist())]
-        values[instant_column] = pd.Series(texts, index=unread, dtype="str")
+        outside = (instants[0] < instant_column.earliest) | (instants[0] > instant_column.latest)
+        shown = np.flatnonzero(~instants[1] | outside)
+        texts = [raw[i:j].decode("utf-8") for i, j in zip(start[shown].tolist(), end[shown].tolist())]
+        values[instant_column.name] = pd.Series(texts, index=shown, dtype="str")
     skip: int | list[int] = header_index + 1
     if len(rows) < len(data_lines):
         skip = list(range(header_index + 1)) + data_lines[~good].tolist()
@@ -544,9 +605,25 @@ def _per_value(values: pd.Series, convert: Callable[[str], int]) -> Int64Array:
 
 
 def _store_codes(checks: _Checks, column: str) -> tuple[Int64Array, list[str]]:
-    """Per row, the code of its (trimmed) store id; rows with a blank id are rejected."""
-    codes, names = _unique_values(checks.table.values[column], str.strip)
-    checks.reject(np.array([not name for name in names], dtype=np.bool_)[codes], column, "is blank")
+    """Per row, the code of its (trimmed) store id.
+
+    Rows whose id is blank, holds a control character or is longer than
+    ``MAX_STORE_ID_CHARS`` are rejected; each distinct id is checked once.
+    Around the id, spaces, tabs and line ends are white space, trimmed; any
+    other control character, even at either end, rejects the row.
+    """
+    codes, written = _unique_values(checks.table.values[column], str)
+    names = [text.strip() for text in written]
+
+    def reject(problem: Callable[[int], bool], reason: str) -> None:
+        checks.reject(np.array([problem(i) for i in range(len(names))], dtype=np.bool_)[codes], column, reason)
+
+    reject(lambda i: not names[i], "is blank")
+    reject(
+        lambda i: _CONTROL_CHARACTER.search(written[i].strip(_ASCII_SPACE)) is not None,
+        "holds a control character (U+0000 to U+001F or U+007F)",
+    )
+    reject(lambda i: len(names[i]) > MAX_STORE_ID_CHARS, f"is longer than {MAX_STORE_ID_CHARS} characters")
     return codes, names
 
 
@@ -635,9 +712,10 @@ def _table_instants(table: _Table, column: str) -> tuple[Int64Array, BoolArray]:
     if table.instants is None:
         return _text_instants(texts)
     instants, readable = table.instants[0].copy(), table.instants[1].copy()
-    if len(texts):
-        rows = texts.index.to_numpy()
-        instants[rows], readable[rows] = _text_instants(texts)
+    unread = ~readable[texts.index.to_numpy()]
+    if unread.any():
+        rows = texts.index.to_numpy()[unread]
+        instants[rows], readable[rows] = _text_instants(texts[unread])
     return instants, readable
 
 

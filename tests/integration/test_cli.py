@@ -155,3 +155,89 @@ def test_the_sample_data_of_the_repository_runs_offline(tmp_path: Path) -> None:
     lines = out.read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("store_id,uptime_last_hour")
     assert len(lines) > 100
+
+
+# Rows that read fine but must never be stored: the rest of each file loads.
+VALID_STATUS = [
+    f"s{store},{'active' if (store + hour) % 4 else 'inactive'},2023-01-{day:02d} {hour:02d}:{5 * store:02d}:00 UTC"
+    for store in range(3)
+    for day in range(15, 25)
+    for hour in range(0, 24, 3)
+]
+POISON_STATUS = [
+    "future-1,active,9999-12-31 23:59:59 UTC",
+    "s0,inactive,2999-01-22 12:00:00 UTC",
+    "s1,inactive,0000-01-01 00:00:00 UTC",
+    "s2,inactive,-001-01-01 00:00:00 UTC",
+    "s2\x00,active,2023-01-22 12:00:00 UTC",
+    f"{'1' * 256},active,2023-01-22 12:00:00 UTC",
+    f"{'2' * (1 << 20)},active,2023-01-22 12:00:00 UTC",
+]
+VALID_HOURS = ["s0,0,09:00,17:00", "s1,6,22:00,04:00"]
+POISON_HOURS = ["s2\x00,0,09:00,17:00", "s2\x7f,1,09:00,17:00", f"{'h' * 300},0,09:00,17:00"]
+VALID_TIMEZONES = ["s0,Asia/Kolkata", "s2,America/Denver"]
+POISON_TIMEZONES = ["s1\x00,Asia/Tokyo", "s1\x1b,Asia/Tokyo"]
+
+
+def data_folder(folder: Path, status: list[str], hours: list[str], timezones: list[str]) -> Path:
+    folder.mkdir()
+    for name, header, rows in (
+        ("store_status.csv", "store_id,status,timestamp_utc", status),
+        ("menu_hours.csv", "store_id,dayOfWeek,start_time_local,end_time_local", hours),
+        ("timezone.csv", "store_id,timezone_str", timezones),
+    ):
+        (folder / name).write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return folder
+
+
+def mixed(valid: list[str], poison: list[str]) -> list[str]:
+    """The poison rows spread among the valid ones, which keep their order."""
+    rows = list(valid)
+    for k, row in enumerate(poison):
+        rows.insert(min(len(rows), 1 + 3 * k), row)
+    return rows
+
+
+def test_poison_rows_are_rejected_by_the_cli_and_the_report_is_that_of_the_valid_rows(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    files = {
+        "store_status": (VALID_STATUS, POISON_STATUS, mixed(VALID_STATUS, POISON_STATUS)),
+        "menu_hours": (VALID_HOURS, POISON_HOURS, mixed(VALID_HOURS, POISON_HOURS)),
+        "timezone": (VALID_TIMEZONES, POISON_TIMEZONES, mixed(VALID_TIMEZONES, POISON_TIMEZONES)),
+    }
+    poisoned = data_folder(tmp_path / "poisoned", *(rows for _, _, rows in files.values()))
+    clean = data_folder(tmp_path / "clean", VALID_STATUS, VALID_HOURS, VALID_TIMEZONES)
+
+    result = run_cli("ingest", str(poisoned), "--json", cwd=tmp_path, database_url=sqlite_url)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    summary = json.loads(result.stdout)
+    for key, (valid, poison, rows) in files.items():
+        counts = summary[key]
+        assert (counts["rows"], counts["new"]) == (len(valid) + len(poison), len(valid))
+        assert (counts["duplicates"], counts["rejected"]) == (0, len(poison))
+        # The header is line 1.
+        assert [error["line"] for error in counts["errors"]] == [i + 2 for i, row in enumerate(rows) if row in poison]
+        assert all(len(error["reason"]) < 200 for error in counts["errors"]), counts["errors"]
+    assert len(result.stdout) < 10_000  # the megabyte id is not echoed
+
+    stored, expected, offline = tmp_path / "stored.csv", tmp_path / "expected.csv", tmp_path / "offline.csv"
+    assert run_cli("report", "--out", str(stored), cwd=tmp_path, database_url=sqlite_url).returncode == 0
+    assert run_cli("report", "--from-csv", str(clean), "--out", str(expected), cwd=tmp_path).returncode == 0
+    assert run_cli("report", "--from-csv", str(poisoned), "--out", str(offline), cwd=tmp_path).returncode == 0
+    assert stored.read_bytes() == expected.read_bytes() == offline.read_bytes()
+    assert expected.read_text(encoding="utf-8").count("\n") == 4  # the header and s0, s1, s2
+
+
+def test_a_megabyte_header_without_a_needed_column_is_one_short_line(tmp_path: Path, sqlite_url: str) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    header = ",".join(["store_id", "status", "x" * (1 << 20), *(f"c{i}" for i in range(100_000))])
+    (data / "store_status.csv").write_text(header + "\n1,active,2023-01-22 12:00:00 UTC\n", encoding="utf-8")
+    result = run_cli("ingest", str(data), cwd=tmp_path, database_url=sqlite_url)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "store_status.csv" in line and "'timestamp_utc'" in line, line
+    assert len(line) < 300, line

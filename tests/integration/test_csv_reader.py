@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -53,6 +53,9 @@ SECOND_US = 1_000_000
 T0 = "2023-01-22 12:00:00 UTC"
 T0_US = micros(2023, 1, 22, 12)
 TIMESTAMP_PROBLEM = "is not a timestamp (such as 2023-01-22 12:09:39.388884 UTC)"
+CONTROL_PROBLEM = "holds a control character (U+0000 to U+001F or U+007F)"
+# A reading machine's clock under which every instant up to the year 9999 is plausible.
+FAR_FUTURE = datetime(9999, 12, 31, tzinfo=timezone.utc)
 
 
 @pytest.fixture(params=["pandas", "csv-module"])
@@ -68,8 +71,10 @@ def styled(lines: Sequence[str], style: str) -> list[str]:
     return [header, *lines[1:]]
 
 
-def status_file(tmp_path: Path, style: str, lines: Sequence[str]) -> tuple[StatusPolls, FileSummary]:
-    return read_status(write(tmp_path / STATUS_FILE, styled(lines, style)))
+def status_file(
+    tmp_path: Path, style: str, lines: Sequence[str], now: datetime | None = None
+) -> tuple[StatusPolls, FileSummary]:
+    return read_status(write(tmp_path / STATUS_FILE, styled(lines, style)), now)
 
 
 def hours_file(tmp_path: Path, style: str, lines: Sequence[str]) -> tuple[BusinessHours, FileSummary]:
@@ -146,7 +151,8 @@ TIMESTAMP_FORMS = [
     ("2023-01-22 12:09:39", micros(2023, 1, 22, 12, 9, 39)),
     ("  2023-01-22 12:09:39 utc  ", micros(2023, 1, 22, 12, 9, 39)),
     ("2023-01-22 12:09:39UTC", micros(2023, 1, 22, 12, 9, 39)),
-    ("1969-12-31 23:59:59.5 UTC", micros(1969, 12, 31, 23, 59, 59, 500000)),
+    ("1970-01-01 00:00:00.5 UTC", micros(1970, 1, 1, 0, 0, 0, 500000)),
+    ("1970-01-01T00:00:00Z", 0),
 ]
 
 
@@ -184,12 +190,13 @@ def test_timestamps_read_from_the_bytes_match_their_calendar_instants(
     tmp_path: Path, stamps: list[tuple[str, int | None]], newline: str
 ) -> None:
     lines = [STATUS_HEADER] + [f"s{i:03},active,{text}" for i, (text, _) in enumerate(stamps)]
-    polls, summary = read_status(write(tmp_path / STATUS_FILE, lines, newline=newline))
+    # A clock at the end of the year 9999, so that only instants before 1970 are out of range.
+    polls, summary = read_status(write(tmp_path / STATUS_FILE, lines, newline=newline), FAR_FUTURE)
     assert sorted(polls.rows()) == [
-        (f"s{i:03}", instant, True) for i, (_, instant) in enumerate(stamps) if instant is not None
+        (f"s{i:03}", instant, True) for i, (_, instant) in enumerate(stamps) if instant is not None and instant >= 0
     ]
-    unreadable = [i + 2 for i, (_, instant) in enumerate(stamps) if instant is None]
-    assert [error.line for error in summary.errors] == unreadable
+    rejected = [i + 2 for i, (_, instant) in enumerate(stamps) if instant is None or instant < 0]
+    assert [error.line for error in summary.errors] == rejected
 
 
 @pytest.mark.parametrize(
@@ -198,7 +205,8 @@ def test_timestamps_read_from_the_bytes_match_their_calendar_instants(
         ("2024-02-29 12:00:00 UTC", micros(2024, 2, 29, 12)),
         ("2000-02-29 00:00:00 UTC", micros(2000, 2, 29)),
         ("2023-04-30 23:59:59.999999999 UTC", micros(2023, 4, 30, 23, 59, 59, 999999)),
-        ("1969-12-31 23:59:59.9999999 UTC", micros(1969, 12, 31, 23, 59, 59, 999999)),
+        ("1970-01-01 00:00:00.0000009 UTC", 0),
+        ("1969-12-31 23:59:59.9999999 UTC", None),  # read, but before 1970: rejected
         ("2023-01-22 12:09:39. UTC", micros(2023, 1, 22, 12, 9, 39)),
         ("2023-02-29 00:00:00 UTC", None),
         ("1900-02-29 00:00:00 UTC", None),
@@ -264,6 +272,7 @@ def test_instants_far_from_now_are_read_beside_nanosecond_fractions(tmp_path: Pa
         tmp_path,
         style,
         [STATUS_HEADER, "a,active,2023-01-22 12:09:39.123456789 UTC", "b,active,2500-01-01 00:00:00 UTC"],
+        now=FAR_FUTURE,
     )
     assert summary == FileSummary(rows=2)
     assert sorted(polls.rows()) == [
@@ -389,13 +398,16 @@ def test_quoted_fields_may_hold_commas_and_line_breaks(tmp_path: Path) -> None:
             [
                 STATUS_HEADER,
                 f'"a,b",active,{T0}',  # line 2
-                f'"two\nlines",active,{T0}',  # lines 3-4
+                f'"two\nlines",active,{T0}',  # lines 3-4: a line break is a control character, not in an id
                 f'"x",bogus,{T0}',  # line 5
             ],
         )
     )
-    assert polls.store_ids == ("a,b", "two\nlines")
-    assert summary.errors == (RejectedRow(5, "status 'bogus' is not 'active' or 'inactive'"),)
+    assert polls.store_ids == ("a,b",)
+    assert summary.errors == (
+        RejectedRow(3, f"store_id 'two\\nlines' {CONTROL_PROBLEM}"),
+        RejectedRow(5, "status 'bogus' is not 'active' or 'inactive'"),
+    )
 
 
 def test_lone_carriage_returns_end_lines_too(tmp_path: Path) -> None:
@@ -676,6 +688,7 @@ class CountingReader(PandasCsvReader):
     """The real reader, counting its reads."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.reads = 0
 
     def read(self, folder: Path) -> ParsedInput:

@@ -24,7 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -38,6 +38,9 @@ from domain.ingestion import HOURS_FILE, MAX_LISTED_ERRORS, STATUS_FILE, TIMEZON
 
 SECOND_US = 1_000_000
 MEGABYTE = 1 << 20
+# The reading machine's clock: valid polls are drawn up to the end of 2037.
+CLOCK = datetime(2038, 1, 1, tzinfo=timezone.utc)
+MAX_STORE_ID_CHARS = 255
 # A reason shows a bad value cut to a few dozen characters; a message lists the header.
 MAX_REASON_CHARS = 300
 BOM = "\ufeff"
@@ -78,7 +81,7 @@ class Kind:
 
 
 def _status_rows(path: Path) -> tuple[list[Row], FileSummary]:
-    polls, summary = read_status(path)
+    polls, summary = read_status(path, CLOCK)
     return list(polls.rows()), summary
 
 
@@ -345,6 +348,37 @@ class PlantedFile:
     planted: list[Row]  # the valid rows of known stores, in file order
     # Garbage rows of the wrong shape that are not blank: certainly rejected.
     misshapen: int
+    # Valid rows but for one poison (a control character or too many characters in the
+    # store id, an instant before 1970 or after the clock): certainly rejected.
+    poisoned: int = 0
+
+
+CONTROL_CHARACTERS = "".join(chr(code) for code in range(0x20)) + "\x7f"
+# Instants no poll can have: before 1970, or more than a day after ``CLOCK``.
+IMPOSSIBLE_TIMESTAMPS = (
+    "1969-12-31 23:59:59.999999 UTC",
+    "1900-01-01 00:00:00 UTC",
+    "0000-01-01 00:00:00 UTC",
+    "-001-01-01 00:00:00 UTC",
+    "2038-01-02 00:00:00.000001 UTC",
+    "2999-06-01T00:00:00Z",
+    "9999-12-31 23:59:59 UTC",
+)
+
+
+@st.composite
+def poisoned_values(draw: st.DrawFn, kind: Kind, values: dict[str, str]) -> dict[str, str]:
+    """A valid row's ``values`` with one poison that rejects the row."""
+    poisons = ["control character", "long id"] + (["impossible instant"] if kind is STATUS else [])
+    poison = draw(st.sampled_from(poisons))
+    store_id = values["store_id"].strip()
+    if poison == "control character":
+        control = draw(st.sampled_from(CONTROL_CHARACTERS))
+        # Inside the id: at either end, white space among them would be trimmed.
+        return dict(values, store_id=f"{store_id}{control}x")
+    if poison == "long id":
+        return dict(values, store_id=store_id + "x" * draw(st.integers(MAX_STORE_ID_CHARS + 1 - len(store_id), 600)))
+    return dict(values, timestamp_utc=draw(st.sampled_from(IMPOSSIBLE_TIMESTAMPS)))
 
 
 @st.composite
@@ -357,9 +391,9 @@ def planted_files(draw: st.DrawFn, kind: Kind, encoding: str) -> PlantedFile:
     extras = st.lists(garbage_text(latin1).filter(lambda text: not latin1 or text.isascii()), max_size=3)
     lines = [layout.header_line()]
     written: list[tuple[dict[str, str], Row]] = []
-    misshapen = 0
+    misshapen = poisoned = 0
     for _ in range(draw(st.integers(0, 30))):
-        choice = draw(st.sampled_from(("valid", "valid", "repeat", "garbage", "garbage", "blank")))
+        choice = draw(st.sampled_from(("valid", "valid", "repeat", "garbage", "garbage", "blank", "poison")))
         if choice == "repeat" and written:
             # An earlier valid row again, or its key with other values: the first row still wins.
             values, row = draw(st.sampled_from(written))
@@ -376,6 +410,10 @@ def planted_files(draw: st.DrawFn, kind: Kind, encoding: str) -> PlantedFile:
             written.append((values, row))
         elif choice == "blank":
             lines.append(draw(st.sampled_from(("", " ", "\t", "  \t "))))
+        elif choice == "poison":
+            values, _row = draw(VALID_ROWS[kind.file_name](draw(st.sampled_from(known))))
+            lines.append(written_row(layout, draw(poisoned_values(kind, values)), draw(extras)))
+            poisoned += 1
         else:
             fields = draw(st.lists(garbage_text(latin1), max_size=layout.width + 2))
             if len(fields) == layout.width:
@@ -385,7 +423,7 @@ def planted_files(draw: st.DrawFn, kind: Kind, encoding: str) -> PlantedFile:
             elif len(fields) > 1 or "".join(fields).strip(ASCII_SPACE):
                 misshapen += 1
             lines.append(",".join(csv_field(field) for field in fields))
-    return PlantedFile(encode(lines, layout, encoding), [row for _, row in written], misshapen)
+    return PlantedFile(encode(lines, layout, encoding), [row for _, row in written], misshapen, poisoned)
 
 
 def check_planted(kind: Kind, path: Path, planted: PlantedFile) -> FileSummary:
@@ -398,7 +436,7 @@ def check_planted(kind: Kind, path: Path, planted: PlantedFile) -> FileSummary:
     assert set(loaded_known) == expected
     # Rows of other stores may be valid, repeated or rejected too: these are lower bounds.
     assert summary.duplicates >= len(planted.planted) - len(expected), summary
-    assert summary.rejected >= planted.misshapen, summary
+    assert summary.rejected >= planted.misshapen + planted.poisoned, summary
     return summary
 
 
@@ -515,39 +553,50 @@ def test_an_empty_header_refuses_the_file(tmp_path: Path, kind: Kind, blank: str
 @by_name
 @settings(FUZZ_SETTINGS, max_examples=8)
 @given(data=st.data())
-def test_a_megabyte_store_id_is_kept_whole_and_a_megabyte_value_is_rejected_briefly(
+def test_a_megabyte_store_id_and_a_megabyte_value_are_rejected_briefly(
     tmp_path: Path, kind: Kind, data: st.DataObject
 ) -> None:
     # The megabytes are put in after the draws, so a failure does not print them.
     values, (_, *figures) = data.draw(VALID_ROWS[kind.file_name](KNOWN_PREFIX + "huge"), label="huge id row")
-    huge_id = KNOWN_PREFIX + data.draw(st.sampled_from("0aZ-é"), label="filler") * MEGABYTE
-    values["store_id"] = huge_id
+    filler = data.draw(st.sampled_from("0aZ-é"), label="filler")
+    huge_id = KNOWN_PREFIX + filler * MEGABYTE
+    # The longest id kept: exactly MAX_STORE_ID_CHARS characters.
+    longest_id = KNOWN_PREFIX + filler * (MAX_STORE_ID_CHARS - len(KNOWN_PREFIX))
     # A row with a megabyte in its last column instead: rejected, its reason cut short.
     value_column = kind.columns[-1]
     bad_values = dict(values, store_id=KNOWN_PREFIX + "bad", **{value_column: "9" * MEGABYTE})
     small_values, small_row = data.draw(VALID_ROWS[kind.file_name](KNOWN_PREFIX + "small"), label="small row")
-    # Unquoted: see test_a_quoted_file_keeps_a_megabyte_store_id_too for the other way.
+    # Unquoted: see test_a_quoted_file_rejects_a_megabyte_store_id_too for the other way.
     layout = data.draw(layouts(kind, repeat_a_column=False, quote_header=False), label="layout")
-    lines = [layout.header_line()] + [written_row(layout, row, ()) for row in (values, bad_values, small_values)]
+    written = (dict(values, store_id=huge_id), bad_values, small_values, dict(values, store_id=longest_id))
+    lines = [layout.header_line()] + [written_row(layout, row, ()) for row in written]
     path = tmp_path / kind.file_name
     path.write_bytes(encode(lines, layout))
 
-    result = read_checked(kind, path)
+    result = read_checked(kind, path)  # checks that every reason is short
     assert result is not None
     rows, summary = result
-    assert len(rows) == 2 and small_row in rows, [row for row in rows if row != small_row]
-    assert (huge_id, *figures) in rows, "the megabyte store id was not loaded whole"
-    assert summary.rejected == 1 and summary.errors[0].line == 3, summary
-    reason = summary.errors[0].reason
-    assert layout.header[layout.position(value_column)].strip() in reason, reason
+    assert sorted(rows, key=repr) == sorted([small_row, (longest_id, *figures)], key=repr)
+    assert summary.rejected == 2 and [error.line for error in summary.errors] == [2, 3], summary
+    id_reason, value_reason = (error.reason for error in summary.errors)
+    assert layout.header[layout.position("store_id")].strip() in id_reason, id_reason
+    assert f"is longer than {MAX_STORE_ID_CHARS} characters" in id_reason, id_reason
+    assert layout.header[layout.position(value_column)].strip() in value_reason, value_reason
 
 
-def test_a_quoted_file_keeps_a_megabyte_store_id_too(tmp_path: Path) -> None:
+def test_a_quoted_file_rejects_a_megabyte_store_id_too(tmp_path: Path) -> None:
     huge_id = KNOWN_PREFIX + "0" * MEGABYTE
+    longest_id = KNOWN_PREFIX + "0" * (MAX_STORE_ID_CHARS - len(KNOWN_PREFIX))
     path = tmp_path / STATUS_FILE
-    path.write_text(f'"store_id",status,timestamp_utc\n{huge_id},active,2023-01-22 12:00:00 UTC\n')
+    path.write_text(
+        f'"store_id",status,timestamp_utc\n{huge_id},active,2023-01-22 12:00:00 UTC\n'
+        f"{longest_id},active,2023-01-22 12:00:00 UTC\n"
+    )
     polls, summary = read_status(path)
-    assert summary.errors == () and polls.store_ids == (huge_id,), summary.errors
+    assert polls.store_ids == (longest_id,)
+    (error,) = summary.errors
+    assert error.line == 2 and error.reason.endswith(f"is longer than {MAX_STORE_ID_CHARS} characters")
+    assert len(error.reason) < 200
 
 
 def test_how_many_inputs_were_tried(capsys: pytest.CaptureFixture[str]) -> None:

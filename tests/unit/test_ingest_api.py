@@ -362,6 +362,61 @@ def test_a_file_missing_a_column_fails_the_ingestion_naming_them(api: Api) -> No
     assert len(api.status.polls_since(0)) == 0
 
 
+def test_poison_rows_of_an_upload_are_rejected_and_the_rest_is_ingested(api: Api) -> None:
+    status = (
+        b"store_id,status,timestamp_utc\n"
+        b"a,active,2023-01-24 09:07:00 UTC\n"
+        b"future-1,active,9999-12-31 23:59:59 UTC\n"
+        b"a,inactive,0000-01-01 00:00:00 UTC\n"
+        b"b\x00,active,2023-01-24 09:30:00 UTC\n"
+        + b"7" * (1 << 20)
+        + b",active,2023-01-24 09:30:00 UTC\n"
+        b"b,inactive,2023-01-24 09:30:00 UTC\n"
+    )
+    hours = b"store_id,dayOfWeek,start_time_local,end_time_local\na\x7f,1,09:00,17:00\na,1,09:00,17:00\n"
+    timezones = b"store_id,timezone_str\n" + b"t" * 256 + b",UTC\na,UTC\n"
+    ingest_id = api.start(upload(store_status=status, menu_hours=hours, timezone=timezones))
+    api.runs().run(ingest_id)
+
+    response = api.poll(ingest_id)
+
+    check_poll(response)
+    body = response.get_json()
+    assert body["status"] == "Complete", body
+    summary = body["summary"]
+    assert [error["line"] for error in summary["store_status"]["errors"]] == [3, 4, 5, 6]
+    reasons = [error["reason"] for error in summary["store_status"]["errors"]]
+    assert "more than a day after this machine's clock" in reasons[0]
+    assert reasons[1].endswith("is before 1970-01-01 UTC")
+    assert "control character" in reasons[2] and reasons[3].endswith("is longer than 255 characters")
+    assert all(len(reason) < 200 for reason in reasons)
+    assert [summary[name]["rejected"] for name in ("store_status", "menu_hours", "timezone")] == [4, 1, 1]
+    assert [summary[name]["new"] for name in ("store_status", "menu_hours", "timezone")] == [2, 1, 1]
+
+
+def test_a_megabyte_header_fails_the_ingestion_with_a_short_reason(api: Api) -> None:
+    status = b"store_id,status," + b"x" * (1 << 20) + b"\na,active,2023-01-24 09:07:00 UTC\n"
+    ingest_id = api.start(upload(store_status=status))
+    api.runs().run(ingest_id)
+
+    response = api.poll(ingest_id)
+
+    check_poll(response)
+    body = response.get_json()
+    assert body["status"] == "Failed"
+    assert STATUS_FILE in body["error"] and "'timestamp_utc'" in body["error"]
+    assert len(body["error"]) < 300, body["error"]
+
+
+def test_a_long_unknown_field_is_named_briefly(api: Api) -> None:
+    response = api.post({"f" * 100_000: (io.BytesIO(STATUS_CSV), "x.csv")})
+
+    check_post(response)
+    assert response.status_code == 400
+    assert "unknown field 'fff" in response.get_json()["error"]
+    assert len(response.get_json()["error"]) < 400
+
+
 def test_an_ingestion_without_progress_for_too_long_is_failed_when_polled(api: Api) -> None:
     ingest_id = api.start()
     stale = datetime.now(timezone.utc) - timedelta(days=1)
