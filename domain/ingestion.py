@@ -35,30 +35,42 @@ def _rejected_tuple(rows: Iterable[RejectedRow]) -> tuple[RejectedRow, ...]:
 
 @attrs.frozen
 class FileSummary:
-    """Counts for one input file.
+    """Counts for one input file; every data row is in exactly one count, so
+    ``rows == new + already_stored + duplicates + rejected``.
 
     ``rows``: data rows read; ``rejected``: invalid rows; ``duplicates``: valid
-    rows repeating an earlier row of the same file; ``new``: rows that changed
-    what is stored; ``errors``: the first rejected rows, with line and reason.
+    rows repeating an earlier valid row of the same file; the others, the
+    file's distinct valid rows, are either ``new`` (they changed what is
+    stored: a poll of a store and instant not stored yet, an hours row the
+    store did not have, a timezone the store did not have) or
+    ``already_stored`` (the database held them already: it keeps its poll of
+    that store and instant, or the store has that hours row or that timezone).
+    ``errors``: the first rejected rows, with line and reason.
     """
 
     rows: int = 0
     new: int = 0
+    already_stored: int = 0
     duplicates: int = 0
     rejected: int = 0
     errors: tuple[RejectedRow, ...] = attrs.field(default=(), converter=_rejected_tuple)
 
     @property
     def accepted(self) -> int:
+        """The file's distinct valid rows: ``new + already_stored`` once stored."""
         return self.rows - self.rejected - self.duplicates
 
     def with_new(self, new: int) -> FileSummary:
-        return attrs.evolve(self, new=new)
+        """The counts once the accepted rows are stored, ``new`` of them changing what was stored."""
+        if not 0 <= new <= self.accepted:
+            raise ValueError(f"{new} new rows of {self.accepted} accepted: a repository miscounted")
+        return attrs.evolve(self, new=new, already_stored=self.accepted - new)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows": self.rows,
             "new": self.new,
+            "already_stored": self.already_stored,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "errors": [error.to_dict() for error in self.errors],
@@ -83,8 +95,8 @@ class IngestSummary:
 class ParsedInput:
     """A data folder read and validated: the valid rows and each file's counts.
 
-    Duplicates are already removed (first row in file order wins); ``new`` is
-    still 0 in the summaries, as nothing has been stored yet.
+    Duplicates are already removed (first row in file order wins); ``new`` and
+    ``already_stored`` are still 0 in the summaries, as nothing has been stored yet.
     """
 
     polls: StatusPolls

@@ -103,14 +103,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _summary_text(summary: IngestSummary) -> str:
-    lines = [f"{'file':<18}{'rows':>10}{'new':>10}{'duplicates':>12}{'rejected':>10}"]
+    lines = [f"{'file':<18}{'rows':>10}{'new':>10}{'already_stored':>16}{'duplicates':>12}{'rejected':>10}"]
     files: list[tuple[str, FileSummary]] = [
         ("store_status.csv", summary.store_status),
         ("menu_hours.csv", summary.menu_hours),
         ("timezone.csv", summary.timezone),
     ]
     for name, counts in files:
-        lines.append(f"{name:<18}{counts.rows:>10}{counts.new:>10}{counts.duplicates:>12}{counts.rejected:>10}")
+        lines.append(
+            f"{name:<18}{counts.rows:>10}{counts.new:>10}{counts.already_stored:>16}"
+            f"{counts.duplicates:>12}{counts.rejected:>10}"
+        )
     for name, counts in files:
         if counts.rejected:
             listed = len(counts.errors)

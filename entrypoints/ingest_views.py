@@ -14,6 +14,7 @@ is read.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from dependency_injector.wiring import Provider, inject
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
@@ -36,6 +37,8 @@ FIELDS: dict[str, str] = {
     **{name: name for name in (STATUS_FILE, HOURS_FILE, TIMEZONE_FILE)},
 }
 _FIELD_LIST = "store_status, menu_hours, timezone"
+# The keys of a file's summary, in their order (``FileSummary.to_dict``).
+_FILE_SUMMARY_KEYS = ("rows", "new", "already_stored", "duplicates", "rejected", "errors")
 _EXAMPLE = "curl -F store_status=@store_status.csv -F menu_hours=@menu_hours.csv -F timezone=@timezone.csv"
 
 
@@ -128,7 +131,22 @@ def _no_file_chosen(part: FileStorage) -> bool:
 def ingestion_state(run: IngestRun) -> dict[str, object]:
     """The JSON body of a polled ingestion."""
     if run.status is ReportStatus.COMPLETE:
-        return {"status": run.status.value, "summary": run.summary or {}}
+        return {"status": run.status.value, "summary": _counted_in_full(run.summary or {})}
     if run.status is ReportStatus.FAILED:
         return {"status": run.status.value, "error": run.error or "unknown error"}
     return {"status": run.status.value}
+
+
+def _counted_in_full(summary: dict[str, Any]) -> dict[str, Any]:
+    """The stored summary; a file summary stored before ``already_stored`` was counted gets it.
+
+    ``new`` meant the same then, so the valid rows that were not new are the ones already stored.
+    """
+    completed: dict[str, Any] = {}
+    for name, counts in summary.items():
+        if isinstance(counts, dict) and "already_stored" not in counts and "new" in counts:
+            valid = int(counts["rows"]) - int(counts["duplicates"]) - int(counts["rejected"])
+            counts = dict(counts, already_stored=valid - int(counts["new"]))
+            counts = {key: counts[key] for key in _FILE_SUMMARY_KEYS if key in counts}
+        completed[name] = counts
+    return completed

@@ -95,17 +95,21 @@ _SCHEMAS: dict[str, Any] = {
     "FileSummary": {
         "type": "object",
         "description": (
-            "rows: data rows read; new: rows that changed what is stored; duplicates: rows repeating an "
-            "earlier one; rejected: rows not loaded; errors: the first rejected rows with line and reason."
+            "rows: data rows read, each counted in exactly one of new, already_stored, duplicates and "
+            "rejected (rows = new + already_stored + duplicates + rejected); new: valid rows that changed what "
+            "is stored; already_stored: valid rows the database already held; duplicates: valid rows repeating "
+            "an earlier one of the file; rejected: rows not loaded; errors: the first rejected rows with line "
+            "and reason."
         ),
         "properties": {
             "rows": {"type": "integer", "minimum": 0},
             "new": {"type": "integer", "minimum": 0},
+            "already_stored": {"type": "integer", "minimum": 0},
             "duplicates": {"type": "integer", "minimum": 0},
             "rejected": {"type": "integer", "minimum": 0},
             "errors": {"type": "array", "items": _ref("RejectedRow")},
         },
-        "required": ["rows", "new", "duplicates", "rejected", "errors"],
+        "required": ["rows", "new", "already_stored", "duplicates", "rejected", "errors"],
         "additionalProperties": False,
     },
     "IngestSummary": {

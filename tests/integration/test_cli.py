@@ -86,12 +86,35 @@ def test_ingest_json_counts_every_row_and_a_second_ingest_stores_nothing_new(
 
     first_summary, second_summary = json.loads(first.stdout), json.loads(second.stdout)
     for key, name in [("store_status", "store_status.csv"), ("menu_hours", "menu_hours.csv"), ("timezone", "timezone.csv")]:
-        counts = first_summary[key]
-        assert set(counts) == {"rows", "new", "duplicates", "rejected", "errors"}
+        counts, again = first_summary[key], second_summary[key]
+        assert list(counts) == ["rows", "new", "already_stored", "duplicates", "rejected", "errors"]
         assert counts["rows"] == count_data_rows(data / name)
         assert counts["new"] == counts["rows"] - counts["duplicates"] - counts["rejected"]
-        assert second_summary[key]["rows"] == counts["rows"]
-        assert second_summary[key]["new"] == 0
+        assert counts["already_stored"] == 0
+        # The second time every valid row is already stored: the counts still add up to the rows.
+        assert (again["rows"], again["new"], again["already_stored"]) == (counts["rows"], 0, counts["new"])
+        assert (again["duplicates"], again["rejected"]) == (counts["duplicates"], counts["rejected"])
+
+
+def test_the_human_summary_shows_every_count(tmp_path: Path, sqlite_url: str) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "store_status.csv").write_text(
+        "store_id,status,timestamp_utc\n"
+        "1,active,2023-01-22 12:00:00 UTC\n"
+        "1,active,2023-01-22 12:00:00 UTC\n"
+        "2,active,2023-01-22 12:00:00 UTC\n"
+        "3,sleeping,2023-01-22 12:00:00 UTC\n",
+        encoding="utf-8",
+    )
+    assert run_cli("ingest", str(data), cwd=tmp_path, database_url=sqlite_url).returncode == 0
+    with (data / "store_status.csv").open("a", encoding="utf-8") as file:
+        file.write("4,active,2023-01-22 12:00:00 UTC\n")
+    result = run_cli("ingest", str(data), cwd=tmp_path, database_url=sqlite_url)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["file", "rows", "new", "already_stored", "duplicates", "rejected"]
+    assert lines[1].split() == ["store_status.csv", "5", "1", "2", "1", "1"]
 
 
 def test_the_human_summary_lists_rejected_rows_with_their_lines(tmp_path: Path, sqlite_url: str) -> None:
@@ -215,7 +238,7 @@ def test_poison_rows_are_rejected_by_the_cli_and_the_report_is_that_of_the_valid
     summary = json.loads(result.stdout)
     for key, (valid, poison, rows) in files.items():
         counts = summary[key]
-        assert (counts["rows"], counts["new"]) == (len(valid) + len(poison), len(valid))
+        assert (counts["rows"], counts["new"], counts["already_stored"]) == (len(valid) + len(poison), len(valid), 0)
         assert (counts["duplicates"], counts["rejected"]) == (0, len(poison))
         # The header is line 1.
         assert [error["line"] for error in counts["errors"]] == [i + 2 for i, row in enumerate(rows) if row in poison]

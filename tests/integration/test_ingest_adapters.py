@@ -37,9 +37,16 @@ BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postg
 AT = datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
 # A summary as IngestSummary.to_dict() gives it: order of keys and nesting matter.
 SUMMARY: dict[str, Any] = {
-    "store_status": {"rows": 3, "new": 2, "duplicates": 0, "rejected": 1, "errors": [{"line": 4, "reason": "bad"}]},
-    "menu_hours": {"rows": 0, "new": 0, "duplicates": 0, "rejected": 0, "errors": []},
-    "timezone": {"rows": 1, "new": 1, "duplicates": 0, "rejected": 0, "errors": []},
+    "store_status": {
+        "rows": 3,
+        "new": 1,
+        "already_stored": 1,
+        "duplicates": 0,
+        "rejected": 1,
+        "errors": [{"line": 4, "reason": "bad"}],
+    },
+    "menu_hours": {"rows": 0, "new": 0, "already_stored": 0, "duplicates": 0, "rejected": 0, "errors": []},
+    "timezone": {"rows": 1, "new": 1, "already_stored": 0, "duplicates": 0, "rejected": 0, "errors": []},
 }
 
 
@@ -116,7 +123,14 @@ def test_complete_keeps_the_summary_exactly_in_its_order(registry: IngestRegistr
     assert complete.status is ReportStatus.COMPLETE
     assert complete.summary == SUMMARY
     assert complete.summary is not None and list(complete.summary) == ["store_status", "menu_hours", "timezone"]
-    assert list(complete.summary["store_status"]) == ["rows", "new", "duplicates", "rejected", "errors"]
+    assert list(complete.summary["store_status"]) == [
+        "rows",
+        "new",
+        "already_stored",
+        "duplicates",
+        "rejected",
+        "errors",
+    ]
     assert (complete.finished_at, complete.updated_at, complete.error) == (finished_at, finished_at, None)
     assert complete.files == run.files
 

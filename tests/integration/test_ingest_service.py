@@ -190,6 +190,10 @@ def test_an_ingestion_whose_worker_is_killed_completes_on_another_without_duplic
     # Ingesting the same files again adds nothing: no row was stored twice.
     again = cli_ingest(service, real_2024, url)
     assert [again[name]["new"] for name in ("store_status", "menu_hours", "timezone")] == [0, 0, 0]
+    # Every valid row is counted, as already stored.
+    assert [again[name]["already_stored"] for name in ("store_status", "menu_hours", "timezone")] == [
+        expected[name]["new"] for name in ("store_status", "menu_hours", "timezone")
+    ]
     assert row_counts(url) == row_counts(cli_url)
 
 

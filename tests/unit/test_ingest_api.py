@@ -390,6 +390,9 @@ def test_poison_rows_of_an_upload_are_rejected_and_the_rest_is_ingested(api: Api
     assert reasons[1].endswith("is before 1970-01-01 UTC")
     assert "control character" in reasons[2] and reasons[3].endswith("is longer than 255 characters")
     assert all(len(reason) < 200 for reason in reasons)
+    for name in ("store_status", "menu_hours", "timezone"):
+        counts = summary[name]
+        assert counts["rows"] == counts["new"] + counts["already_stored"] + counts["duplicates"] + counts["rejected"]
     assert [summary[name]["rejected"] for name in ("store_status", "menu_hours", "timezone")] == [4, 1, 1]
     assert [summary[name]["new"] for name in ("store_status", "menu_hours", "timezone")] == [2, 1, 1]
 
@@ -415,6 +418,26 @@ def test_a_long_unknown_field_is_named_briefly(api: Api) -> None:
     assert response.status_code == 400
     assert "unknown field 'fff" in response.get_json()["error"]
     assert len(response.get_json()["error"]) < 400
+
+
+def test_a_summary_stored_before_already_stored_was_counted_is_served_with_it(api: Api) -> None:
+    ingest_id = api.start()
+    old = {
+        "store_status": {"rows": 10, "new": 4, "duplicates": 3, "rejected": 2, "errors": []},
+        "menu_hours": {"rows": 0, "new": 0, "duplicates": 0, "rejected": 0, "errors": []},
+        "timezone": {"rows": 1, "new": 0, "duplicates": 0, "rejected": 0, "errors": []},
+    }
+    api.registry.mark_complete(ingest_id, old, datetime.now(timezone.utc))
+
+    response = api.poll(ingest_id)
+
+    check_poll(response)
+    summary = response.get_json()["summary"]
+    assert summary["store_status"] == {
+        "rows": 10, "new": 4, "already_stored": 1, "duplicates": 3, "rejected": 2, "errors": []
+    }
+    assert list(summary["store_status"]) == ["rows", "new", "already_stored", "duplicates", "rejected", "errors"]
+    assert summary["timezone"]["already_stored"] == 1
 
 
 def test_an_ingestion_without_progress_for_too_long_is_failed_when_polled(api: Api) -> None:

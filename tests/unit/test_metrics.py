@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from domain.ingestion import FileSummary, IngestSummary
 from entrypoints.container import build_container
 from entrypoints.flask_app import create_app
 from entrypoints.metrics import count_ingested
@@ -84,15 +85,19 @@ def test_a_refused_request_counts_nothing(client: FlaskClient) -> None:
 
 
 def test_ingested_rows_are_counted_by_file_and_outcome() -> None:
-    labels = {"file": "menu_hours.csv", "outcome": "loaded"}
-    before = {outcome: sample("ingest_rows_total", {**labels, "outcome": outcome}) for outcome in ("loaded", "duplicate", "rejected")}
-    summary = {
-        "store_status": {"rows": 0, "new": 0, "duplicates": 0, "rejected": 0, "errors": []},
-        "menu_hours": {"rows": 10, "new": 4, "duplicates": 3, "rejected": 2, "errors": []},
-        "timezone": {"rows": 0, "new": 0, "duplicates": 0, "rejected": 0, "errors": []},
-    }
+    outcomes = ("loaded", "already_stored", "duplicate", "rejected")
+    labels = {"file": "menu_hours.csv"}
+    before = {outcome: sample("ingest_rows_total", {**labels, "outcome": outcome}) for outcome in outcomes}
+    summary = IngestSummary(
+        store_status=FileSummary(),
+        menu_hours=FileSummary(rows=10, duplicates=3, rejected=2).with_new(4),
+        timezone=FileSummary(),
+    ).to_dict()
 
     count_ingested(summary)
 
-    after = {outcome: sample("ingest_rows_total", {**labels, "outcome": outcome}) for outcome in ("loaded", "duplicate", "rejected")}
-    assert {outcome: after[outcome] - before[outcome] for outcome in after} == {"loaded": 5, "duplicate": 3, "rejected": 2}
+    after = {outcome: sample("ingest_rows_total", {**labels, "outcome": outcome}) for outcome in outcomes}
+    counted = {outcome: after[outcome] - before[outcome] for outcome in after}
+    assert counted == {"loaded": 4, "already_stored": 1, "duplicate": 3, "rejected": 2}
+    # Every row is counted under exactly one outcome.
+    assert sum(counted.values()) == summary["menu_hours"]["rows"]
