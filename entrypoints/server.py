@@ -6,15 +6,25 @@ fork, so every process has its own container and database engine.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from entrypoints.flask_app import UptimeFlask, create_app
+
+_log = logging.getLogger("store_monitor.server")
+# prctl(2) option: the signal this process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
 
 
 class ApiServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type information
@@ -38,26 +48,115 @@ def _child_exit(_server: Any, child: Any) -> None:
 
 
 def start_embedded_worker(concurrency: int) -> subprocess.Popen[bytes]:
-    """A real Celery worker process beside the API; the only worker, so it also runs beat."""
+    """A real Celery worker process beside the API; the only worker, so it also runs beat.
+
+    It leads a process group of its own, so its pool and beat children can be
+    stopped with it even when it was killed before it could stop them.
+    """
     return subprocess.Popen(
-        [sys.executable, "-m", "entrypoints.cli", "worker", "--concurrency", str(concurrency), "--beat"],
+        [sys.executable, "-m", "entrypoints.server", str(os.getpid()), "--concurrency", str(concurrency), "--beat"],
         env=os.environ.copy(),
+        start_new_session=True,
     )
 
 
+def _run_embedded_worker(parent: int, worker_arguments: list[str]) -> int:
+    """``store-monitor worker`` that stops (warmly) when the ``serve`` that started it is gone.
+
+    In a session of its own it is out of reach of a signal to ``serve``'s
+    group, so the kernel tells it when its parent dies (Linux's
+    ``PR_SET_PDEATHSIG``); a parent that died before that was set shows as
+    a changed parent process id.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        return 0
+    from entrypoints.cli import main
+
+    return main(["worker", *worker_arguments])
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
-    """Warm shutdown: the worker finishes the task in hand, then exits."""
+    """Warm shutdown: the worker finishes the task in hand, then exits; then its whole group goes."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+    _kill_group(process.pid)
+
+
+def _kill_group(group: int) -> None:
+    """Children left by a worker that died (pool processes, beat)."""
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class WorkerSupervisor:
+    """Keeps one embedded worker running: a worker that dies, however, is replaced.
+
+    Restarts come at once the first time, then back off (up to
+    ``MAX_BACKOFF_S``) while the worker keeps dying within a minute of its start.
+    """
+
+    POLL_S = 0.5
+    MAX_BACKOFF_S = 30.0
+    STABLE_S = 60.0
+
+    def __init__(self, start: Callable[[], subprocess.Popen[bytes]]) -> None:
+        self._start = start
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._process = start()
+        self._thread = threading.Thread(target=self._watch, name="worker-supervisor", daemon=True)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def __enter__(self) -> WorkerSupervisor:
+        _log.info("embedded worker started (pid %d)", self._process.pid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
+        self._thread.join()
+        with self._lock:
+            stop(self._process)
+
+    def _watch(self) -> None:
+        backoff = 0.0
+        started = time.monotonic()
+        while not self._stopping.wait(self.POLL_S):
+            if self._process.poll() is None:
+                continue
+            _kill_group(self._process.pid)
+            lived = time.monotonic() - started
+            backoff = 0.0 if lived >= self.STABLE_S else min(self.MAX_BACKOFF_S, max(1.0, 2 * backoff))
+            # No exit code: gunicorn's arbiter reaps every child of this
+            # process, ours included, so poll() may only learn that it is gone.
+            _log.warning(
+                "embedded worker (pid %d) is gone; starting another in %.0f s", self._process.pid, backoff
+            )
+            if self._stopping.wait(backoff):
+                return
+            with self._lock:
+                self._process = self._start()
+            started = time.monotonic()
+            _log.info("embedded worker started (pid %d)", self._process.pid)
 
 
 def serve(host: str, port: int, processes: int, threads: int, with_worker: bool, worker_concurrency: int) -> None:
-    worker = start_embedded_worker(worker_concurrency) if with_worker else None
-    try:
+    supervisor = (
+        WorkerSupervisor(lambda: start_embedded_worker(worker_concurrency)) if with_worker else contextlib.nullcontext()
+    )
+    with supervisor:
         ApiServer(
             {
                 "bind": f"{host}:{port}",
@@ -71,6 +170,7 @@ def serve(host: str, port: int, processes: int, threads: int, with_worker: bool,
                 "graceful_timeout": 30,
             }
         ).run()
-    finally:
-        if worker is not None:
-            stop(worker)
+
+
+if __name__ == "__main__":
+    sys.exit(_run_embedded_worker(int(sys.argv[1]), sys.argv[2:]))

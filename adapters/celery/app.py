@@ -49,6 +49,9 @@ def make_celery(
         transport_options = {
             "data_folder_in": str(broker_folder),
             "data_folder_out": str(broker_folder),
+            # Exchange tables too (kombu's default is ``control/`` in the
+            # working directory): the embedded broker keeps all it has here.
+            "control_folder": str(broker_folder / "control"),
             "store_processed": False,
             "polling_interval": 0.1,
         }

@@ -7,6 +7,9 @@ Every report the API assembles must be byte for byte the CSV that
 from __future__ import annotations
 
 import math
+import os
+import re
+import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from service_fixtures import (
     running_redis,
     service,
     sqlite_copy,
+    wait_for,
 )
 
 # Fixtures used by name below; listed so that pytest finds them in this module.
@@ -157,6 +161,51 @@ def test_the_embedded_default_serves_reports_without_any_broker_server(
     finished = api.complete_csv(report_id)
 
     assert finished.answer.body == database.cli_csv
-    # The defaults are relative to the working directory.
+    # The defaults are relative to the working directory, and all under var/.
     assert (service.folder / "var" / "broker").is_dir()
     assert (service.folder / "var" / "reports" / f"{report_id}.csv").read_bytes() == database.cli_csv
+    assert sorted(path.name for path in service.folder.iterdir()) == ["logs", "var"]
+
+
+def _process_group(group: int) -> set[int]:
+    """The live processes of a process group, from /proc."""
+    members = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the command: state, ppid, pgrp; a zombie is already gone
+        if fields[0] != "Z" and int(fields[2]) == group:
+            members.add(int(stat.parent.name))
+    return members
+
+
+def _worker_pids(log: str) -> list[int]:
+    return [int(pid) for pid in re.findall(r"embedded worker started \(pid (\d+)\)", log)]
+
+
+def test_serve_replaces_its_embedded_worker_when_it_dies(
+    real_2023_sqlite: tuple[Path, bytes], sqlite_url: str, service: ServiceRunner
+) -> None:
+    database = sqlite_copy(real_2023_sqlite, sqlite_url)
+    service.settings["DATABASE_URL"] = database.url
+    api = service.start_api("--worker-concurrency", "1")
+    service.wait_for_log(api.process, "ready.")
+    (first,) = _worker_pids(api.process.log_text())
+    assert len(_process_group(first)) >= 3  # the worker, its pool process and beat
+
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: len(_worker_pids(api.process.log_text())) == 2, 20, "a second embedded worker", service.diagnostics)
+    assert f"embedded worker (pid {first}) is gone" in api.process.log_text()
+    # Its pool process and beat went with it.
+    wait_for(lambda: not _process_group(first), 10, "the killed worker's children to go", service.diagnostics)
+    wait_for(lambda: api.process.log_text().count("ready.") >= 2, 30, "the new worker ready", service.diagnostics)
+
+    report_id = api.trigger()
+    assert api.complete_csv(report_id).answer.body == database.cli_csv
+
+    # serve killed outright: its worker, in a session of its own, stops too.
+    (_, second) = _worker_pids(api.process.log_text())
+    os.kill(api.process.popen.pid, signal.SIGKILL)
+    wait_for(lambda: not _process_group(second), 30, "the orphaned worker to stop", service.diagnostics)
