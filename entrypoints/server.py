@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import signal
@@ -18,7 +19,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+
+from domain.errors import clipped
 
 from entrypoints.flask_app import UptimeFlask, create_app
 
@@ -38,6 +42,23 @@ class ApiServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
 
     def load(self) -> UptimeFlask:
         return create_app()
+
+
+def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's own answer to a request it cannot parse (a request line over
+    4 KB, a header over 8 KB, a NUL in a header...), as JSON like every other
+    error of the API rather than gunicorn's HTML page; the request is echoed
+    at most ``SHOWN_INPUT_CHARS`` characters."""
+    body = json.dumps({"error": clipped(f"{reason}: {mesg}" if mesg else reason)}).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+# gunicorn's workers call ``util.write_error`` for requests that never reach the app.
+gunicorn_util.write_error = write_json_error
 
 
 def _child_exit(_server: Any, child: Any) -> None:
