@@ -3,6 +3,11 @@
 Adapters in ``adapters/`` implement these; use cases receive them in their
 constructors. Every repository method works on whole columns, never one store
 at a time.
+
+The data is versioned by ingestion (``IngestionLog``): every row written
+carries the version of the ingestion that wrote it, and every read names the
+snapshot it reads, so that a report sees one committed state of the data
+however many transactions, parts and workers it takes.
 """
 
 from __future__ import annotations
@@ -54,45 +59,108 @@ class StoreRange:
         return isinstance(store_id, str) and self.first <= store_id <= self.last
 
 
+# The version of rows that were there before any ingestion: the fixed state
+# of the read-only CSV backend, and in-memory repositories filled when built.
+# A database has none; its snapshot is 0 until an ingestion completes.
+INITIAL_VERSION = 0
+
+
+class IngestionLog(ABC):
+    """The numbered ingestions, and so the snapshots that reports read.
+
+    Every ingestion gets a version, greater than any before it. Each row it
+    stores carries that version; each hours or timezone row it replaces is not
+    deleted but retired with that version. Snapshot ``S`` sees exactly the
+    rows added at or before ``S`` and not retired at or before ``S``, so a
+    report that reads snapshot ``S`` in every part sees one state of the data,
+    whatever is ingested meanwhile.
+
+    An ingestion's rows become visible all at once, when it completes: a
+    report is only ever given a complete version, and ingestions take turns
+    (``begin`` waits while another one runs), so every row newer than the
+    latest complete version belongs to the one running, or to one that never
+    completed (it failed, or its process died). The next ``begin`` discards
+    the rows of the latter, and puts back what they retired, before it hands
+    out a version: their rows are never visible, however many transactions
+    they were written in.
+    """
+
+    @abstractmethod
+    def begin(self) -> int:
+        """Start an ingestion and return its version, once it is this ingestion's turn."""
+
+    @abstractmethod
+    def complete(self, version: int) -> None:
+        """Make the ingestion's rows visible and end its turn.
+
+        ``RepositoryError`` if it is no longer running (another ingestion
+        took its turn and discarded it): nothing of it becomes visible.
+        """
+
+    @abstractmethod
+    def abandon(self, version: int) -> None:
+        """End, without completing it, an ingestion that failed; its rows stay invisible.
+
+        Never raises: the next ``begin`` discards what it stored.
+        """
+
+    @abstractmethod
+    def latest_complete(self) -> int:
+        """The latest complete version: the snapshot of a report planned now."""
+
+
 class StatusRepository(ABC):
-    @abstractmethod
-    def add(self, polls: StatusPolls) -> int:
-        """Store the polls whose ``(store, instant)`` is not stored yet; return how many."""
+    """Status polls; a poll keeps the version of the ingestion that first stored it."""
 
     @abstractmethod
-    def latest_timestamp(self) -> int | None:
-        """The greatest poll instant of all stores (UTC microseconds), None if empty."""
+    def add(self, polls: StatusPolls, *, version: int) -> int:
+        """Store, for ingestion ``version``, the polls whose ``(store, instant)`` is not stored yet; return how many.
+
+        A poll already stored keeps its status and its first version.
+        """
 
     @abstractmethod
-    def store_ids(self) -> list[str]:
-        """Ids of the stores with at least one poll, sorted."""
+    def latest_timestamp(self, *, snapshot: int, until_us: int | None = None) -> int | None:
+        """The greatest poll instant (UTC microseconds) at ``snapshot``, at or before ``until_us`` if given.
+
+        None if there is none.
+        """
 
     @abstractmethod
-    def polls_since(self, start_us: int, stores: StoreRange | None = None) -> StatusPolls:
-        """Every poll at or after ``start_us``, plus each store's latest poll before it."""
+    def store_ids(self, *, snapshot: int) -> list[str]:
+        """Ids of the stores with at least one poll at ``snapshot``, sorted."""
+
+    @abstractmethod
+    def polls_since(self, start_us: int, stores: StoreRange | None = None, *, snapshot: int) -> StatusPolls:
+        """Every poll at ``snapshot`` at or after ``start_us``, plus each store's latest poll before it."""
 
 
 class BusinessHoursRepository(ABC):
     @abstractmethod
-    def replace(self, hours: BusinessHours) -> int:
-        """Make ``hours`` the whole set of rows of every store it lists.
+    def replace(self, hours: BusinessHours, *, version: int) -> int:
+        """Make ``hours`` the whole set of rows of every store it lists, from ingestion ``version`` on.
 
-        Returns how many of its rows were not stored before for their store.
+        The rows it drops are retired with ``version``, so earlier snapshots
+        still see them. Returns how many of its rows were not stored before
+        for their store.
         """
 
     @abstractmethod
-    def hours(self, stores: StoreRange | None = None) -> BusinessHours:
-        """The stored rows (of the stores in range)."""
+    def hours(self, stores: StoreRange | None = None, *, snapshot: int) -> BusinessHours:
+        """The rows at ``snapshot`` (of the stores in range)."""
 
 
 class TimezoneRepository(ABC):
     @abstractmethod
-    def replace(self, timezones: StoreTimezones) -> int:
-        """Set the timezone of every store listed; return how many changed."""
+    def replace(self, timezones: StoreTimezones, *, version: int) -> int:
+        """Set the timezone of every store listed from ingestion ``version`` on; return how many changed.
+
+        A zone it changes is retired with ``version``, so earlier snapshots still see it.
+        """
 
     @abstractmethod
-    def timezones(self, stores: StoreRange | None = None) -> StoreTimezones:
-        """The stored timezones (of the stores in range)."""
+    def timezones(self, stores: StoreRange | None = None, *, snapshot: int) -> StoreTimezones:
+        """The timezones at ``snapshot`` (of the stores in range)."""
 
 
 class InputReader(ABC):
@@ -138,8 +206,12 @@ class ReportRegistry(ABC):
     def get(self, report_id: str) -> Report: ...
 
     @abstractmethod
-    def plan(self, report_id: str, total_parts: int, at: datetime) -> None:
-        """Record how many parts the report will have."""
+    def plan(self, report_id: str, total_parts: int, at: datetime, *, snapshot: int, now_us: int | None) -> Report:
+        """Record the report's plan: how many parts, the snapshot they all read, and its ``now``.
+
+        A report keeps its first plan: planning it again (a planning task
+        delivered twice) changes nothing. Returns the report as recorded.
+        """
 
     @abstractmethod
     def save_part(self, report_id: str, index: int, lines: str, at: datetime) -> int:
@@ -304,8 +376,8 @@ class ReportInputs:
 
 
 class ReportInputSource(ABC):
-    """Reads a report's inputs together, so that they belong to one state of the data."""
+    """Reads a report's inputs, all of one snapshot of the data."""
 
     @abstractmethod
-    def read(self, start_us: int, stores: StoreRange | None = None) -> ReportInputs:
-        """``polls_since(start_us, stores)``, the hours and the timezones of those stores."""
+    def read(self, start_us: int, stores: StoreRange | None = None, *, snapshot: int) -> ReportInputs:
+        """``polls_since(start_us, stores)``, the hours and the timezones of those stores, at ``snapshot``."""

@@ -117,6 +117,12 @@ class Report:
     ``progress_done`` counts the parts saved, ``progress_total`` is known once
     the run is planned (0 before). ``updated_at`` moves with every step, so a
     run whose work was lost can be told from a slow one.
+
+    ``as_of``, when given at the trigger, is the instant the report is as of:
+    its ``now`` is the latest poll at or before it. The plan fixes the rest:
+    ``snapshot`` is the ingestion version every part reads (None until
+    planned), ``now_us`` the report's ``now`` in UTC microseconds (None when
+    the snapshot has no poll to take it from: the report is the header alone).
     """
 
     report_id: str
@@ -128,6 +134,13 @@ class Report:
     error: str | None = None
     progress_done: int = 0
     progress_total: int = 0
+    as_of: datetime | None = None
+    snapshot: int | None = None
+    now_us: int | None = None
+
+    @property
+    def is_planned(self) -> bool:
+        return self.snapshot is not None
 
     @property
     def is_running(self) -> bool:

@@ -3,6 +3,13 @@
 Each takes its ports in its constructor and knows nothing of which adapters
 stand behind them, so the CLI, the HTTP API, the workers and the tests all run
 the same code.
+
+One report, one state of the data: an ingestion is numbered (``IngestionLog``)
+and stores everything under its version, in as many transactions as it takes;
+it becomes visible when it completes. A report's plan fixes the snapshot (the
+latest complete version) and its ``now``; every part, on any worker, reads
+that snapshot, so nothing ingested later, and no half of an ingestion, ever
+enters it.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from domain.ingestion import IngestSummary
 from domain.inputs import StatusPolls
 from domain.ports import (
     BusinessHoursRepository,
+    IngestionLog,
     InputReader,
     QueueUnavailable,
     ReportInputs,
@@ -31,6 +39,7 @@ from domain.ports import (
     TimezoneRepository,
 )
 from domain.calendar import local_days_touching
+from domain.clock import to_micros
 from domain.interval import Interval
 from domain.localtime import ZoneClock, date_of
 from domain.report import REPORT_HEADER, Report, ReportRows, ReportStatus, render_csv, render_lines
@@ -48,7 +57,13 @@ def _no_progress(step: str, done: int, total: int) -> None:
 
 
 class IngestService:
-    """Reads a data folder, validates it, and stores what is new."""
+    """Reads a data folder, validates it, and stores what is new as one numbered ingestion.
+
+    The folder is read and validated first; then the ingestion begins (once
+    it is its turn), stores everything under its version and completes, which
+    makes all of it visible to reports at once. One that fails is abandoned:
+    none of it is ever visible.
+    """
 
     def __init__(
         self,
@@ -56,22 +71,30 @@ class IngestService:
         status_repository: StatusRepository,
         hours_repository: BusinessHoursRepository,
         timezone_repository: TimezoneRepository,
+        log: IngestionLog,
     ) -> None:
         self._reader = reader
         self._status = status_repository
         self._hours = hours_repository
         self._timezones = timezone_repository
+        self._log = log
 
     def ingest(self, folder: Path, progress: ProgressListener = _no_progress) -> IngestSummary:
         steps = 4
         progress("reading and validating the CSV files", 0, steps)
         parsed = self._reader.read(folder)
-        progress("storing status polls", 1, steps)
-        new_polls = self._status.add(parsed.polls)
-        progress("storing business hours", 2, steps)
-        new_hours = self._hours.replace(parsed.hours)
-        progress("storing timezones", 3, steps)
-        new_timezones = self._timezones.replace(parsed.timezones)
+        version = self._log.begin()
+        try:
+            progress("storing status polls", 1, steps)
+            new_polls = self._status.add(parsed.polls, version=version)
+            progress("storing business hours", 2, steps)
+            new_hours = self._hours.replace(parsed.hours, version=version)
+            progress("storing timezones", 3, steps)
+            new_timezones = self._timezones.replace(parsed.timezones, version=version)
+            self._log.complete(version)
+        except BaseException:
+            self._log.abandon(version)
+            raise
         progress("done", steps, steps)
         return IngestSummary(
             store_status=parsed.polls_summary.with_new(new_polls),
@@ -81,11 +104,7 @@ class IngestService:
 
 
 class RepositoryInputSource(ReportInputSource):
-    """The inputs read from the three repositories one after the other.
-
-    Fine where nothing writes meanwhile (memory, CSV files); a database
-    adapter reads them in one transaction instead.
-    """
+    """The inputs read from the three repositories one after the other, all at one snapshot."""
 
     def __init__(
         self,
@@ -97,9 +116,11 @@ class RepositoryInputSource(ReportInputSource):
         self._hours = hours_repository
         self._timezones = timezone_repository
 
-    def read(self, start_us: int, stores: StoreRange | None = None) -> ReportInputs:
+    def read(self, start_us: int, stores: StoreRange | None = None, *, snapshot: int) -> ReportInputs:
         return ReportInputs(
-            self._status.polls_since(start_us, stores), self._hours.hours(stores), self._timezones.timezones(stores)
+            self._status.polls_since(start_us, stores, snapshot=snapshot),
+            self._hours.hours(stores, snapshot=snapshot),
+            self._timezones.timezones(stores, snapshot=snapshot),
         )
 
 
@@ -173,7 +194,11 @@ def _merged_segments(segments: list[tuple[Interval, bool]], window: Interval) ->
 
 
 class ReportService:
-    """Computes the uptime report from whatever repositories it is given."""
+    """Computes the uptime report from whatever repositories it is given.
+
+    Every read names a snapshot (see ``IngestionLog``); left out, it is the
+    latest complete one, taken once per call.
+    """
 
     def __init__(
         self,
@@ -182,37 +207,56 @@ class ReportService:
         timezone_repository: TimezoneRepository,
         calculator: UptimeCalculator,
         inputs: ReportInputSource | None = None,
+        *,
+        log: IngestionLog,
     ) -> None:
         self._status = status_repository
         self._inputs = inputs or RepositoryInputSource(status_repository, hours_repository, timezone_repository)
         self._calculator = calculator
+        self._log = log
 
-    def now(self) -> int | None:
-        """The report's "now": the latest poll of any store, None without polls."""
-        return self._status.latest_timestamp()
+    def snapshot(self) -> int:
+        """The state of the data a report started now reads: the latest complete ingestion."""
+        return self._log.latest_complete()
 
-    def store_ids(self) -> list[str]:
-        return self._status.store_ids()
+    def now(self, snapshot: int | None = None, as_of_us: int | None = None) -> int | None:
+        """The report's "now": the latest poll of any store (at or before ``as_of_us``), None without one."""
+        return self._status.latest_timestamp(snapshot=self._or_latest(snapshot), until_us=as_of_us)
 
-    def compute(self, now: int | None = None, stores: StoreRange | None = None) -> ReportRows:
-        """Figures for every polled store (in ``stores`` when given) at ``now``.
+    def store_ids(self, snapshot: int | None = None) -> list[str]:
+        return self._status.store_ids(snapshot=self._or_latest(snapshot))
 
-        Parts of a report computed over disjoint store ranges with the same
-        ``now`` join into exactly the whole report.
+    def compute(
+        self, now: int | None = None, stores: StoreRange | None = None, snapshot: int | None = None
+    ) -> ReportRows:
+        """Figures at ``now`` for every store (in ``stores`` when given) with a poll at or before it.
+
+        Polls after ``now`` are left out. Parts of a report computed over
+        disjoint store ranges with the same ``now`` and snapshot join into
+        exactly the whole report.
         """
+        snapshot = self._or_latest(snapshot)
         if now is None:
-            now = self.now()
+            now = self.now(snapshot)
         if now is None:
             return ReportRows.empty()
-        inputs = self._inputs.read(earliest_poll_needed(now), stores)
+        inputs = self._inputs.read(earliest_poll_needed(now), stores, snapshot=snapshot)
         polls = _until(inputs.polls, now)
         if len(polls) == 0:
             return ReportRows.empty()
         return self._calculator.compute(now, polls, inputs.hours, inputs.timezones)
 
-    def csv(self) -> str:
-        """The whole report as CSV text."""
-        return render_csv(self.compute())
+    def csv(self, as_of: datetime | None = None) -> str:
+        """The whole report as CSV text; as of ``as_of`` when given.
+
+        As of an instant, ``now`` is the latest poll at or before it and later
+        polls are left out; before every poll the report is its header alone.
+        """
+        snapshot = self.snapshot()
+        now = self.now(snapshot, None if as_of is None else to_micros(as_of))
+        if now is None:
+            return render_csv(ReportRows.empty())
+        return render_csv(self.compute(now, None, snapshot))
 
     def store_detail(self, store_id: str) -> StoreDetail:
         """One store at the data's current ``now``; ``StoreNotFound`` if it has no poll.
@@ -220,10 +264,11 @@ class ReportService:
         Its figures are the ones its row of a report computed now has: the
         store is computed as a part of one store, which the report's parts are.
         """
-        now = self.now()
+        snapshot = self.snapshot()
+        now = self.now(snapshot)
         if now is None:
             raise StoreNotFound(store_id)
-        inputs = self._inputs.read(earliest_poll_needed(now), StoreRange(store_id, store_id))
+        inputs = self._inputs.read(earliest_poll_needed(now), StoreRange(store_id, store_id), snapshot=snapshot)
         polls = _until(inputs.polls, now)
         if store_id not in polls.store_ids:
             raise StoreNotFound(store_id)
@@ -255,9 +300,12 @@ class ReportService:
             ),
         )
 
+    def _or_latest(self, snapshot: int | None) -> int:
+        return self.snapshot() if snapshot is None else snapshot
+
 
 def _until(polls: StatusPolls, now: int) -> StatusPolls:
-    """Drop polls after ``now`` (stored while a planned report runs)."""
+    """Drop polls after ``now`` (a report as of an earlier instant)."""
     later = polls.timestamp_us > now
     if not later.any():
         return polls
@@ -290,11 +338,12 @@ class ReportNotReady(UptimeError):
 
 @attrs.frozen
 class ReportPlan:
-    """How one report run is split: its ``now`` and consecutive store ranges."""
+    """How one report run is split: the snapshot all parts read, their ``now`` and consecutive store ranges."""
 
     report_id: str
     now: int
     chunks: tuple[StoreRange, ...]
+    snapshot: int = 0
 
 
 def split_stores(store_ids: list[str], chunk_size: int) -> tuple[StoreRange, ...]:
@@ -335,15 +384,15 @@ class ReportRunService:
         self._chunk_size = chunk_size
         self._stall_timeout = stall_timeout
 
-    def trigger(self) -> Report:
-        """Record a new running report, then queue its work.
+    def trigger(self, as_of: datetime | None = None) -> Report:
+        """Record a new running report (as of ``as_of`` when given), then queue its work.
 
         The record is committed before the work is queued, so a worker never
         meets an unknown id; if the queue refuses, the report is failed with
         the reason and ``QueueUnavailable`` propagates.
         """
         at = self._clock()
-        report = Report(self._new_id(), ReportStatus.RUNNING, created_at=at, updated_at=at)
+        report = Report(self._new_id(), ReportStatus.RUNNING, created_at=at, updated_at=at, as_of=as_of)
         self._registry.add(report)
         try:
             self._queue.submit(report.report_id)
@@ -353,26 +402,46 @@ class ReportRunService:
         return report
 
     def plan(self, report_id: str) -> ReportPlan:
-        """Fix the report's ``now`` and split its stores; an empty plan means it is done.
+        """Fix the report's snapshot and ``now``, and split its stores; an empty plan means it is done.
 
-        A report that is no longer running (failed when its queueing timed
+        The snapshot is the latest complete ingestion; ``now`` its latest poll
+        (at or before the report's ``as_of``). Both are recorded, and every
+        part reads them from the record. A report planned already keeps its
+        plan; one that is no longer running (failed when its queueing timed
         out, though the broker kept the message) is not planned again.
         """
-        if not self._registry.get(report_id).is_running:
+        report = self._registry.get(report_id)
+        if not report.is_running:
             return ReportPlan(report_id, 0, ())
-        now = self._reports.now()
-        chunks = split_stores(self._reports.store_ids(), self._chunk_size) if now is not None else ()
-        self._registry.plan(report_id, len(chunks), self._clock())
+        if report.snapshot is None:
+            snapshot = self._reports.snapshot()
+            as_of_us = None if report.as_of is None else to_micros(report.as_of)
+            now = self._reports.now(snapshot, as_of_us)
+        else:
+            snapshot, now = report.snapshot, report.now_us
+        chunks = self._split(snapshot, now)
+        recorded = self._registry.plan(report_id, len(chunks), self._clock(), snapshot=snapshot, now_us=now)
+        if (recorded.snapshot, recorded.now_us) != (snapshot, now) and recorded.snapshot is not None:
+            # Another delivery of the planning task recorded its plan first.
+            snapshot, now = recorded.snapshot, recorded.now_us
+            chunks = self._split(snapshot, now)
         if not chunks:
             self._assemble(report_id)
-        return ReportPlan(report_id, now if now is not None else 0, chunks)
+        return ReportPlan(report_id, now if now is not None else 0, chunks, snapshot)
 
-    def run_chunk(self, report_id: str, index: int, chunk: StoreRange, now: int) -> bool:
-        """Compute and save one part; return True when this part completed the report."""
+    def _split(self, snapshot: int, now: int | None) -> tuple[StoreRange, ...]:
+        if now is None:
+            return ()
+        return split_stores(self._reports.store_ids(snapshot), self._chunk_size)
+
+    def run_chunk(self, report_id: str, index: int, chunk: StoreRange) -> bool:
+        """Compute and save one part, at the snapshot and ``now`` of the plan; True when it completed the report."""
         report = self._registry.get(report_id)
         if not report.is_running:
             return False
-        lines = render_lines(self._reports.compute(now, chunk))
+        if report.snapshot is None or report.now_us is None:
+            raise UptimeError(f"report {report_id} has no plan with stores: its part {index} cannot be computed")
+        lines = render_lines(self._reports.compute(report.now_us, chunk, report.snapshot))
         saved = self._registry.save_part(report_id, index, lines, self._clock())
         if saved < report.progress_total:
             return False

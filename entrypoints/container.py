@@ -23,6 +23,7 @@ from adapters.csv.reader import PandasCsvReader
 from adapters.csv.repositories import (
     CsvBusinessHoursRepository,
     CsvDataFolder,
+    CsvIngestionLog,
     CsvStatusRepository,
     CsvTimezoneRepository,
 )
@@ -30,6 +31,7 @@ from adapters.folder_fingerprints import FilesystemFingerprinter
 from adapters.report_storage import FilesystemReportStorage
 from adapters.sqlalchemy.database import create_engine_for, create_schema
 from adapters.sqlalchemy.ingest_registry import SqlAlchemyIngestRegistry
+from adapters.sqlalchemy.ingestion_log import SqlAlchemyIngestionLog
 from adapters.sqlalchemy.registry import SqlAlchemyReportRegistry
 from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
 from adapters.sqlalchemy.repositories import (
@@ -48,6 +50,7 @@ from domain.ports import (
     FingerprintStore,
     IngestQueue,
     IngestRegistry,
+    IngestionLog,
     InputReader,
     ReportInputSource,
     ReportQueue,
@@ -153,6 +156,13 @@ class Container(containers.DeclarativeContainer):
     timezone_repository: providers.Provider[TimezoneRepository] = providers.Selector(
         config.storage_backend, sql=sql_timezone_repository, csv=csv_timezone_repository
     )
+    # The numbered ingestions, and so the snapshot each report reads; the
+    # CSV folder is one fixed snapshot.
+    sql_ingestion_log: providers.Provider[IngestionLog] = providers.Factory(SqlAlchemyIngestionLog, engine)
+    csv_ingestion_log: providers.Provider[IngestionLog] = providers.Factory(CsvIngestionLog)
+    ingestion_log: providers.Provider[IngestionLog] = providers.Selector(
+        config.storage_backend, sql=sql_ingestion_log, csv=csv_ingestion_log
+    )
 
     report_registry: providers.Provider[ReportRegistry] = providers.Factory(SqlAlchemyReportRegistry, engine)
     filesystem_report_storage: providers.Provider[ReportStorage] = providers.Singleton(
@@ -167,9 +177,9 @@ class Container(containers.DeclarativeContainer):
     )
 
     ingest_service: providers.Provider[IngestService] = providers.Factory(
-        IngestService, reader, status_repository, hours_repository, timezone_repository
+        IngestService, reader, status_repository, hours_repository, timezone_repository, ingestion_log
     )
-    # A database reads a report's inputs in one transaction, a consistent snapshot.
+    # A database reads a report's inputs in one transaction.
     sql_report_inputs: providers.Provider[ReportInputSource] = providers.Factory(
         SqlAlchemyReportInputSource, engine
     )
@@ -180,7 +190,13 @@ class Container(containers.DeclarativeContainer):
         config.storage_backend, sql=sql_report_inputs, csv=csv_report_inputs
     )
     report_service: providers.Provider[ReportService] = providers.Factory(
-        ReportService, status_repository, hours_repository, timezone_repository, calculator, report_inputs
+        ReportService,
+        status_repository,
+        hours_repository,
+        timezone_repository,
+        calculator,
+        report_inputs,
+        log=ingestion_log,
     )
 
     celery_app: providers.Provider[Celery] = providers.Singleton(

@@ -114,14 +114,17 @@ def plan_report(self: ReportTask, report_id: str) -> int:
         # No store: the plan itself completed the report.
         _count_completed(self.runs, report_id)
     for index, chunk in enumerate(plan.chunks):
-        compute_part.apply_async(args=(report_id, index, chunk.first, chunk.last, plan.now))
+        compute_part.apply_async(args=(report_id, index, chunk.first, chunk.last))
     return len(plan.chunks)
 
 
 @shared_task(bind=True, base=ReportTask, name=COMPUTE_PART_TASK)
-def compute_part(self: ReportTask, report_id: str, index: int, first: str, last: str, now: int) -> bool:
-    """Compute one part; the part that completes the report assembles its file."""
-    completed = self.runs.run_chunk(report_id, index, StoreRange(first, last), now)
+def compute_part(self: ReportTask, report_id: str, index: int, first: str, last: str) -> bool:
+    """Compute one part, at the snapshot and ``now`` of its report's recorded plan.
+
+    The part that completes the report assembles its file.
+    """
+    completed = self.runs.run_chunk(report_id, index, StoreRange(first, last))
     if completed:
         _count_completed(self.runs, report_id)
     return completed

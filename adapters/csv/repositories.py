@@ -2,6 +2,10 @@
 
 The folder is read once, on first use, and shared by the three repositories;
 queries are answered by the in-memory repositories.
+
+The folder is one fixed state of the data, never ingested into: its rows all
+have ``INITIAL_VERSION``, ``CsvIngestionLog`` gives that as the only snapshot,
+and a read sees that state whatever snapshot it names (so naming none is fine).
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from domain.errors import UptimeError
 from domain.ingestion import ParsedInput
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.ports import (
+    INITIAL_VERSION,
     BusinessHoursRepository,
+    IngestionLog,
     InputReader,
     StatusRepository,
     StoreRange,
@@ -70,40 +76,58 @@ class CsvDataFolder:
             return self._timezones
 
 
+class CsvIngestionLog(IngestionLog):
+    """The one snapshot of a data folder; nothing is ever ingested into it."""
+
+    def begin(self) -> int:
+        raise UptimeError(READ_ONLY_MESSAGE)
+
+    def complete(self, version: int) -> None:
+        raise UptimeError(READ_ONLY_MESSAGE)
+
+    def abandon(self, version: int) -> None:
+        """Nothing began: nothing to end."""
+
+    def latest_complete(self) -> int:
+        return INITIAL_VERSION
+
+
 class CsvStatusRepository(StatusRepository):
     def __init__(self, data: CsvDataFolder) -> None:
         self._data = data
 
-    def add(self, polls: StatusPolls) -> int:
+    def add(self, polls: StatusPolls, *, version: int = INITIAL_VERSION) -> int:
         raise UptimeError(READ_ONLY_MESSAGE)
 
-    def latest_timestamp(self) -> int | None:
-        return self._data.status().latest_timestamp()
+    def latest_timestamp(self, *, snapshot: int = INITIAL_VERSION, until_us: int | None = None) -> int | None:
+        return self._data.status().latest_timestamp(snapshot=INITIAL_VERSION, until_us=until_us)
 
-    def store_ids(self) -> list[str]:
-        return self._data.status().store_ids()
+    def store_ids(self, *, snapshot: int = INITIAL_VERSION) -> list[str]:
+        return self._data.status().store_ids(snapshot=INITIAL_VERSION)
 
-    def polls_since(self, start_us: int, stores: StoreRange | None = None) -> StatusPolls:
-        return self._data.status().polls_since(start_us, stores)
+    def polls_since(
+        self, start_us: int, stores: StoreRange | None = None, *, snapshot: int = INITIAL_VERSION
+    ) -> StatusPolls:
+        return self._data.status().polls_since(start_us, stores, snapshot=INITIAL_VERSION)
 
 
 class CsvBusinessHoursRepository(BusinessHoursRepository):
     def __init__(self, data: CsvDataFolder) -> None:
         self._data = data
 
-    def replace(self, hours: BusinessHours) -> int:
+    def replace(self, hours: BusinessHours, *, version: int = INITIAL_VERSION) -> int:
         raise UptimeError(READ_ONLY_MESSAGE)
 
-    def hours(self, stores: StoreRange | None = None) -> BusinessHours:
-        return self._data.hours().hours(stores)
+    def hours(self, stores: StoreRange | None = None, *, snapshot: int = INITIAL_VERSION) -> BusinessHours:
+        return self._data.hours().hours(stores, snapshot=INITIAL_VERSION)
 
 
 class CsvTimezoneRepository(TimezoneRepository):
     def __init__(self, data: CsvDataFolder) -> None:
         self._data = data
 
-    def replace(self, timezones: StoreTimezones) -> int:
+    def replace(self, timezones: StoreTimezones, *, version: int = INITIAL_VERSION) -> int:
         raise UptimeError(READ_ONLY_MESSAGE)
 
-    def timezones(self, stores: StoreRange | None = None) -> StoreTimezones:
-        return self._data.timezones().timezones(stores)
+    def timezones(self, stores: StoreRange | None = None, *, snapshot: int = INITIAL_VERSION) -> StoreTimezones:
+        return self._data.timezones().timezones(stores, snapshot=INITIAL_VERSION)

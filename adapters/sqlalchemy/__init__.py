@@ -1,6 +1,7 @@
 """SQLAlchemy 2 adapters: SQLite by default, PostgreSQL when the URL says so."""
 
 from adapters.sqlalchemy.database import create_engine_for, create_schema
+from adapters.sqlalchemy.ingestion_log import SqlAlchemyIngestionLog
 from adapters.sqlalchemy.registry import SqlAlchemyReportRegistry
 from adapters.sqlalchemy.repositories import (
     SqlAlchemyBusinessHoursRepository,
@@ -10,6 +11,7 @@ from adapters.sqlalchemy.repositories import (
 
 __all__ = [
     "SqlAlchemyBusinessHoursRepository",
+    "SqlAlchemyIngestionLog",
     "SqlAlchemyReportRegistry",
     "SqlAlchemyStatusRepository",
     "SqlAlchemyTimezoneRepository",

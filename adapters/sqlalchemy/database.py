@@ -91,6 +91,13 @@ def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
         raise RepositoryError(f"database error: {_first_line(str(error))}") from error
 
 
+def repository_error(error: Exception) -> RepositoryError:
+    """A database or driver error as ``RepositoryError``, with the driver's one-line reason."""
+    if isinstance(error, SQLAlchemyError):
+        return RepositoryError(f"database error: {_describe(error)}")
+    return RepositoryError(f"database error: {_first_line(str(error))}")
+
+
 def driver_connection(connection: Connection) -> Any:
     """The driver's connection under ``connection``, inside its transaction."""
     return connection.connection.driver_connection

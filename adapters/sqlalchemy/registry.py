@@ -43,6 +43,9 @@ class SqlAlchemyReportRegistry(ReportRegistry):
             "error": report.error,
             "progress_done": report.progress_done,
             "progress_total": report.progress_total,
+            "as_of": None if report.as_of is None else utc_for_db(report.as_of, "a report's as_of"),
+            "snapshot": report.snapshot,
+            "now_us": report.now_us,
         }
         try:
             with transaction(self._engine, write=True) as connection:
@@ -59,15 +62,24 @@ class SqlAlchemyReportRegistry(ReportRegistry):
             raise ReportNotFound(report_id)
         return _report(row)
 
-    def plan(self, report_id: str, total_parts: int, at: datetime) -> None:
+    def plan(self, report_id: str, total_parts: int, at: datetime, *, snapshot: int, now_us: int | None) -> Report:
+        # Only an unplanned report changes: of two plans the first to commit wins.
         statement = (
             update(reports)
-            .where(reports.c.report_id == report_id)
-            .values(progress_total=total_parts, updated_at=utc_for_db(at, "a report time"))
+            .where(reports.c.report_id == report_id, reports.c.snapshot.is_(None))
+            .values(
+                progress_total=total_parts,
+                updated_at=utc_for_db(at, "a report time"),
+                snapshot=snapshot,
+                now_us=now_us,
+            )
         )
         with transaction(self._engine, write=True) as connection:
-            if connection.execute(statement).rowcount == 0:
-                raise ReportNotFound(report_id)
+            connection.execute(statement)
+            row = connection.execute(select(reports).where(reports.c.report_id == report_id)).one_or_none()
+        if row is None:
+            raise ReportNotFound(report_id)
+        return _report(row)
 
     def save_part(self, report_id: str, index: int, lines: str, at: datetime) -> int:
         updated_at = utc_for_db(at, "a report time")
@@ -204,4 +216,7 @@ def _report(row: Row[Any]) -> Report:
         error=row.error,
         progress_done=int(row.progress_done),
         progress_total=int(row.progress_total),
+        as_of=None if row.as_of is None else utc_from_db(row.as_of),
+        snapshot=None if row.snapshot is None else int(row.snapshot),
+        now_us=None if row.now_us is None else int(row.now_us),
     )

@@ -14,6 +14,14 @@ connection, inside the SQLAlchemy transaction:
 
 Store ids live once in ``stores``; the other tables refer to a store by its
 integer key (see ``tables.py``).
+
+Every write is for one running ingestion (``ingestion_log.py``): it checks
+that the ingestion is still running and tags what it adds with its version;
+hours and timezones it replaces are retired, not deleted. Every read names
+a snapshot and sees the rows visible at it. The version filter rides on the
+per-store index probes of the poll reads: a store's latest poll before an
+instant is the first row of a backward scan of its key range that the
+snapshot sees (``ORDER BY ... DESC LIMIT 1``), not a ``max()`` over them.
 """
 
 from __future__ import annotations
@@ -21,12 +29,14 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Engine, text
 
 from adapters.sqlalchemy.database import driver_connection, is_postgres, transaction
+from adapters.sqlalchemy.ingestion_log import require_running
 from domain.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones
 from domain.ports import (
     BusinessHoursRepository,
@@ -54,164 +64,191 @@ class _SqlRepository:
         self._postgres = is_postgres(engine)
 
 
+# Instants are int64 microseconds: "no later bound" is the greatest one.
+_NO_LATER_BOUND = 2**63 - 1
+
+
 class SqlAlchemyStatusRepository(_SqlRepository, StatusRepository):
-    def add(self, polls: StatusPolls) -> int:
+    def add(self, polls: StatusPolls, *, version: int) -> int:
         if not len(polls):
             return 0
         with transaction(self._engine, write=True) as connection:
+            require_running(connection, version, self._postgres)
             keys = _store_keys(connection, polls.store_ids, self._postgres)
             store_pk, timestamp_us, active = _first_per_key(
                 keys[polls.store_index], polls.timestamp_us, polls.active
             )
             if self._postgres:
-                return _copy_polls_postgres(connection, store_pk, timestamp_us, active)
-            return _insert_polls_sqlite(connection, store_pk, timestamp_us, active)
+                return _copy_polls_postgres(connection, store_pk, timestamp_us, active, version)
+            return _insert_polls_sqlite(connection, store_pk, timestamp_us, active, version)
 
-    def latest_timestamp(self) -> int | None:
-        # One index probe per store (the newest poll is last in its key
-        # range) instead of a scan of every poll.
+    def latest_timestamp(self, *, snapshot: int, until_us: int | None = None) -> int | None:
+        # One backward index probe per store (from the bound, the first poll
+        # the snapshot sees) instead of a scan of every poll.
         query = text(
-            "SELECT max((SELECT max(st.timestamp_us) FROM store_status st"
-            " WHERE st.store_pk = s.id)) FROM stores s"
+            "SELECT max((SELECT st.timestamp_us FROM store_status st"
+            " WHERE st.store_pk = s.id AND st.timestamp_us <= :until AND st.version <= :snapshot"
+            " ORDER BY st.timestamp_us DESC LIMIT 1)) FROM stores s"
         )
+        until = _NO_LATER_BOUND if until_us is None else int(until_us)
         with transaction(self._engine, write=False) as connection:
-            latest = connection.execute(query).scalar()
+            latest = connection.execute(query, {"until": until, "snapshot": int(snapshot)}).scalar()
         return None if latest is None else int(latest)
 
-    def store_ids(self) -> list[str]:
+    def store_ids(self, *, snapshot: int) -> list[str]:
         query = text(
-            "SELECT s.store_id FROM stores s"
-            " WHERE EXISTS (SELECT 1 FROM store_status st WHERE st.store_pk = s.id)"
+            "SELECT s.store_id FROM stores s WHERE EXISTS"
+            " (SELECT 1 FROM store_status st WHERE st.store_pk = s.id AND st.version <= :snapshot)"
         )
         with transaction(self._engine, write=False) as connection:
-            return sorted(connection.execute(query).scalars())
+            return sorted(connection.execute(query, {"snapshot": int(snapshot)}).scalars())
 
-    def polls_since(self, start_us: int, stores: StoreRange | None = None) -> StatusPolls:
+    def polls_since(self, start_us: int, stores: StoreRange | None = None, *, snapshot: int) -> StatusPolls:
         with transaction(self._engine, write=False) as connection:
-            return _read_polls(connection, int(start_us), stores, self._postgres)
+            return _read_polls(connection, int(start_us), stores, int(snapshot), self._postgres)
+
+
+# The rows of table alias ``{0}`` that snapshot ``:snapshot`` sees.
+_SEEN_AT_SNAPSHOT = (
+    "{0}.added_version <= :snapshot AND ({0}.retired_version IS NULL OR {0}.retired_version > :snapshot)"
+)
 
 
 class SqlAlchemyBusinessHoursRepository(_SqlRepository, BusinessHoursRepository):
-    def replace(self, hours: BusinessHours) -> int:
-        """Every store of ``hours.store_ids`` gets exactly its given rows.
+    def replace(self, hours: BusinessHours, *, version: int) -> int:
+        """Every store of ``hours.store_ids`` gets exactly its given rows from ``version`` on.
 
-        A listed store without rows loses its stored ones (open all week).
+        A listed store without rows loses its current ones (open all week).
+        A current row no longer given is retired with ``version`` (or
+        deleted, if ``version`` itself added it: no snapshot ever saw it).
         """
         if not hours.store_ids:
             return 0
         with transaction(self._engine, write=True) as connection:
+            require_running(connection, version, self._postgres)
             keys = _store_keys(connection, hours.store_ids, self._postgres)
             columns = _unique_rows(keys[hours.store_index], hours.weekday, hours.start_us, hours.end_us)
             _load_incoming_hours(connection, columns, self._postgres)
-            # ``WHERE true`` lets SQLite tell the upsert clause from a join.
-            added = connection.execute(
-                text(
-                    "INSERT INTO business_hours (store_pk, weekday, start_us, end_us)"
-                    " SELECT store_pk, weekday, start_us, end_us FROM incoming_hours WHERE true"
-                    " ON CONFLICT DO NOTHING"
-                )
-            ).rowcount
             listed = (
                 "store_pk = ANY(CAST(:keys AS integer[]))"
                 if self._postgres
                 else "store_pk IN (SELECT value FROM json_each(:keys))"
             )
-            connection.execute(
-                text(
-                    f"DELETE FROM business_hours WHERE {listed}"
-                    " AND NOT EXISTS (SELECT 1 FROM incoming_hours i"
-                    " WHERE i.store_pk = business_hours.store_pk AND i.weekday = business_hours.weekday"
-                    " AND i.start_us = business_hours.start_us AND i.end_us = business_hours.end_us)"
-                ),
-                {"keys": keys.tolist() if self._postgres else json.dumps(keys.tolist())},
+            dropped = (
+                f"{listed} AND retired_version IS NULL AND NOT EXISTS (SELECT 1 FROM incoming_hours i"
+                " WHERE i.store_pk = business_hours.store_pk AND i.weekday = business_hours.weekday"
+                " AND i.start_us = business_hours.start_us AND i.end_us = business_hours.end_us)"
             )
+            parameters = {
+                "keys": keys.tolist() if self._postgres else json.dumps(keys.tolist()),
+                "version": version,
+            }
+            connection.execute(
+                text(f"DELETE FROM business_hours WHERE {dropped} AND added_version = :version"), parameters
+            )
+            connection.execute(
+                text(f"UPDATE business_hours SET retired_version = :version WHERE {dropped}"), parameters
+            )
+            added = connection.execute(
+                text(
+                    "INSERT INTO business_hours (store_pk, weekday, start_us, end_us, added_version)"
+                    " SELECT i.store_pk, i.weekday, i.start_us, i.end_us, :version FROM incoming_hours i"
+                    " WHERE NOT EXISTS (SELECT 1 FROM business_hours h"
+                    " WHERE h.store_pk = i.store_pk AND h.weekday = i.weekday AND h.start_us = i.start_us"
+                    " AND h.end_us = i.end_us AND h.retired_version IS NULL)"
+                ),
+                {"version": version},
+            ).rowcount
             if not self._postgres:  # PostgreSQL drops it at commit
                 connection.exec_driver_sql("DROP TABLE temp.incoming_hours")
             return int(added)
 
-    def hours(self, stores: StoreRange | None = None) -> BusinessHours:
+    def hours(self, stores: StoreRange | None = None, *, snapshot: int) -> BusinessHours:
         with transaction(self._engine, write=False) as connection:
-            return _read_hours(connection, stores)
+            return _read_hours(connection, stores, int(snapshot))
 
 
 class SqlAlchemyTimezoneRepository(_SqlRepository, TimezoneRepository):
-    def replace(self, timezones: StoreTimezones) -> int:
+    def replace(self, timezones: StoreTimezones, *, version: int) -> int:
+        """Each listed store's zone from ``version`` on; a different current one is retired.
+
+        Only a new or different zone counts as a change.
+        """
         if not len(timezones):
             return 0
         store_ids = sorted(timezones.by_store)
         with transaction(self._engine, write=True) as connection:
+            require_running(connection, version, self._postgres)
             keys = _store_keys(connection, store_ids, self._postgres).tolist()
             names = [timezones.by_store[store_id] for store_id in store_ids]
-            # Only a new or different zone counts as a change: the update's
-            # WHERE leaves equal rows untouched, and uncounted.
-            if self._postgres:
-                statement = (
-                    "INSERT INTO store_timezones (store_pk, timezone)"
-                    " SELECT * FROM unnest(%s::integer[], %s::text[])"
-                    " ON CONFLICT (store_pk) DO UPDATE SET timezone = excluded.timezone"
-                    " WHERE store_timezones.timezone IS DISTINCT FROM excluded.timezone"
-                )
-                with driver_connection(connection).cursor() as cursor:
-                    cursor.execute(statement, (keys, names))
-                    return int(cursor.rowcount)
-            cursor = driver_connection(connection).cursor()
-            try:
-                cursor.executemany(
-                    "INSERT INTO store_timezones (store_pk, timezone) VALUES (?, ?)"
-                    " ON CONFLICT (store_pk) DO UPDATE SET timezone = excluded.timezone"
-                    " WHERE store_timezones.timezone IS NOT excluded.timezone",
-                    zip(keys, names),
-                )
-                return int(cursor.rowcount)
-            finally:
-                cursor.close()
+            _load_incoming_timezones(connection, keys, names, self._postgres)
+            changed = (
+                "retired_version IS NULL AND EXISTS (SELECT 1 FROM incoming_timezones i"
+                " WHERE i.store_pk = store_timezones.store_pk AND i.timezone <> store_timezones.timezone)"
+            )
+            parameters = {"version": version}
+            connection.execute(
+                text(f"DELETE FROM store_timezones WHERE {changed} AND added_version = :version"), parameters
+            )
+            connection.execute(
+                text(f"UPDATE store_timezones SET retired_version = :version WHERE {changed}"), parameters
+            )
+            added = connection.execute(
+                text(
+                    "INSERT INTO store_timezones (store_pk, added_version, timezone)"
+                    " SELECT i.store_pk, :version, i.timezone FROM incoming_timezones i"
+                    " WHERE NOT EXISTS (SELECT 1 FROM store_timezones t"
+                    " WHERE t.store_pk = i.store_pk AND t.retired_version IS NULL)"
+                ),
+                parameters,
+            ).rowcount
+            if not self._postgres:  # PostgreSQL drops it at commit
+                connection.exec_driver_sql("DROP TABLE temp.incoming_timezones")
+            return int(added)
 
-    def timezones(self, stores: StoreRange | None = None) -> StoreTimezones:
+    def timezones(self, stores: StoreRange | None = None, *, snapshot: int) -> StoreTimezones:
         with transaction(self._engine, write=False) as connection:
-            return _read_timezones(connection, stores)
+            return _read_timezones(connection, stores, int(snapshot))
 
 
 class SqlAlchemyReportInputSource(_SqlRepository, ReportInputSource):
-    """Polls, hours and timezones of a report read in ONE transaction.
+    """Polls, hours and timezones of a report at one snapshot, read in one transaction."""
 
-    A reading transaction is a snapshot on both databases (SQLite in WAL mode;
-    PostgreSQL REPEATABLE READ), so an ingestion committing meanwhile is seen
-    either whole or not at all.
-    """
-
-    def read(self, start_us: int, stores: StoreRange | None = None) -> ReportInputs:
+    def read(self, start_us: int, stores: StoreRange | None = None, *, snapshot: int) -> ReportInputs:
         with transaction(self._engine, write=False) as connection:
             return ReportInputs(
-                _read_polls(connection, int(start_us), stores, self._postgres),
-                _read_hours(connection, stores),
-                _read_timezones(connection, stores),
+                _read_polls(connection, int(start_us), stores, int(snapshot), self._postgres),
+                _read_hours(connection, stores, int(snapshot)),
+                _read_timezones(connection, stores, int(snapshot)),
             )
 
 
-def _read_polls(connection: Connection, start_us: int, stores: StoreRange | None, postgres: bool) -> StatusPolls:
+def _read_polls(
+    connection: Connection, start_us: int, stores: StoreRange | None, snapshot: int, postgres: bool
+) -> StatusPolls:
     if postgres:
-        return _polls_since_postgres(connection, start_us, stores)
-    return _polls_since_sqlite(connection, start_us, stores)
+        return _polls_since_postgres(connection, start_us, stores, snapshot)
+    return _polls_since_sqlite(connection, start_us, stores, snapshot)
 
 
-def _read_timezones(connection: Connection, stores: StoreRange | None) -> StoreTimezones:
-    where, params = _range_filter(stores)
+def _read_timezones(connection: Connection, stores: StoreRange | None, snapshot: int) -> StoreTimezones:
+    where, params = _range_filter(stores, _SEEN_AT_SNAPSHOT.format("t"))
     query = text(
         "SELECT s.store_id, t.timezone"
         f" FROM store_timezones t JOIN stores s ON s.id = t.store_pk{where}"
     )
-    rows = connection.execute(query, params).all()
+    rows = connection.execute(query, {**params, "snapshot": snapshot}).all()
     return StoreTimezones({str(row[0]): str(row[1]) for row in rows})
 
 
-def _read_hours(connection: Connection, stores: StoreRange | None) -> BusinessHours:
-    where, params = _range_filter(stores)
+def _read_hours(connection: Connection, stores: StoreRange | None, snapshot: int) -> BusinessHours:
+    where, params = _range_filter(stores, _SEEN_AT_SNAPSHOT.format("h"))
     query = text(
         "SELECT s.store_id, h.weekday, h.start_us, h.end_us"
         f" FROM business_hours h JOIN stores s ON s.id = h.store_pk{where}"
         " ORDER BY s.store_id, h.weekday, h.start_us, h.end_us"
     )
-    rows = connection.execute(query, params).all()
+    rows = connection.execute(query, {**params, "snapshot": snapshot}).all()
     if not rows:
         return BusinessHours.empty()
     # Rows come sorted by id (bytewise, as Python compares), so the
@@ -263,12 +300,12 @@ def _store_keys(connection: Connection, store_ids: Sequence[str], postgres: bool
     return np.fromiter((key_of[store_id] for store_id in store_ids), dtype=np.int64, count=len(store_ids))
 
 
-def _range_filter(stores: StoreRange | None) -> tuple[str, dict[str, Any]]:
-    """A WHERE clause on ``stores s``; both databases compare ids bytewise."""
+def _range_filter(stores: StoreRange | None, *conditions: str) -> tuple[str, dict[str, Any]]:
+    """A WHERE clause on ``stores s`` (and ``conditions``); both databases compare ids bytewise."""
     if stores is None:
-        return "", {}
+        return (" WHERE " + " AND ".join(conditions) if conditions else ""), {}
     return (
-        " WHERE s.store_id BETWEEN :first AND :last",
+        " WHERE " + " AND ".join(("s.store_id BETWEEN :first AND :last", *conditions)),
         {"first": stores.first, "last": stores.last},
     )
 
@@ -299,15 +336,16 @@ def _in_key_order(store: Int64Array, timestamp_us: Int64Array) -> bool:
 
 
 def _insert_polls_sqlite(
-    connection: Connection, store_pk: Int64Array, timestamp_us: Int64Array, active: BoolArray
+    connection: Connection, store_pk: Int64Array, timestamp_us: Int64Array, active: BoolArray, version: int
 ) -> int:
     cursor = driver_connection(connection).cursor()
     try:
-        # rowcount sums the rows each execution changed: DO NOTHING counts 0.
+        # rowcount sums the rows each execution changed: DO NOTHING counts 0,
+        # and a poll stored already keeps its first version.
         cursor.executemany(
-            "INSERT INTO store_status (store_pk, timestamp_us, active) VALUES (?, ?, ?)"
+            "INSERT INTO store_status (store_pk, timestamp_us, active, version) VALUES (?, ?, ?, ?)"
             " ON CONFLICT DO NOTHING",
-            zip(store_pk.tolist(), timestamp_us.tolist(), active.tolist()),
+            zip(store_pk.tolist(), timestamp_us.tolist(), active.tolist(), repeat(version)),
         )
         return int(cursor.rowcount)
     finally:
@@ -315,7 +353,7 @@ def _insert_polls_sqlite(
 
 
 def _copy_polls_postgres(
-    connection: Connection, store_pk: Int64Array, timestamp_us: Int64Array, active: BoolArray
+    connection: Connection, store_pk: Int64Array, timestamp_us: Int64Array, active: BoolArray, version: int
 ) -> int:
     connection.exec_driver_sql(
         "CREATE TEMPORARY TABLE incoming_polls"
@@ -331,54 +369,61 @@ def _copy_polls_postgres(
         # 1.9M polls).
         cursor.execute("LOCK TABLE store_status IN SHARE ROW EXCLUSIVE MODE")
         cursor.execute(
-            "INSERT INTO store_status (store_pk, timestamp_us, active)"
-            " SELECT i.store_pk, i.timestamp_us, i.active FROM incoming_polls i"
+            "INSERT INTO store_status (store_pk, timestamp_us, active, version)"
+            " SELECT i.store_pk, i.timestamp_us, i.active, %s FROM incoming_polls i"
             " WHERE NOT EXISTS (SELECT 1 FROM store_status st"
-            " WHERE st.store_pk = i.store_pk AND st.timestamp_us = i.timestamp_us)"
+            " WHERE st.store_pk = i.store_pk AND st.timestamp_us = i.timestamp_us)",
+            (version,),
         )
         return int(cursor.rowcount)
 
 
 # -- status polls: reading ----------------------------------------------------
 
-# Per store (the outer loop): one probe of the primary key finds its latest
-# poll before the start, one range scan reads on from there; so a store's
-# rows are every poll at or after the start plus that latest earlier one.
+# Per store (the outer loop): one backward probe of the primary key finds its
+# latest poll before the start that the snapshot sees, one range scan reads on
+# from there; so a store's rows are every poll at or after the start plus that
+# latest earlier one. Polls of later versions are skipped where they lie.
 _LATEST_BEFORE = (
-    "SELECT max(p.timestamp_us) FROM store_status p"
-    " WHERE p.store_pk = s.id AND p.timestamp_us < :start"
+    "SELECT p.timestamp_us FROM store_status p"
+    " WHERE p.store_pk = s.id AND p.timestamp_us < :start AND p.version <= :snapshot"
+    " ORDER BY p.timestamp_us DESC LIMIT 1"
 )
 
 
-def _polls_since_sqlite(connection: Connection, start_us: int, stores: StoreRange | None) -> StatusPolls:
+def _polls_since_sqlite(
+    connection: Connection, start_us: int, stores: StoreRange | None, snapshot: int
+) -> StatusPolls:
     where, params = _range_filter(stores)
     # SQLite's CROSS JOIN keeps ``stores`` as the outer loop. printf turns a
     # negative instant into its two's complement, which ">i8" reads back.
     query = text(
         "SELECT s.store_id, group_concat(printf('%016x%02x', st.timestamp_us, st.active), '')"
         " FROM stores s CROSS JOIN store_status st ON st.store_pk = s.id"
+        f" AND st.timestamp_us >= coalesce(({_LATEST_BEFORE}), :start) AND st.version <= :snapshot"
         # Grouping by the id the range filter walks avoids a temporary B-tree.
-        f" AND st.timestamp_us >= coalesce(({_LATEST_BEFORE}), :start){where} GROUP BY s.store_id"
+        f"{where} GROUP BY s.store_id"
     )
-    result = connection.execute(query, {"start": start_us, **params})
+    result = connection.execute(query, {"start": start_us, "snapshot": snapshot, **params})
     return _unpack_polls([(str(row[0]), bytes.fromhex(row[1])) for row in result])
 
 
-def _polls_since_postgres(connection: Connection, start_us: int, stores: StoreRange | None) -> StatusPolls:
+def _polls_since_postgres(
+    connection: Connection, start_us: int, stores: StoreRange | None, snapshot: int
+) -> StatusPolls:
     where, params = _range_filter(stores)
     conditions = " AND ".join(c for c in ("agg.packed IS NOT NULL", where.removeprefix(" WHERE ")) if c)
     query = text(
         # One index range scan per store (LATERAL): for a part of the stores,
         # the planner's hash join would read every poll of every store.
         "SELECT s.store_id, agg.packed FROM stores s"
-        " CROSS JOIN LATERAL (SELECT coalesce(max(p.timestamp_us), :start) FROM store_status p"
-        " WHERE p.store_pk = s.id AND p.timestamp_us < :start) AS b(from_us)"
+        f" CROSS JOIN LATERAL (SELECT coalesce(({_LATEST_BEFORE}), :start)) AS b(from_us)"
         " CROSS JOIN LATERAL (SELECT string_agg(int8send(st.timestamp_us) || boolsend(st.active), ''::bytea"
         " ORDER BY st.timestamp_us) FROM store_status st"
-        " WHERE st.store_pk = s.id AND st.timestamp_us >= b.from_us) AS agg(packed)"
+        " WHERE st.store_pk = s.id AND st.timestamp_us >= b.from_us AND st.version <= :snapshot) AS agg(packed)"
         f" WHERE {conditions}"
     )
-    result = connection.execute(query, {"start": start_us, **params})
+    result = connection.execute(query, {"start": start_us, "snapshot": snapshot, **params})
     return _unpack_polls([(str(row[0]), bytes(row[1])) for row in result])
 
 
@@ -443,6 +488,29 @@ def _load_incoming_hours(connection: Connection, columns: list[Int64Array], post
         cursor.executemany(
             "INSERT INTO incoming_hours VALUES (?, ?, ?, ?)", zip(*(column.tolist() for column in columns))
         )
+    finally:
+        cursor.close()
+
+
+def _load_incoming_timezones(connection: Connection, keys: list[int], names: list[str], postgres: bool) -> None:
+    """The given zones, in a temporary table ``incoming_timezones`` keyed by store."""
+    if postgres:
+        connection.exec_driver_sql(
+            "CREATE TEMPORARY TABLE incoming_timezones (store_pk integer PRIMARY KEY, timezone text NOT NULL)"
+            " ON COMMIT DROP"
+        )
+        with driver_connection(connection).cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO incoming_timezones SELECT * FROM unnest(%s::integer[], %s::text[])", (keys, names)
+            )
+        return
+    connection.exec_driver_sql("DROP TABLE IF EXISTS temp.incoming_timezones")
+    connection.exec_driver_sql(
+        "CREATE TEMPORARY TABLE incoming_timezones (store_pk INTEGER PRIMARY KEY, timezone TEXT NOT NULL)"
+    )
+    cursor = driver_connection(connection).cursor()
+    try:
+        cursor.executemany("INSERT INTO incoming_timezones VALUES (?, ?)", zip(keys, names))
     finally:
         cursor.close()
 

@@ -9,6 +9,13 @@ small and its primary key cheap to compare. Store ids compare in plain byte
 order: SQLite's default ``BINARY`` collation does that, PostgreSQL needs
 ``COLLATE "C"``. For UTF-8 text byte order is code point order, the order of
 Python's ``str``, so ``BETWEEN`` ranges and ``ORDER BY`` agree with the domain.
+
+The data is versioned by ingestion (``ingestions``; see ``domain.ports.IngestionLog``):
+a poll keeps the version that first stored it; an hours or timezone row has
+the version that added it and, once a later ingestion replaced it, the one
+that retired it. Snapshot ``S`` sees the rows with ``added <= S`` and not
+``retired <= S``. Retired rows are kept, so a report planned earlier still
+reads them.
 """
 
 from __future__ import annotations
@@ -40,21 +47,37 @@ stores = Table(
     Column("store_id", StoreIdType, nullable=False, unique=True),
 )
 
+# One row per ingestion: ``version`` increases with each; ``state`` is
+# running, complete, or abandoned (it never completed, and the next ingestion
+# discarded its rows).
+ingestions = Table(
+    "ingestions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("state", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+)
+
 # One row per (store, instant); the primary key is the order every query
 # reads in. WITHOUT ROWID keeps a single B-tree on SQLite instead of a table
 # plus an index of the same columns. No foreign key: PostgreSQL checks one
 # per inserted row, which took 7 of 12 s loading 1.9M polls; the keys come
 # from ``stores`` in the same transaction, and stores are never deleted.
+# ``version`` is read from the row the key leads to: no index of its own.
 store_status = Table(
     "store_status",
     metadata,
     Column("store_pk", Integer, primary_key=True, autoincrement=False),
     Column("timestamp_us", BigInteger, primary_key=True, autoincrement=False),
     Column("active", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
     sqlite_with_rowid=False,
 )
 
-# A store's weekly opening rows are a set: the whole row is the key.
+# A store's weekly opening rows are a set at each snapshot: the whole row
+# with the version that added it is the key (a row dropped and added again
+# later is a second row).
 business_hours = Table(
     "business_hours",
     metadata,
@@ -62,14 +85,19 @@ business_hours = Table(
     Column("weekday", SmallInteger, primary_key=True, autoincrement=False),
     Column("start_us", BigInteger, primary_key=True, autoincrement=False),
     Column("end_us", BigInteger, primary_key=True, autoincrement=False),
+    Column("added_version", Integer, primary_key=True, autoincrement=False),
+    Column("retired_version", Integer, nullable=True),
     sqlite_with_rowid=False,
 )
 
+# A store has at most one timezone at each snapshot.
 store_timezones = Table(
     "store_timezones",
     metadata,
     Column("store_pk", Integer, ForeignKey("stores.id"), primary_key=True, autoincrement=False),
+    Column("added_version", Integer, primary_key=True, autoincrement=False),
     Column("timezone", Text, nullable=False),
+    Column("retired_version", Integer, nullable=True),
 )
 
 reports = Table(
@@ -85,6 +113,11 @@ reports = Table(
     Column("error", Text, nullable=True),
     Column("progress_done", BigInteger, nullable=False, default=0),
     Column("progress_total", BigInteger, nullable=False, default=0),
+    # The instant the report is as of (given at the trigger), and its plan:
+    # the snapshot every part reads and its "now" (UTC microseconds).
+    Column("as_of", DateTime(timezone=True), nullable=True),
+    Column("snapshot", BigInteger, nullable=True),
+    Column("now_us", BigInteger, nullable=True),
 )
 
 # The computed parts of a report run, each the CSV lines of a range of stores.

@@ -10,6 +10,7 @@ from dependency_injector import providers
 from domain.errors import UptimeError
 from domain.ports import (
     BusinessHoursRepository,
+    IngestionLog,
     ReportQueue,
     ReportRegistry,
     ReportStorage,
@@ -36,6 +37,7 @@ EXPECTED_TYPES: dict[str, type] = {
     "status_repository": StatusRepository,
     "hours_repository": BusinessHoursRepository,
     "timezone_repository": TimezoneRepository,
+    "ingestion_log": IngestionLog,
     "report_registry": ReportRegistry,
     "report_storage": ReportStorage,
     "report_queue": ReportQueue,

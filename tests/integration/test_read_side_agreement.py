@@ -16,34 +16,49 @@ from adapters.csv.reader import PandasCsvReader
 from adapters.csv.repositories import (
     CsvBusinessHoursRepository,
     CsvDataFolder,
+    CsvIngestionLog,
     CsvStatusRepository,
     CsvTimezoneRepository,
 )
-from adapters.memory import InMemoryBusinessHoursRepository, InMemoryStatusRepository, InMemoryTimezoneRepository
+from adapters.memory import (
+    InMemoryBusinessHoursRepository,
+    InMemoryIngestionLog,
+    InMemoryStatusRepository,
+    InMemoryTimezoneRepository,
+)
+from adapters.sqlalchemy.ingestion_log import SqlAlchemyIngestionLog
 from adapters.sqlalchemy.repositories import (
     SqlAlchemyBusinessHoursRepository,
     SqlAlchemyStatusRepository,
     SqlAlchemyTimezoneRepository,
 )
-from domain.ports import BusinessHoursRepository, StatusRepository, StoreRange, TimezoneRepository
+from domain.ports import BusinessHoursRepository, IngestionLog, StatusRepository, StoreRange, TimezoneRepository
 from domain.services import IngestService
 
-Backend = tuple[StatusRepository, BusinessHoursRepository, TimezoneRepository]
+Backend = tuple[StatusRepository, BusinessHoursRepository, TimezoneRepository, IngestionLog]
 HOUR = 3_600_000_000
 
 
 def backends(folder: Path, engine: Engine) -> dict[str, Backend]:
     data = CsvDataFolder(folder, PandasCsvReader())
-    memory: Backend = (InMemoryStatusRepository(), InMemoryBusinessHoursRepository(), InMemoryTimezoneRepository())
+    status = InMemoryStatusRepository()
+    hours, timezones = InMemoryBusinessHoursRepository(), InMemoryTimezoneRepository()
+    memory: Backend = (status, hours, timezones, InMemoryIngestionLog(status, hours, timezones))
     sql: Backend = (
         SqlAlchemyStatusRepository(engine),
         SqlAlchemyBusinessHoursRepository(engine),
         SqlAlchemyTimezoneRepository(engine),
+        SqlAlchemyIngestionLog(engine),
     )
-    for status, hours, timezones in (memory, sql):
-        IngestService(PandasCsvReader(), status, hours, timezones).ingest(folder)
+    for backend in (memory, sql):
+        IngestService(PandasCsvReader(), *backend).ingest(folder)
     return {
-        "csv": (CsvStatusRepository(data), CsvBusinessHoursRepository(data), CsvTimezoneRepository(data)),
+        "csv": (
+            CsvStatusRepository(data),
+            CsvBusinessHoursRepository(data),
+            CsvTimezoneRepository(data),
+            CsvIngestionLog(),
+        ),
         "memory": memory,
         "sqlite": sql,
     }
@@ -55,15 +70,16 @@ def test_every_backend_answers_the_reports_reads_alike(
 ) -> None:
     path = Path(__file__).resolve().parents[2] / "data" if folder == "sample" else shared_data / folder
     answers: dict[str, list[object]] = {}
-    for name, (status, hours, timezones) in backends(path, sqlite_engine).items():
-        latest = status.latest_timestamp()
+    for name, (status, hours, timezones, log) in backends(path, sqlite_engine).items():
+        snapshot = log.latest_complete()
+        latest = status.latest_timestamp(snapshot=snapshot)
         assert latest is not None
-        ids = status.store_ids()
+        ids = status.store_ids(snapshot=snapshot)
         ranges = [None, StoreRange(ids[0], ids[len(ids) // 3]), StoreRange(ids[len(ids) // 2], ids[-1])]
-        answers[name] = [latest, ids]
+        answers[name] = [latest, ids, status.latest_timestamp(snapshot=snapshot, until_us=latest - 30 * HOUR)]
         for stores in ranges:
             for start in (latest - 200 * HOUR, latest - 30 * HOUR, latest + 1):
-                answers[name].append(status.polls_since(start, stores).rows())
-            answers[name].append(hours.hours(stores).rows())
-            answers[name].append(dict(timezones.timezones(stores).by_store))
+                answers[name].append(status.polls_since(start, stores, snapshot=snapshot).rows())
+            answers[name].append(hours.hours(stores, snapshot=snapshot).rows())
+            answers[name].append(dict(timezones.timezones(stores, snapshot=snapshot).by_store))
     assert answers["csv"] == answers["memory"] == answers["sqlite"]

@@ -7,6 +7,9 @@ apart: what the port docstrings promise is checked here.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -20,6 +23,7 @@ from sqlalchemy import Engine
 from adapters.report_storage import FilesystemReportStorage
 from adapters.sqlalchemy import (
     SqlAlchemyBusinessHoursRepository,
+    SqlAlchemyIngestionLog,
     SqlAlchemyReportRegistry,
     SqlAlchemyStatusRepository,
     SqlAlchemyTimezoneRepository,
@@ -29,6 +33,7 @@ from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.ports import (
     BusinessHoursRepository,
+    IngestionLog,
     ReportNotFound,
     ReportRegistry,
     ReportStorage,
@@ -61,14 +66,16 @@ class Ports:
     hours: BusinessHoursRepository
     timezones: TimezoneRepository
     registry: ReportRegistry
+    log: IngestionLog
 
 
-def _sqlalchemy_ports(engine: Engine) -> Ports:
+def _sqlalchemy_ports(engine: Engine, wait_seconds: float = 600.0) -> Ports:
     return Ports(
         SqlAlchemyStatusRepository(engine),
         SqlAlchemyBusinessHoursRepository(engine),
         SqlAlchemyTimezoneRepository(engine),
         SqlAlchemyReportRegistry(engine),
+        SqlAlchemyIngestionLog(engine, wait_seconds),
     )
 
 
@@ -82,11 +89,15 @@ BACKENDS = [
 @pytest.fixture(params=BACKENDS)
 def ports(request: pytest.FixtureRequest) -> Ports:
     if request.param == "memory":
+        status = memory.InMemoryStatusRepository()
+        hours = memory.InMemoryBusinessHoursRepository()
+        timezones = memory.InMemoryTimezoneRepository()
         return Ports(
-            memory.InMemoryStatusRepository(),
-            memory.InMemoryBusinessHoursRepository(),
-            memory.InMemoryTimezoneRepository(),
+            status,
+            hours,
+            timezones,
             memory.InMemoryReportRegistry(),
+            memory.InMemoryIngestionLog(status, hours, timezones),
         )
     engine: Engine = request.getfixturevalue(f"{request.param}_engine")
     return _sqlalchemy_ports(engine)
@@ -107,50 +118,78 @@ def zones(by_store: dict[str, str]) -> StoreTimezones:
     return timezones
 
 
-def everything(status: StatusRepository) -> list[tuple[str, int, bool]]:
-    return status.polls_since(-(2**62)).rows()
+def everything(ports: Ports) -> list[tuple[str, int, bool]]:
+    return ports.status.polls_since(-(2**62), snapshot=latest(ports)).rows()
+
+
+def latest(ports: Ports) -> int:
+    return ports.log.latest_complete()
+
+
+def add_polls(ports: Ports, batch: StatusPolls) -> int:
+    """Polls stored by one whole ingestion; how many were new."""
+    version = ports.log.begin()
+    added = ports.status.add(batch, version=version)
+    ports.log.complete(version)
+    return added
+
+
+def replace_hours(ports: Ports, given: BusinessHours) -> int:
+    """Hours replaced by one whole ingestion; how many rows were new."""
+    version = ports.log.begin()
+    added = ports.hours.replace(given, version=version)
+    ports.log.complete(version)
+    return added
+
+
+def replace_zones(ports: Ports, given: StoreTimezones) -> int:
+    """Timezones replaced by one whole ingestion; how many changed."""
+    version = ports.log.begin()
+    changed = ports.timezones.replace(given, version=version)
+    ports.log.complete(version)
+    return changed
 
 
 # -- status polls ---------------------------------------------------------------
 
 
 def test_an_empty_status_repository(ports: Ports) -> None:
-    assert ports.status.latest_timestamp() is None
-    assert ports.status.store_ids() == []
-    assert len(ports.status.polls_since(0)) == 0
-    assert ports.status.add(StatusPolls.empty()) == 0
+    assert ports.status.latest_timestamp(snapshot=latest(ports)) is None
+    assert ports.status.store_ids(snapshot=latest(ports)) == []
+    assert len(ports.status.polls_since(0, snapshot=latest(ports))) == 0
+    assert add_polls(ports, StatusPolls.empty()) == 0
 
 
 def test_add_counts_the_polls_it_stores_and_a_second_add_stores_none(ports: Ports) -> None:
     batch = polls(("a", 3 * HOUR, True), ("b", HOUR, False), ("a", HOUR, True))
 
-    assert ports.status.add(batch) == 3
-    assert ports.status.add(batch) == 0
-    assert everything(ports.status) == [("a", HOUR, True), ("a", 3 * HOUR, True), ("b", HOUR, False)]
+    assert add_polls(ports, batch) == 3
+    assert add_polls(ports, batch) == 0
+    assert everything(ports) == [("a", HOUR, True), ("a", 3 * HOUR, True), ("b", HOUR, False)]
 
 
 def test_a_poll_already_stored_wins_over_a_conflicting_one(ports: Ports) -> None:
-    ports.status.add(polls(("a", HOUR, True)))
+    add_polls(ports, polls(("a", HOUR, True)))
 
-    added = ports.status.add(polls(("a", HOUR, False), ("a", 2 * HOUR, False)))
+    added = add_polls(ports, polls(("a", HOUR, False), ("a", 2 * HOUR, False)))
 
     assert added == 1
-    assert everything(ports.status) == [("a", HOUR, True), ("a", 2 * HOUR, False)]
+    assert everything(ports) == [("a", HOUR, True), ("a", 2 * HOUR, False)]
 
 
 def test_within_one_add_the_first_of_repeated_polls_wins(ports: Ports) -> None:
     # StatusPolls from_rows does not remove repeats; the repository must.
     batch = polls(("a", HOUR, False), ("b", HOUR, True), ("a", HOUR, True))
 
-    assert ports.status.add(batch) == 2
-    assert everything(ports.status) == [("a", HOUR, False), ("b", HOUR, True)]
+    assert add_polls(ports, batch) == 2
+    assert everything(ports) == [("a", HOUR, False), ("b", HOUR, True)]
 
 
 def test_polls_from_several_adds_are_merged_in_store_and_time_order(ports: Ports) -> None:
-    ports.status.add(polls(("b", 5 * HOUR, True), ("a", 4 * HOUR, False)))
-    ports.status.add(polls(("a", 2 * HOUR, True), ("c", HOUR, True), ("b", 6 * HOUR, False)))
+    add_polls(ports, polls(("b", 5 * HOUR, True), ("a", 4 * HOUR, False)))
+    add_polls(ports, polls(("a", 2 * HOUR, True), ("c", HOUR, True), ("b", 6 * HOUR, False)))
 
-    result = ports.status.polls_since(0)
+    result = ports.status.polls_since(0, snapshot=latest(ports))
 
     assert result.store_ids == ("a", "b", "c")
     assert result.rows() == [
@@ -163,22 +202,22 @@ def test_polls_from_several_adds_are_merged_in_store_and_time_order(ports: Ports
 
 
 def test_latest_timestamp_is_the_greatest_instant_of_all_stores(ports: Ports) -> None:
-    ports.status.add(polls(("a", 5 * HOUR, True), ("b", 9 * HOUR + 1, False), ("c", 7 * HOUR, True)))
+    add_polls(ports, polls(("a", 5 * HOUR, True), ("b", 9 * HOUR + 1, False), ("c", 7 * HOUR, True)))
 
-    assert ports.status.latest_timestamp() == 9 * HOUR + 1
+    assert ports.status.latest_timestamp(snapshot=latest(ports)) == 9 * HOUR + 1
 
 
 def test_store_ids_are_sorted_as_text_and_kept_exactly(ports: Ports) -> None:
     ids = ["9", "10", LEADING_ZERO_ID, LONG_ID, UUID_ID, "1"]
-    ports.status.add(polls(*((store_id, HOUR, True) for store_id in ids)))
+    add_polls(ports, polls(*((store_id, HOUR, True) for store_id in ids)))
 
-    assert ports.status.store_ids() == sorted(ids)
-    assert ports.status.store_ids() == ["0123", "1", "10", "9", LONG_ID, UUID_ID]
+    assert ports.status.store_ids(snapshot=latest(ports)) == sorted(ids)
+    assert ports.status.store_ids(snapshot=latest(ports)) == ["0123", "1", "10", "9", LONG_ID, UUID_ID]
 
 
 def test_polls_since_adds_each_stores_latest_poll_before_the_start_and_nothing_older(ports: Ports) -> None:
     start = 10 * HOUR
-    ports.status.add(
+    add_polls(ports, 
         polls(
             ("a", 7 * HOUR, True),  # older than a's latest before the start: left out
             ("a", 8 * HOUR, False),  # a's latest before the start
@@ -192,7 +231,7 @@ def test_polls_since_adds_each_stores_latest_poll_before_the_start_and_nothing_o
         )
     )
 
-    result = ports.status.polls_since(start)
+    result = ports.status.polls_since(start, snapshot=latest(ports))
 
     assert result.store_ids == ("a", "b", "c", "d")
     assert result.rows() == [
@@ -207,25 +246,26 @@ def test_polls_since_adds_each_stores_latest_poll_before_the_start_and_nothing_o
 
 
 def test_polls_since_after_every_poll_gives_each_stores_latest_poll(ports: Ports) -> None:
-    ports.status.add(polls(("a", HOUR, True), ("a", 2 * HOUR, False), ("b", HOUR, True)))
+    add_polls(ports, polls(("a", HOUR, True), ("a", 2 * HOUR, False), ("b", HOUR, True)))
 
-    assert ports.status.polls_since(100 * HOUR).rows() == [("a", 2 * HOUR, False), ("b", HOUR, True)]
+    after_every_poll = ports.status.polls_since(100 * HOUR, snapshot=latest(ports))
+    assert after_every_poll.rows() == [("a", 2 * HOUR, False), ("b", HOUR, True)]
 
 
 def test_instants_before_the_epoch_and_far_ahead_survive(ports: Ports) -> None:
     far = 2**62 + 12_345
-    ports.status.add(polls(("a", -1, False), ("a", -(10**15), True), ("a", far, True)))
+    add_polls(ports, polls(("a", -1, False), ("a", -(10**15), True), ("a", far, True)))
 
-    assert everything(ports.status) == [("a", -(10**15), True), ("a", -1, False), ("a", far, True)]
-    assert ports.status.latest_timestamp() == far
+    assert everything(ports) == [("a", -(10**15), True), ("a", -1, False), ("a", far, True)]
+    assert ports.status.latest_timestamp(snapshot=latest(ports)) == far
 
 
 def test_store_range_selects_ids_in_plain_string_order(ports: Ports) -> None:
     ids = ["0123", "1", "10", "100", "2", "9", "90", LONG_ID, "A", "B", "Z", "_", "a", "é"]
-    ports.status.add(polls(*((store_id, HOUR, True) for store_id in ids)))
+    add_polls(ports, polls(*((store_id, HOUR, True) for store_id in ids)))
 
     def selected(first: str, last: str) -> list[str]:
-        return list(ports.status.polls_since(0, StoreRange(first, last)).store_ids)
+        return list(ports.status.polls_since(0, StoreRange(first, last), snapshot=latest(ports)).store_ids)
 
     # Bounds are inclusive; "10" and "100" sort before "9", "90" after it.
     assert selected("1", "9") == ["1", "10", "100", "2", "9"]
@@ -239,9 +279,9 @@ def test_store_range_selects_ids_in_plain_string_order(ports: Ports) -> None:
 
 
 def test_store_range_applies_to_the_latest_poll_before_the_start_too(ports: Ports) -> None:
-    ports.status.add(polls(("a", HOUR, True), ("b", HOUR, False), ("b", 5 * HOUR, True), ("c", HOUR, True)))
+    add_polls(ports, polls(("a", HOUR, True), ("b", HOUR, False), ("b", 5 * HOUR, True), ("c", HOUR, True)))
 
-    result = ports.status.polls_since(2 * HOUR, StoreRange("b", "c"))
+    result = ports.status.polls_since(2 * HOUR, StoreRange("b", "c"), snapshot=latest(ports))
 
     assert result.store_ids == ("b", "c")
     assert result.rows() == [("b", HOUR, False), ("b", 5 * HOUR, True), ("c", HOUR, True)]
@@ -249,29 +289,29 @@ def test_store_range_applies_to_the_latest_poll_before_the_start_too(ports: Port
 
 def test_uuid_and_long_digit_ids_are_kept_as_strings(ports: Ports) -> None:
     ids = [UUID_ID, LONG_ID, "0000000000000000001", "1"]
-    ports.status.add(polls(*((store_id, HOUR, True) for store_id in ids)))
+    add_polls(ports, polls(*((store_id, HOUR, True) for store_id in ids)))
 
-    result = ports.status.polls_since(0, StoreRange("0", "2"))
+    result = ports.status.polls_since(0, StoreRange("0", "2"), snapshot=latest(ports))
 
     assert result.store_ids == ("0000000000000000001", "1")
-    assert all(isinstance(store_id, str) for store_id in ports.status.store_ids())
-    assert set(ports.status.store_ids()) == set(ids)
+    assert all(isinstance(store_id, str) for store_id in ports.status.store_ids(snapshot=latest(ports)))
+    assert set(ports.status.store_ids(snapshot=latest(ports))) == set(ids)
 
 
 # -- business hours ---------------------------------------------------------------
 
 
 def test_an_empty_hours_repository(ports: Ports) -> None:
-    assert len(ports.hours.hours()) == 0
-    assert ports.hours.replace(BusinessHours.empty()) == 0
+    assert len(ports.hours.hours(snapshot=latest(ports))) == 0
+    assert replace_hours(ports, BusinessHours.empty()) == 0
 
 
 def test_replace_counts_rows_not_stored_before_and_again_counts_none(ports: Ports) -> None:
     given = hours(("a", 0, 9 * HOUR, 17 * HOUR), ("a", 1, 9 * HOUR, 17 * HOUR), ("b", 6, 0, 0))
 
-    assert ports.hours.replace(given) == 3
-    assert ports.hours.replace(given) == 0
-    assert ports.hours.hours().rows() == [
+    assert replace_hours(ports, given) == 3
+    assert replace_hours(ports, given) == 0
+    assert ports.hours.hours(snapshot=latest(ports)).rows() == [
         ("a", 0, 9 * HOUR, 17 * HOUR),
         ("a", 1, 9 * HOUR, 17 * HOUR),
         ("b", 6, 0, 0),
@@ -279,14 +319,14 @@ def test_replace_counts_rows_not_stored_before_and_again_counts_none(ports: Port
 
 
 def test_replace_makes_the_given_rows_the_whole_set_of_each_listed_store(ports: Ports) -> None:
-    ports.hours.replace(
+    replace_hours(ports, 
         hours(("a", 0, 9 * HOUR, 17 * HOUR), ("a", 1, 9 * HOUR, 17 * HOUR), ("b", 2, 8 * HOUR, 20 * HOUR))
     )
 
-    changed = ports.hours.replace(hours(("a", 1, 9 * HOUR, 17 * HOUR), ("a", 3, 22 * HOUR, 2 * HOUR)))
+    changed = replace_hours(ports, hours(("a", 1, 9 * HOUR, 17 * HOUR), ("a", 3, 22 * HOUR, 2 * HOUR)))
 
     assert changed == 1  # only ("a", 3, ...) is new for store a
-    assert ports.hours.hours().rows() == [
+    assert ports.hours.hours(snapshot=latest(ports)).rows() == [
         ("a", 1, 9 * HOUR, 17 * HOUR),
         ("a", 3, 22 * HOUR, 2 * HOUR),
         ("b", 2, 8 * HOUR, 20 * HOUR),  # b was not listed: untouched
@@ -296,29 +336,29 @@ def test_replace_makes_the_given_rows_the_whole_set_of_each_listed_store(ports: 
 def test_repeated_given_rows_count_once(ports: Ports) -> None:
     row = ("a", 4, 10 * HOUR, 11 * HOUR)
 
-    assert ports.hours.replace(hours(row, row, row)) == 1
-    assert ports.hours.hours().rows() == [row]
+    assert replace_hours(ports, hours(row, row, row)) == 1
+    assert ports.hours.hours(snapshot=latest(ports)).rows() == [row]
 
 
 def test_a_row_stored_for_another_store_is_new_for_this_one(ports: Ports) -> None:
-    ports.hours.replace(hours(("a", 0, HOUR, 2 * HOUR)))
+    replace_hours(ports, hours(("a", 0, HOUR, 2 * HOUR)))
 
-    assert ports.hours.replace(hours(("b", 0, HOUR, 2 * HOUR))) == 1
-    assert [row[0] for row in ports.hours.hours().rows()] == ["a", "b"]
+    assert replace_hours(ports, hours(("b", 0, HOUR, 2 * HOUR))) == 1
+    assert [row[0] for row in ports.hours.hours(snapshot=latest(ports)).rows()] == ["a", "b"]
 
 
 def test_a_listed_store_without_rows_loses_its_rows(ports: Ports) -> None:
-    ports.hours.replace(hours(("a", 0, HOUR, 2 * HOUR), ("b", 0, HOUR, 2 * HOUR)))
+    replace_hours(ports, hours(("a", 0, HOUR, 2 * HOUR), ("b", 0, HOUR, 2 * HOUR)))
 
     # "a" is listed among the ids, but no row points at it.
-    changed = ports.hours.replace(BusinessHours(("a", "b"), [1], [5], [HOUR], [3 * HOUR]))
+    changed = replace_hours(ports, BusinessHours(("a", "b"), [1], [5], [HOUR], [3 * HOUR]))
 
     assert changed == 1
-    assert ports.hours.hours().rows() == [("b", 5, HOUR, 3 * HOUR)]
+    assert ports.hours.hours(snapshot=latest(ports)).rows() == [("b", 5, HOUR, 3 * HOUR)]
 
 
 def test_hours_of_a_store_range(ports: Ports) -> None:
-    ports.hours.replace(
+    replace_hours(ports, 
         hours(
             ("1", 0, HOUR, 2 * HOUR),
             ("10", 1, HOUR, 2 * HOUR),
@@ -327,7 +367,7 @@ def test_hours_of_a_store_range(ports: Ports) -> None:
         )
     )
 
-    selected = ports.hours.hours(StoreRange("10", "9"))
+    selected = ports.hours.hours(StoreRange("10", "9"), snapshot=latest(ports))
 
     assert selected.store_ids == ("10", "9")
     assert selected.rows() == [("10", 1, HOUR, 2 * HOUR), ("9", 2, HOUR, 2 * HOUR)]
@@ -337,18 +377,18 @@ def test_hours_of_a_store_range(ports: Ports) -> None:
 
 
 def test_an_empty_timezone_repository(ports: Ports) -> None:
-    assert ports.timezones.timezones().by_store == {}
-    assert ports.timezones.replace(zones({})) == 0
+    assert ports.timezones.timezones(snapshot=latest(ports)).by_store == {}
+    assert replace_zones(ports, zones({})) == 0
 
 
 def test_timezone_replace_counts_new_or_different_zones(ports: Ports) -> None:
     first = zones({"a": "America/Chicago", "b": "Asia/Kolkata"})
-    assert ports.timezones.replace(first) == 2
-    assert ports.timezones.replace(first) == 0
+    assert replace_zones(ports, first) == 2
+    assert replace_zones(ports, first) == 0
 
     second = zones({"a": "America/Chicago", "b": "Europe/Berlin", "c": "America/New_York"})
-    assert ports.timezones.replace(second) == 2
-    assert ports.timezones.timezones().by_store == {
+    assert replace_zones(ports, second) == 2
+    assert ports.timezones.timezones(snapshot=latest(ports)).by_store == {
         "a": "America/Chicago",
         "b": "Europe/Berlin",
         "c": "America/New_York",
@@ -356,21 +396,247 @@ def test_timezone_replace_counts_new_or_different_zones(ports: Ports) -> None:
 
 
 def test_timezone_replace_leaves_unlisted_stores_alone(ports: Ports) -> None:
-    ports.timezones.replace(zones({"a": "America/Denver", "b": "America/Boise"}))
+    replace_zones(ports, zones({"a": "America/Denver", "b": "America/Boise"}))
 
-    ports.timezones.replace(zones({"b": "America/Chicago"}))
+    replace_zones(ports, zones({"b": "America/Chicago"}))
 
-    assert ports.timezones.timezones().by_store == {"a": "America/Denver", "b": "America/Chicago"}
+    assert ports.timezones.timezones(snapshot=latest(ports)).by_store == {"a": "America/Denver", "b": "America/Chicago"}
 
 
 def test_timezones_of_a_store_range(ports: Ports) -> None:
     by_store = {"1": "Asia/Tokyo", "10": "Europe/Paris", "9": "America/Lima", UUID_ID: "Africa/Cairo"}
-    ports.timezones.replace(zones(by_store))
+    replace_zones(ports, zones(by_store))
 
-    selected = ports.timezones.timezones(StoreRange("10", "9"))
+    selected = ports.timezones.timezones(StoreRange("10", "9"), snapshot=latest(ports))
 
     assert selected.by_store == {"10": "Europe/Paris", "9": "America/Lima"}
-    assert ports.timezones.timezones().by_store == by_store
+    assert ports.timezones.timezones(snapshot=latest(ports)).by_store == by_store
+
+
+# -- snapshots: numbered ingestions -----------------------------------------------
+
+
+@attrs.frozen
+class State:
+    """Everything a report reads at one snapshot."""
+
+    latest: int | None
+    store_ids: list[str]
+    polls: list[tuple[str, int, bool]]
+    hours: list[tuple[str, int, int, int]]
+    timezones: dict[str, str]
+
+
+def state_at(ports: Ports, snapshot: int) -> State:
+    return State(
+        ports.status.latest_timestamp(snapshot=snapshot),
+        ports.status.store_ids(snapshot=snapshot),
+        ports.status.polls_since(-(2**62), snapshot=snapshot).rows(),
+        ports.hours.hours(snapshot=snapshot).rows(),
+        dict(ports.timezones.timezones(snapshot=snapshot).by_store),
+    )
+
+
+FIRST_POLLS = polls(("a", HOUR, True), ("a", 2 * HOUR, False))
+FIRST_HOURS = hours(("a", 0, 9 * HOUR, 17 * HOUR), ("a", 1, 9 * HOUR, 17 * HOUR))
+FIRST_ZONES = zones({"a": "America/New_York"})
+FIRST_STATE = State(
+    2 * HOUR,
+    ["a"],
+    [("a", HOUR, True), ("a", 2 * HOUR, False)],
+    [("a", 0, 9 * HOUR, 17 * HOUR), ("a", 1, 9 * HOUR, 17 * HOUR)],
+    {"a": "America/New_York"},
+)
+# A second ingestion: a poll of a, a new store b, a's hours and zone replaced.
+SECOND_POLLS = polls(("a", 3 * HOUR, True), ("b", 3 * HOUR, False))
+SECOND_HOURS = hours(("a", 1, 9 * HOUR, 17 * HOUR), ("a", 2, 22 * HOUR, 2 * HOUR), ("b", 6, 0, 0))
+SECOND_ZONES = zones({"a": "Asia/Tokyo", "b": "Europe/Berlin"})
+SECOND_STATE = State(
+    3 * HOUR,
+    ["a", "b"],
+    [("a", HOUR, True), ("a", 2 * HOUR, False), ("a", 3 * HOUR, True), ("b", 3 * HOUR, False)],
+    [("a", 1, 9 * HOUR, 17 * HOUR), ("a", 2, 22 * HOUR, 2 * HOUR), ("b", 6, 0, 0)],
+    {"a": "Asia/Tokyo", "b": "Europe/Berlin"},
+)
+EMPTY_STATE = State(None, [], [], [], {})
+
+
+def store_everything(ports: Ports, version: int, given: tuple[StatusPolls, BusinessHours, StoreTimezones]) -> None:
+    ports.status.add(given[0], version=version)
+    ports.hours.replace(given[1], version=version)
+    ports.timezones.replace(given[2], version=version)
+
+
+def ingest_everything(ports: Ports, given: tuple[StatusPolls, BusinessHours, StoreTimezones]) -> int:
+    version = ports.log.begin()
+    store_everything(ports, version, given)
+    ports.log.complete(version)
+    return version
+
+
+FIRST = (FIRST_POLLS, FIRST_HOURS, FIRST_ZONES)
+SECOND = (SECOND_POLLS, SECOND_HOURS, SECOND_ZONES)
+
+
+def test_before_any_ingestion_the_snapshot_sees_nothing(ports: Ports) -> None:
+    assert latest(ports) == 0
+    assert state_at(ports, latest(ports)) == EMPTY_STATE
+
+
+def test_versions_increase_and_the_latest_complete_one_is_the_snapshot(ports: Ports) -> None:
+    first = ingest_everything(ports, FIRST)
+    second = ingest_everything(ports, SECOND)
+
+    assert 0 < first < second
+    assert latest(ports) == second
+
+
+def test_a_snapshot_does_not_see_what_a_later_ingestion_adds_or_replaces(ports: Ports) -> None:
+    ingest_everything(ports, FIRST)
+    planned = latest(ports)
+
+    ingest_everything(ports, SECOND)
+
+    # New polls, a new store, replaced hours and a replaced zone: none of it at the earlier snapshot.
+    assert state_at(ports, planned) == FIRST_STATE
+    assert state_at(ports, latest(ports)) == SECOND_STATE
+    assert ports.status.polls_since(2 * HOUR, StoreRange("b", "b"), snapshot=planned).rows() == []
+    assert ports.hours.hours(StoreRange("a", "a"), snapshot=planned).rows() == FIRST_STATE.hours
+
+
+def test_a_running_ingestion_is_seen_by_no_snapshot_until_it_completes(ports: Ports) -> None:
+    ingest_everything(ports, FIRST)
+    version = ports.log.begin()
+    # Stored in several transactions, as a big file is loaded in batches.
+    ports.status.add(SECOND_POLLS, version=version)
+    ports.hours.replace(SECOND_HOURS, version=version)
+    assert latest(ports) < version
+    assert state_at(ports, latest(ports)) == FIRST_STATE
+    ports.timezones.replace(SECOND_ZONES, version=version)
+    assert state_at(ports, latest(ports)) == FIRST_STATE
+
+    ports.log.complete(version)
+
+    assert latest(ports) == version
+    assert state_at(ports, version) == SECOND_STATE
+
+
+def test_polls_of_one_ingestion_in_several_batches_appear_together(ports: Ports) -> None:
+    version = ports.log.begin()
+    assert ports.status.add(polls(("a", HOUR, True)), version=version) == 1
+    assert ports.status.add(polls(("a", HOUR, False), ("b", 2 * HOUR, True)), version=version) == 1
+    assert ports.status.latest_timestamp(snapshot=latest(ports)) is None
+
+    ports.log.complete(version)
+
+    assert everything(ports) == [("a", HOUR, True), ("b", 2 * HOUR, True)]
+
+
+def test_a_poll_stored_already_keeps_its_first_version(ports: Ports) -> None:
+    add_polls(ports, polls(("a", HOUR, True)))
+    first = latest(ports)
+
+    assert add_polls(ports, polls(("a", HOUR, False), ("a", 2 * HOUR, False))) == 1
+
+    assert ports.status.polls_since(0, snapshot=first).rows() == [("a", HOUR, True)]
+    assert everything(ports) == [("a", HOUR, True), ("a", 2 * HOUR, False)]
+
+
+def test_rows_replaced_twice_within_one_ingestion_end_as_the_last_replacement_says(ports: Ports) -> None:
+    ingest_everything(ports, FIRST)
+    first = latest(ports)
+    other = hours(("a", 4, HOUR, 2 * HOUR))
+    version = ports.log.begin()
+    for given_hours, zone in ((other, "UTC"), (FIRST_HOURS, "America/New_York"), (other, "Asia/Tokyo")):
+        ports.hours.replace(given_hours, version=version)
+        ports.timezones.replace(zones({"a": zone}), version=version)
+    ports.log.complete(version)
+
+    assert ports.hours.hours(snapshot=latest(ports)).rows() == [("a", 4, HOUR, 2 * HOUR)]
+    assert dict(ports.timezones.timezones(snapshot=latest(ports)).by_store) == {"a": "Asia/Tokyo"}
+    assert state_at(ports, first) == FIRST_STATE
+
+
+def test_hours_dropped_and_added_again_are_seen_at_every_snapshot_as_they_were(ports: Ports) -> None:
+    row = ("a", 3, HOUR, 2 * HOUR)
+    replace_hours(ports, hours(row))
+    with_row = latest(ports)
+    replace_hours(ports, BusinessHours(("a",), [], [], [], []))
+    without = latest(ports)
+    assert replace_hours(ports, hours(row)) == 1
+
+    assert ports.hours.hours(snapshot=with_row).rows() == [row]
+    assert ports.hours.hours(snapshot=without).rows() == []
+    assert ports.hours.hours(snapshot=latest(ports)).rows() == [row]
+
+
+def test_an_ingestion_that_never_completed_is_never_seen_even_after_a_later_one_completes(ports: Ports) -> None:
+    ingest_everything(ports, FIRST)
+    abandoned = ports.log.begin()
+    store_everything(ports, abandoned, SECOND)
+    ports.log.abandon(abandoned)  # it failed (or its process died) before completing
+
+    assert latest(ports) < abandoned
+    assert state_at(ports, latest(ports)) == FIRST_STATE
+
+    later = ports.log.begin()
+    assert later > abandoned
+    # The poll the abandoned ingestion had stored is new again.
+    assert ports.status.add(polls(("a", 3 * HOUR, True), ("c", 4 * HOUR, True)), version=later) == 2
+    ports.log.complete(later)
+
+    assert state_at(ports, latest(ports)) == attrs.evolve(
+        FIRST_STATE,
+        latest=4 * HOUR,
+        store_ids=["a", "c"],
+        polls=[*FIRST_STATE.polls, ("a", 3 * HOUR, True), ("c", 4 * HOUR, True)],
+    )
+    for snapshot in range(0, later + 1):
+        seen = state_at(ports, snapshot)
+        assert ("b", 3 * HOUR, False) not in seen.polls
+        assert "b" not in seen.timezones and seen.timezones.get("a") != "Asia/Tokyo"
+
+
+def test_an_ingestion_discarded_by_the_next_cannot_complete(ports: Ports) -> None:
+    abandoned = ports.log.begin()
+    ports.log.abandon(abandoned)
+    later = ports.log.begin()
+
+    with pytest.raises(RepositoryError):
+        ports.log.complete(abandoned)
+
+    ports.log.complete(later)
+    assert latest(ports) == later
+
+
+def test_the_next_ingestion_waits_for_the_running_one(ports: Ports) -> None:
+    first = ports.log.begin()
+    began: list[int] = []
+    waiter = threading.Thread(target=lambda: began.append(ports.log.begin()))
+    waiter.start()
+    waiter.join(timeout=0.5)
+    assert waiter.is_alive() and began == []
+
+    ports.log.complete(first)
+
+    waiter.join(timeout=10)
+    assert began == [first + 1]
+    ports.log.complete(began[0])
+    assert latest(ports) == first + 1
+
+
+def test_latest_timestamp_until_an_instant_is_the_latest_poll_at_or_before_it(ports: Ports) -> None:
+    add_polls(ports, polls(("a", HOUR, True), ("b", 3 * HOUR, True), ("a", 5 * HOUR, False)))
+    snapshot = latest(ports)
+
+    def until(instant: int) -> int | None:
+        return ports.status.latest_timestamp(snapshot=snapshot, until_us=instant)
+
+    assert until(3 * HOUR) == 3 * HOUR
+    assert until(5 * HOUR - 1) == 3 * HOUR
+    assert until(HOUR) == HOUR
+    assert until(HOUR - 1) is None
+    assert until(10 * HOUR) == 5 * HOUR
 
 
 # -- report registry --------------------------------------------------------------
@@ -381,6 +647,7 @@ SAVED = datetime(2023, 1, 25, 18, 20, 0, 250000, tzinfo=timezone.utc)
 # A non-UTC offset: the registry must give back the same instant, in UTC.
 FINISHED = datetime(2023, 1, 25, 21, 0, 1, 999999, tzinfo=timezone(timedelta(hours=5, minutes=30)))
 LATER = FINISHED + timedelta(minutes=5)
+NOW_US = 1_674_670_398_123_456
 
 
 def running(report_id: str) -> Report:
@@ -398,6 +665,9 @@ def test_a_report_comes_back_as_it_was_added(ports: Ports) -> None:
         error="the store_status file is missing",
         progress_done=3,
         progress_total=14_092,
+        as_of=datetime(2023, 1, 25, 7, 0, 0, 1, tzinfo=timezone(timedelta(hours=-5))),
+        snapshot=12,
+        now_us=NOW_US,
     )
     ports.registry.add(report)
 
@@ -413,6 +683,7 @@ def test_a_running_report_keeps_its_empty_fields(ports: Ports) -> None:
     assert stored.is_running
     assert (stored.finished_at, stored.report_path, stored.error) == (None, None, None)
     assert (stored.progress_done, stored.progress_total) == (0, 0)
+    assert (stored.as_of, stored.snapshot, stored.now_us) == (None, None, None)
     assert ports.registry.parts("r-1") == []
 
 
@@ -425,30 +696,47 @@ def test_a_second_report_with_the_same_id_is_refused_and_the_first_kept(ports: P
     assert ports.registry.get("r") == running("r")
 
 
-def test_plan_records_the_number_of_parts_and_the_time(ports: Ports) -> None:
+def test_plan_records_the_number_of_parts_the_time_the_snapshot_and_now(ports: Ports) -> None:
     ports.registry.add(running("r"))
 
-    ports.registry.plan("r", 7, PLANNED)
+    recorded = ports.registry.plan("r", 7, PLANNED, snapshot=3, now_us=NOW_US)
 
-    assert ports.registry.get("r") == attrs.evolve(running("r"), progress_total=7, updated_at=PLANNED)
+    planned = attrs.evolve(running("r"), progress_total=7, updated_at=PLANNED, snapshot=3, now_us=NOW_US)
+    assert ports.registry.get("r") == recorded == planned
+    assert planned.is_planned
+
+
+def test_a_report_keeps_its_first_plan(ports: Ports) -> None:
+    ports.registry.add(running("r"))
+    ports.registry.plan("r", 7, PLANNED, snapshot=3, now_us=None)
+
+    again = ports.registry.plan("r", 9, LATER, snapshot=4, now_us=NOW_US)
+
+    first = attrs.evolve(running("r"), progress_total=7, updated_at=PLANNED, snapshot=3, now_us=None)
+    assert ports.registry.get("r") == again == first
 
 
 def test_save_part_counts_the_distinct_parts_saved(ports: Ports) -> None:
     ports.registry.add(running("r"))
-    ports.registry.plan("r", 4, PLANNED)
+    ports.registry.plan("r", 4, PLANNED, snapshot=1, now_us=NOW_US)
 
     assert ports.registry.save_part("r", 2, "c,1\n", SAVED) == 1
     assert ports.registry.save_part("r", 0, "a,1\n", SAVED + timedelta(seconds=1)) == 2
     assert ports.registry.save_part("r", 3, "d,1\n", SAVED + timedelta(seconds=2)) == 3
 
     assert ports.registry.get("r") == attrs.evolve(
-        running("r"), progress_done=3, progress_total=4, updated_at=SAVED + timedelta(seconds=2)
+        running("r"),
+        progress_done=3,
+        progress_total=4,
+        updated_at=SAVED + timedelta(seconds=2),
+        snapshot=1,
+        now_us=NOW_US,
     )
 
 
 def test_saving_a_part_again_counts_it_once_and_replaces_it(ports: Ports) -> None:
     ports.registry.add(running("r"))
-    ports.registry.plan("r", 2, PLANNED)
+    ports.registry.plan("r", 2, PLANNED, snapshot=1, now_us=NOW_US)
     ports.registry.save_part("r", 0, "a,old\n", SAVED)
     ports.registry.save_part("r", 1, "b,1\n", SAVED)
 
@@ -494,13 +782,15 @@ def test_the_parts_of_each_report_are_kept_apart(ports: Ports) -> None:
 
 def test_mark_complete_finishes_a_running_report_once(ports: Ports) -> None:
     ports.registry.add(running("r"))
-    ports.registry.plan("r", 1, PLANNED)
+    ports.registry.plan("r", 1, PLANNED, snapshot=1, now_us=NOW_US)
     ports.registry.save_part("r", 0, "a,1\n", SAVED)
 
     assert ports.registry.mark_complete("r", "out/r.csv", FINISHED) is True
     complete = ports.registry.get("r")
     assert complete == attrs.evolve(
         running("r"),
+        snapshot=1,
+        now_us=NOW_US,
         status=ReportStatus.COMPLETE,
         updated_at=FINISHED,
         finished_at=FINISHED,
@@ -517,13 +807,15 @@ def test_mark_complete_finishes_a_running_report_once(ports: Ports) -> None:
 
 def test_mark_failed_finishes_a_running_report_once(ports: Ports) -> None:
     ports.registry.add(running("r"))
-    ports.registry.plan("r", 3, PLANNED)
+    ports.registry.plan("r", 3, PLANNED, snapshot=1, now_us=NOW_US)
     ports.registry.save_part("r", 1, "b,1\n", SAVED)
 
     assert ports.registry.mark_failed("r", "database error: disk full", FINISHED) is True
     failed = ports.registry.get("r")
     assert failed == attrs.evolve(
         running("r"),
+        snapshot=1,
+        now_us=NOW_US,
         status=ReportStatus.FAILED,
         updated_at=FINISHED,
         finished_at=FINISHED,
@@ -540,7 +832,7 @@ def test_mark_failed_finishes_a_running_report_once(ports: Ports) -> None:
 def test_completion_drops_the_parts_and_failure_keeps_them(ports: Ports) -> None:
     for report_id in ("done", "broken"):
         ports.registry.add(running(report_id))
-        ports.registry.plan(report_id, 2, PLANNED)
+        ports.registry.plan(report_id, 2, PLANNED, snapshot=1, now_us=NOW_US)
         ports.registry.save_part(report_id, 0, "a,1\n", SAVED)
         ports.registry.save_part(report_id, 1, "b,1\n", SAVED)
 
@@ -582,7 +874,7 @@ def test_finishing_one_report_leaves_the_others_running(ports: Ports) -> None:
     "action",
     [
         lambda registry: registry.get("missing"),
-        lambda registry: registry.plan("missing", 3, PLANNED),
+        lambda registry: registry.plan("missing", 3, PLANNED, snapshot=1, now_us=NOW_US),
         lambda registry: registry.save_part("missing", 0, "a,1\n", SAVED),
         lambda registry: registry.parts("missing"),
         lambda registry: registry.mark_complete("missing", "x.csv", FINISHED),
@@ -662,7 +954,7 @@ def test_parts_saved_at_once_by_two_workers_are_all_counted(database_url: str) -
     registry = SqlAlchemyReportRegistry(registry_engine)
     total = WORKERS * PARTS_PER_WORKER
     registry.add(running("r"))
-    registry.plan("r", total, PLANNED)
+    registry.plan("r", total, PLANNED, snapshot=1, now_us=NOW_US)
     # Interleaved indexes: worker 0 saves the even parts, worker 1 the odd ones.
     indexes = [list(range(worker, total, WORKERS)) for worker in range(WORKERS)]
 
@@ -680,7 +972,7 @@ def test_the_same_parts_saved_at_once_by_two_workers_count_once(database_url: st
     registry_engine = create_engine_for(database_url)
     registry = SqlAlchemyReportRegistry(registry_engine)
     registry.add(running("r"))
-    registry.plan("r", PARTS_PER_WORKER, PLANNED)
+    registry.plan("r", PARTS_PER_WORKER, PLANNED, snapshot=1, now_us=NOW_US)
     # A part redone after a crash: both workers save all the parts.
     indexes = [list(range(PARTS_PER_WORKER)) for _ in range(WORKERS)]
 
@@ -691,6 +983,125 @@ def test_the_same_parts_saved_at_once_by_two_workers_count_once(database_url: st
     assert registry.get("r").progress_done == PARTS_PER_WORKER
     assert registry.parts("r") == [f"part {index}\n" for index in range(PARTS_PER_WORKER)]
     registry_engine.dispose()
+
+
+# -- ingestions in real databases: a dead process, a lost turn, a long wait ---------
+
+REPO = Path(__file__).resolve().parents[2]
+
+# A process that dies in the middle of an ingestion: everything stored, holding its turn,
+# neither completed nor abandoned.
+DIE_MID_INGESTION = """
+import os, sys
+from adapters.sqlalchemy import (
+    SqlAlchemyBusinessHoursRepository, SqlAlchemyIngestionLog, SqlAlchemyStatusRepository,
+    SqlAlchemyTimezoneRepository, create_engine_for,
+)
+from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
+HOUR = 3_600_000_000
+engine = create_engine_for(sys.argv[1])
+version = SqlAlchemyIngestionLog(engine).begin()
+SqlAlchemyStatusRepository(engine).add(
+    StatusPolls.from_rows([("a", 3 * HOUR, True), ("b", 3 * HOUR, False)]), version=version
+)
+SqlAlchemyBusinessHoursRepository(engine).replace(
+    BusinessHours.from_rows([("a", 1, 9 * HOUR, 17 * HOUR), ("a", 2, 22 * HOUR, 2 * HOUR), ("b", 6, 0, 0)]),
+    version=version,
+)
+SqlAlchemyTimezoneRepository(engine).replace(
+    StoreTimezones({"a": "Asia/Tokyo", "b": "Europe/Berlin"}), version=version
+)
+print(version, flush=True)
+os._exit(9)
+"""
+
+
+def ingestion_states(engine: Engine) -> dict[int, str]:
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT version, state FROM ingestions").all()
+    return {int(row[0]): str(row[1]) for row in rows}
+
+
+def test_the_rows_of_an_ingestion_whose_process_died_are_never_seen(database_url: str) -> None:
+    engine = create_engine_for(database_url)
+    try:
+        # A short wait: the dead process's turn must have been released with it.
+        ports = _sqlalchemy_ports(engine, wait_seconds=5.0)
+        ingest_everything(ports, FIRST)
+        environment = {**os.environ, "PYTHONPATH": str(REPO)}
+        died = subprocess.run(
+            [sys.executable, "-c", DIE_MID_INGESTION, database_url],
+            cwd=REPO,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert died.returncode == 9, died.stderr
+        dead = int(died.stdout)
+
+        assert ingestion_states(engine)[dead] == "running"
+        assert state_at(ports, latest(ports)) == FIRST_STATE
+
+        later = ports.log.begin()
+        assert ingestion_states(engine)[dead] == "abandoned"
+        assert ports.status.add(polls(("c", 4 * HOUR, True)), version=later) == 1
+        ports.log.complete(later)
+
+        assert latest(ports) == later > dead
+        assert state_at(ports, later) == attrs.evolve(
+            FIRST_STATE, latest=4 * HOUR, store_ids=["a", "c"], polls=[*FIRST_STATE.polls, ("c", 4 * HOUR, True)]
+        )
+    finally:
+        engine.dispose()
+
+
+def test_an_ingestion_that_lost_its_turn_can_store_nothing_more(database_url: str) -> None:
+    engine = create_engine_for(database_url)
+    try:
+        ports = _sqlalchemy_ports(engine)
+        lost = ports.log.begin()
+        ports.status.add(polls(("a", HOUR, True)), version=lost)
+        # Its turn is gone (as when the connection holding it dropped) while it goes on.
+        ports.log.abandon(lost)
+        later = ports.log.begin()
+
+        writes: list[Callable[[], object]] = [
+            lambda: ports.status.add(polls(("z", HOUR, True)), version=lost),
+            lambda: ports.hours.replace(hours(("z", 0, HOUR, 2 * HOUR)), version=lost),
+            lambda: ports.timezones.replace(zones({"z": "UTC"}), version=lost),
+            lambda: ports.status.add(polls(("z", HOUR, True)), version=later + 1),  # never began
+        ]
+        for write in writes:
+            with pytest.raises(RepositoryError, match="cannot store anything"):
+                write()
+        with pytest.raises(RepositoryError, match="not running"):
+            ports.log.complete(lost)
+
+        ports.log.complete(later)
+        assert state_at(ports, latest(ports)) == EMPTY_STATE
+    finally:
+        engine.dispose()
+
+
+def test_an_ingestion_gives_up_waiting_for_its_turn_after_its_wait(database_url: str) -> None:
+    engine = create_engine_for(database_url)
+    other_engine = create_engine_for(database_url)
+    try:
+        running_log = SqlAlchemyIngestionLog(engine)
+        version = running_log.begin()
+        impatient = SqlAlchemyIngestionLog(other_engine, wait_seconds=0.3)
+
+        with pytest.raises(RepositoryError, match="another ingestion"):
+            impatient.begin()
+
+        running_log.complete(version)
+        next_version = impatient.begin()
+        impatient.abandon(next_version)
+        assert next_version == version + 1
+    finally:
+        engine.dispose()
+        other_engine.dispose()
 
 
 # -- report storage -----------------------------------------------------------------
@@ -773,7 +1184,7 @@ CUTOFF = datetime(2023, 3, 1, 0, 0, tzinfo=timezone.utc)
 
 def finish(registry: ReportRegistry, report_id: str, at: datetime, *, complete: bool) -> None:
     registry.add(running(report_id))
-    registry.plan(report_id, 2, PLANNED)
+    registry.plan(report_id, 2, PLANNED, snapshot=1, now_us=NOW_US)
     registry.save_part(report_id, 0, f"{report_id},1\n", SAVED)
     if complete:
         registry.mark_complete(report_id, f"out/{report_id}.csv", at)

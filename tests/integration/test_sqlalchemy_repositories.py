@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from sqlalchemy import Engine, inspect, select
 
 from adapters.sqlalchemy import (
     SqlAlchemyBusinessHoursRepository,
+    SqlAlchemyIngestionLog,
     SqlAlchemyReportRegistry,
     SqlAlchemyStatusRepository,
     create_engine_for,
@@ -48,6 +51,23 @@ def synthetic_polls(count: int, stores: int, seed: int) -> StatusPolls:
 
 def as_key_set(polls: StatusPolls) -> set[tuple[str, int, bool]]:
     return set(polls.rows())
+
+
+@contextmanager
+def ingestion(engine: Engine) -> Iterator[int]:
+    """The version of one ingestion, completed when the block ends."""
+    log = SqlAlchemyIngestionLog(engine)
+    version = log.begin()
+    try:
+        yield version
+    except BaseException:
+        log.abandon(version)
+        raise
+    log.complete(version)
+
+
+def latest(engine: Engine) -> int:
+    return SqlAlchemyIngestionLog(engine).latest_complete()
 
 
 # -- URLs and engines --------------------------------------------------------------
@@ -99,9 +119,11 @@ def test_every_repository_method_reports_an_unreachable_database_as_repository_e
     status = SqlAlchemyStatusRepository(engine)
 
     with pytest.raises(RepositoryError):
-        status.latest_timestamp()
+        status.latest_timestamp(snapshot=1)
     with pytest.raises(RepositoryError):
-        status.add(StatusPolls.from_rows([("a", 1, True)]))
+        status.add(StatusPolls.from_rows([("a", 1, True)]), version=1)
+    with pytest.raises(RepositoryError):
+        SqlAlchemyIngestionLog(engine).begin()
     with pytest.raises(RepositoryError):
         SqlAlchemyReportRegistry(engine).get("r")
 
@@ -153,12 +175,13 @@ def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(sqlite_engin
 
 def test_creating_the_schema_again_keeps_the_data(engine: Engine) -> None:
     status = SqlAlchemyStatusRepository(engine)
-    status.add(StatusPolls.from_rows([("a", HOUR, True)]))
+    with ingestion(engine) as version:
+        status.add(StatusPolls.from_rows([("a", HOUR, True)]), version=version)
 
     create_schema(engine)
     create_schema(engine)
 
-    assert status.polls_since(0).rows() == [("a", HOUR, True)]
+    assert status.polls_since(0, snapshot=latest(engine)).rows() == [("a", HOUR, True)]
     assert set(inspect(engine).get_table_names()) >= set(metadata.tables)
 
 
@@ -180,10 +203,12 @@ def test_a_bulk_add_of_200k_polls_counts_and_reads_back_exactly(engine: Engine) 
     status = SqlAlchemyStatusRepository(engine)
     polls = synthetic_polls(200_000, stores=1_500, seed=7)
 
-    assert status.add(polls) == 200_000
-    assert status.add(polls) == 0
+    with ingestion(engine) as version:
+        assert status.add(polls, version=version) == 200_000
+    with ingestion(engine) as version:
+        assert status.add(polls, version=version) == 0
 
-    stored = status.polls_since(START - 1)
+    stored = status.polls_since(START - 1, snapshot=latest(engine))
     assert len(stored) == 200_000
     assert stored.store_ids == tuple(sorted(polls.store_ids[i] for i in set(polls.store_index.tolist())))
     assert as_key_set(stored) == as_key_set(polls)
@@ -200,15 +225,18 @@ def test_a_bulk_add_that_overlaps_stored_polls_counts_only_the_new_ones(engine: 
     repeated = [(store_id, instant, not active) for store_id, instant, active in rows[50_000:100_000]]
     second = StatusPolls.from_rows(repeated + rows[100_000:])
 
-    assert status.add(first_half) == 100_000
-    assert status.add(second) == 100_000
-    assert as_key_set(status.polls_since(START - 1)) == set(rows)
+    with ingestion(engine) as version:
+        assert status.add(first_half, version=version) == 100_000
+    with ingestion(engine) as version:
+        assert status.add(second, version=version) == 100_000
+    assert as_key_set(status.polls_since(START - 1, snapshot=latest(engine))) == set(rows)
 
 
 def test_polls_since_reads_a_range_of_a_bulk_load_exactly(engine: Engine) -> None:
     status = SqlAlchemyStatusRepository(engine)
     polls = synthetic_polls(50_000, stores=400, seed=3)
-    status.add(polls)
+    with ingestion(engine) as version:
+        status.add(polls, version=version)
     start = START + WEEK // 2
     stores = StoreRange(polls.store_ids[100], polls.store_ids[250])
 
@@ -221,7 +249,7 @@ def test_polls_since_reads_a_range_of_a_bulk_load_exactly(engine: Engine) -> Non
         before = [row for row in own if row[1] < start]
         expected += before[-1:] + [row for row in own if row[1] >= start]
 
-    assert status.polls_since(start, stores).rows() == sorted(expected)
+    assert status.polls_since(start, stores, snapshot=latest(engine)).rows() == sorted(expected)
 
 
 def test_concurrent_adds_store_every_poll_once(engine: Engine) -> None:
@@ -232,35 +260,41 @@ def test_concurrent_adds_store_every_poll_once(engine: Engine) -> None:
     counts: list[int] = []
     errors: list[BaseException] = []
 
-    def load(batch: StatusPolls) -> None:
+    def load(batch: StatusPolls, version: int) -> None:
         try:
-            counts.append(SqlAlchemyStatusRepository(engine).add(batch))
+            counts.append(SqlAlchemyStatusRepository(engine).add(batch, version=version))
         except BaseException as error:
             errors.append(error)
 
-    writers = [threading.Thread(target=load, args=(batch,)) for batch in batches]
-    for writer in writers:
-        writer.start()
-    for writer in writers:
-        writer.join()
+    # Batches of one ingestion written at once.
+    with ingestion(engine) as version:
+        writers = [threading.Thread(target=load, args=(batch, version)) for batch in batches]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
 
     assert errors == []
     assert sum(counts) == 60_000
-    assert len(SqlAlchemyStatusRepository(engine).polls_since(START - 1)) == 60_000
+    assert len(SqlAlchemyStatusRepository(engine).polls_since(START - 1, snapshot=latest(engine))) == 60_000
 
 
 def test_a_bulk_hours_replace_of_many_stores(engine: Engine) -> None:
     repository = SqlAlchemyBusinessHoursRepository(engine)
     stores = [f"store-{number:05d}" for number in range(3_000)]
     rows = [(store, day, 9 * HOUR, 17 * HOUR + i) for i, store in enumerate(stores) for day in range(7)]
-    assert repository.replace(BusinessHours.from_rows(rows)) == 21_000
+    with ingestion(engine) as version:
+        assert repository.replace(BusinessHours.from_rows(rows), version=version) == 21_000
+    first = latest(engine)
 
     # Every store loses Sunday and gets a later Monday closing.
     changed = [row for row in rows if row[1] != 6]
     changed = [(s, d, start, end + 1 if d == 0 else end) for s, d, start, end in changed]
 
-    assert repository.replace(BusinessHours.from_rows(changed)) == 3_000
-    assert repository.hours().rows() == sorted(changed)
+    with ingestion(engine) as version:
+        assert repository.replace(BusinessHours.from_rows(changed), version=version) == 3_000
+    assert repository.hours(snapshot=latest(engine)).rows() == sorted(changed)
+    assert repository.hours(snapshot=first).rows() == sorted(rows)
 
 
 # -- registry ---------------------------------------------------------------------
@@ -274,7 +308,7 @@ def test_report_times_come_back_in_utc(engine: Engine) -> None:
     planned = datetime.fromisoformat("2024-03-10T13:30:00.5+05:30")
     finished = datetime.fromisoformat("2024-03-10T03:00:00.000002-05:00")
     registry.add(Report("r", ReportStatus.RUNNING, created, created))
-    registry.plan("r", 1, planned)
+    registry.plan("r", 1, planned, snapshot=1, now_us=None)
     assert registry.get("r").updated_at == planned
 
     registry.mark_complete("r", "db:r", finished)
@@ -296,7 +330,7 @@ def test_a_naive_report_time_is_refused(engine: Engine) -> None:
 
     registry.add(Report("r", ReportStatus.RUNNING, UTC_2024, UTC_2024))
     for refused in (
-        lambda: registry.plan("r", 2, datetime(2024, 1, 2)),
+        lambda: registry.plan("r", 2, datetime(2024, 1, 2), snapshot=1, now_us=None),
         lambda: registry.save_part("r", 0, "a\n", datetime(2024, 1, 2)),
         lambda: registry.mark_complete("r", "db:r", datetime(2024, 1, 2)),
         lambda: registry.mark_failed("r", "boom", datetime(2024, 1, 2)),

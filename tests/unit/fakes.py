@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dependency_injector import providers
 
+from adapters.memory import (
+    InMemoryBusinessHoursRepository,
+    InMemoryIngestionLog,
+    InMemoryStatusRepository,
+    InMemoryTimezoneRepository,
+)
 from domain.ports import (
     BusinessHoursRepository,
     QueueUnavailable,
@@ -43,7 +49,16 @@ def override_ports(
     hours: BusinessHoursRepository,
     timezones: TimezoneRepository,
 ) -> None:
-    """Point every port the API reaches at the given in-memory adapters (``reset_override`` undoes it)."""
+    """Point every port the API reaches at the given in-memory adapters (``reset_override`` undoes it).
+
+    Their ingestion log starts before any ingestion: reports read the rows
+    the repositories were built with.
+    """
+    log = InMemoryIngestionLog(
+        status if isinstance(status, InMemoryStatusRepository) else None,
+        hours if isinstance(hours, InMemoryBusinessHoursRepository) else None,
+        timezones if isinstance(timezones, InMemoryTimezoneRepository) else None,
+    )
     for provider, instance in (
         (container.report_registry, registry),
         (container.report_storage, storage),
@@ -52,6 +67,7 @@ def override_ports(
         (container.hours_repository, hours),
         (container.timezone_repository, timezones),
         (container.report_inputs, RepositoryInputSource(status, hours, timezones)),
+        (container.ingestion_log, log),
     ):
         provider.override(providers.Object(instance))
 
@@ -60,4 +76,4 @@ def run_every_part(runs: ReportRunService, report_id: str) -> None:
     """Do a worker's job in-process: plan the report and compute each of its parts."""
     plan = runs.plan(report_id)
     for index, chunk in enumerate(plan.chunks):
-        runs.run_chunk(report_id, index, chunk, plan.now)
+        runs.run_chunk(report_id, index, chunk)

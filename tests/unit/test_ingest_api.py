@@ -26,6 +26,7 @@ from adapters.csv.reader import PandasCsvReader
 from adapters.memory import (
     InMemoryBusinessHoursRepository,
     InMemoryIngestRegistry,
+    InMemoryIngestionLog,
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
@@ -106,6 +107,10 @@ class Api:
     def poll(self, ingest_id: str) -> TestResponse:
         return self.client.get(f"/ingest/{ingest_id}")
 
+    def stored_polls(self) -> int:
+        """How many polls the latest complete ingestion left stored."""
+        return len(self.status.polls_since(0, snapshot=self.container.ingestion_log().latest_complete()))
+
     def upload_folders(self) -> list[str]:
         return sorted(path.name for path in self.uploads_dir.iterdir()) if self.uploads_dir.exists() else []
 
@@ -132,9 +137,11 @@ def make_api(tmp_path: Path, **settings: Any) -> Api:
     api = Api(container, app.test_client(), InMemoryIngestRegistry(), RecordingQueue(), InMemoryStatusRepository(), uploads_dir)
     api.replace(container.ingest_registry, api.registry)
     api.replace(container.ingest_queue, api.queue)
+    hours, timezones = InMemoryBusinessHoursRepository(), InMemoryTimezoneRepository()
     api.replace(container.status_repository, api.status)
-    api.replace(container.hours_repository, InMemoryBusinessHoursRepository())
-    api.replace(container.timezone_repository, InMemoryTimezoneRepository())
+    api.replace(container.hours_repository, hours)
+    api.replace(container.timezone_repository, timezones)
+    api.replace(container.ingestion_log, InMemoryIngestionLog(api.status, hours, timezones))
     return api
 
 
@@ -154,9 +161,9 @@ def expected_summary(tmp_path: Path) -> dict[str, Any]:
     (folder / STATUS_FILE).write_bytes(STATUS_CSV)
     (folder / HOURS_FILE).write_bytes(HOURS_CSV)
     (folder / TIMEZONE_FILE).write_bytes(TIMEZONE_CSV)
-    service = IngestService(
-        PandasCsvReader(), InMemoryStatusRepository(), InMemoryBusinessHoursRepository(), InMemoryTimezoneRepository()
-    )
+    status = InMemoryStatusRepository()
+    hours, timezones = InMemoryBusinessHoursRepository(), InMemoryTimezoneRepository()
+    service = IngestService(PandasCsvReader(), status, hours, timezones, InMemoryIngestionLog(status, hours, timezones))
     return service.ingest(folder).to_dict()
 
 
@@ -345,7 +352,7 @@ def test_a_complete_ingestion_gives_the_summary_ingest_json_prints(api: Api, tmp
     assert (summary["store_status"]["rows"], summary["store_status"]["new"]) == (4, 2)
     assert summary["store_status"]["rejected"] == 1 and summary["timezone"]["rejected"] == 1
     assert [error["line"] for error in summary["store_status"]["errors"]] == [5]
-    assert len(api.status.polls_since(0)) == 2
+    assert api.stored_polls() == 2
     assert api.upload_folders() == []
 
 
@@ -359,7 +366,7 @@ def test_a_file_missing_a_column_fails_the_ingestion_naming_them(api: Api) -> No
     body = response.get_json()
     assert body["status"] == "Failed" and set(body) == {"status", "error"}
     assert HOURS_FILE in body["error"] and "end_time_local" in body["error"]
-    assert len(api.status.polls_since(0)) == 0
+    assert api.stored_polls() == 0
 
 
 def test_poison_rows_of_an_upload_are_rejected_and_the_rest_is_ingested(api: Api) -> None:

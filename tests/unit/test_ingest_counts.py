@@ -11,16 +11,21 @@ from __future__ import annotations
 from hypothesis import given, settings
 
 from adapters.csv.reader import PandasCsvReader
-from adapters.memory import InMemoryBusinessHoursRepository, InMemoryStatusRepository, InMemoryTimezoneRepository
+from adapters.memory import (
+    InMemoryBusinessHoursRepository,
+    InMemoryIngestionLog,
+    InMemoryStatusRepository,
+    InMemoryTimezoneRepository,
+)
 from domain.ingestion import FileSummary
 from domain.services import IngestService
 from ingest_counts import Folder, check_ingestions, folder_sequences
 
 
 def memory_service() -> IngestService:
-    return IngestService(
-        PandasCsvReader(), InMemoryStatusRepository(), InMemoryBusinessHoursRepository(), InMemoryTimezoneRepository()
-    )
+    status = InMemoryStatusRepository()
+    hours, timezones = InMemoryBusinessHoursRepository(), InMemoryTimezoneRepository()
+    return IngestService(PandasCsvReader(), status, hours, timezones, InMemoryIngestionLog(status, hours, timezones))
 
 
 @settings(max_examples=150, deadline=None)

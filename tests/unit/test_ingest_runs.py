@@ -21,6 +21,7 @@ from adapters.memory import (
     InMemoryBusinessHoursRepository,
     InMemoryFingerprintStore,
     InMemoryIngestRegistry,
+    InMemoryIngestionLog,
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
@@ -113,9 +114,10 @@ class Setup:
     hours: InMemoryBusinessHoursRepository
     timezones: InMemoryTimezoneRepository
     ingest: IngestService
+    log: InMemoryIngestionLog
 
     def stored_polls(self) -> list[tuple[str, int, bool]]:
-        return self.status.polls_since(-(2**62)).rows()
+        return self.status.polls_since(-(2**62), snapshot=self.log.latest_complete()).rows()
 
     def upload_folders(self) -> list[str]:
         directory = self.uploads.directory
@@ -129,7 +131,8 @@ def make_setup(
     max_bytes: int = 1 << 20,
 ) -> Setup:
     status, hours, timezones = InMemoryStatusRepository(), InMemoryBusinessHoursRepository(), InMemoryTimezoneRepository()
-    ingest = IngestService(PandasCsvReader(), status, hours, timezones)
+    log = InMemoryIngestionLog(status, hours, timezones)
+    ingest = IngestService(PandasCsvReader(), status, hours, timezones, log)
     built_registry = registry if registry is not None else InMemoryIngestRegistry()
     uploads = FilesystemUploadStorage(tmp_path / "uploads")
     built_queue = queue if queue is not None else RecordingQueue()
@@ -137,7 +140,7 @@ def make_setup(
     service = IngestRunService(
         ingest, built_registry, uploads, built_queue, clock, SequentialIds(), STALL, max_bytes=max_bytes
     )
-    return Setup(service, built_registry, uploads, built_queue, clock, status, hours, timezones, ingest)
+    return Setup(service, built_registry, uploads, built_queue, clock, status, hours, timezones, ingest, log)
 
 
 @pytest.fixture
@@ -271,7 +274,10 @@ def test_run_ingests_the_files_completes_with_the_summary_and_drops_the_files(se
     assert finished.error is None and finished.finished_at is not None
     assert setup.registry.get(run.ingest_id) == finished
     assert [store for store, _, _ in setup.stored_polls()] == ["a", "a", "b"]
-    assert setup.timezones.timezones().by_store == {"a": "America/New_York", "b": "Asia/Tokyo"}
+    assert setup.timezones.timezones(snapshot=setup.log.latest_complete()).by_store == {
+        "a": "America/New_York",
+        "b": "Asia/Tokyo",
+    }
     assert steps[0][1] == 0 and steps[-1][1] == steps[-1][2]
     assert setup.upload_folders() == []
 
@@ -300,7 +306,7 @@ def test_a_missing_column_fails_the_run_naming_file_and_column_and_stores_nothin
     assert finished.summary is None
     # The whole folder is read before anything is stored: not even the valid status file.
     assert setup.stored_polls() == []
-    assert len(setup.hours.hours()) == 0
+    assert len(setup.hours.hours(snapshot=setup.log.latest_complete())) == 0
     assert setup.upload_folders() == []
 
 
@@ -330,13 +336,13 @@ def test_a_run_delivered_again_while_running_ingests_again_without_duplicates(se
 
 
 class FlakyStatusRepository(InMemoryStatusRepository):
-    def add(self, polls: object) -> int:
+    def add(self, polls: object, *, version: int) -> int:
         raise RepositoryError("database error: database is locked")
 
 
 def test_a_database_error_during_the_run_leaves_it_running_with_its_files_for_a_retry(setup: Setup) -> None:
     run = setup.service.start(streams(ALL_FILES))
-    flaky = IngestService(PandasCsvReader(), FlakyStatusRepository(), setup.hours, setup.timezones)
+    flaky = IngestService(PandasCsvReader(), FlakyStatusRepository(), setup.hours, setup.timezones, setup.log)
     retrying = IngestRunService(
         flaky, setup.registry, setup.uploads, setup.queue, setup.clock, SequentialIds(), STALL
     )

@@ -54,65 +54,83 @@ poll_rows = st.lists(st.tuples(stores, instants, st.booleans()), max_size=12)
 
 @settings(max_examples=200, deadline=None)
 @given(batches=st.lists(poll_rows, min_size=1, max_size=4), start=st.integers(-6, 6), first=stores, last=stores)
-def test_status_repository_matches_a_dictionary_model(
+def test_status_repository_matches_a_dictionary_model_at_every_snapshot(
     batches: list[list[PollRow]], start: int, first: str, last: str
 ) -> None:
+    # Batch k is stored by version k; snapshot k sees the first k batches.
     repository = InMemoryStatusRepository()
-    model: dict[tuple[str, int], bool] = {}
-    for rows in batches:
-        assert repository.add(StatusPolls.from_rows(rows)) == model_add(model, rows)
-    assert repository.store_ids() == sorted({store for store, _ in model})
-    assert repository.latest_timestamp() == max((instant for _, instant in model), default=None)
-    for selection in (None, StoreRange(first, last)):
-        polls = repository.polls_since(start, selection)
-        expected = model_since(model, start, selection)
-        assert polls.rows() == expected
-        assert polls.store_ids == tuple(sorted({store for store, _, _ in expected}))
+    models: list[dict[tuple[str, int], bool]] = [{}]
+    for version, rows in enumerate(batches, start=1):
+        model = dict(models[-1])
+        assert repository.add(StatusPolls.from_rows(rows), version=version) == model_add(model, rows)
+        models.append(model)
+    for snapshot, model in enumerate(models):
+        assert repository.store_ids(snapshot=snapshot) == sorted({store for store, _ in model})
+        assert repository.latest_timestamp(snapshot=snapshot) == max((instant for _, instant in model), default=None)
+        assert repository.latest_timestamp(snapshot=snapshot, until_us=start) == max(
+            (instant for _, instant in model if instant <= start), default=None
+        )
+        for selection in (None, StoreRange(first, last)):
+            polls = repository.polls_since(start, selection, snapshot=snapshot)
+            expected = model_since(model, start, selection)
+            assert polls.rows() == expected
+            assert polls.store_ids == tuple(sorted({store for store, _, _ in expected}))
+    # Forgetting the last batch leaves the state before it.
+    repository.discard_after(len(batches) - 1)
+    assert repository.polls_since(-(2**62), snapshot=len(batches)).rows() == model_since(models[-2], -(2**62), None)
+    assert repository.store_ids(snapshot=len(batches)) == sorted({store for store, _ in models[-2]})
 
 
 def test_constructor_polls_are_added() -> None:
     repository = InMemoryStatusRepository(StatusPolls.from_rows([("b", 2, True), ("a", 1, False), ("b", 2, False)]))
-    assert repository.polls_since(0).rows() == [("a", 1, False), ("b", 2, True)]
+    assert repository.polls_since(0, snapshot=0).rows() == [("a", 1, False), ("b", 2, True)]
 
 
 def test_ids_without_polls_are_not_stores() -> None:
     polls = StatusPolls(("a", "b", "c"), [0, 2], [1, 2], [True, True])
     repository = InMemoryStatusRepository(polls)
-    assert repository.store_ids() == ["a", "c"]
-    assert repository.polls_since(0).store_ids == ("a", "c")
+    assert repository.store_ids(snapshot=0) == ["a", "c"]
+    assert repository.polls_since(0, snapshot=0).store_ids == ("a", "c")
 
 
 def test_an_empty_range_selects_nothing() -> None:
     repository = InMemoryStatusRepository(StatusPolls.from_rows([("a", 1, True), ("m", 1, True)]))
-    assert len(repository.polls_since(0, StoreRange("n", "z"))) == 0
-    assert len(repository.polls_since(0, StoreRange("z", "a"))) == 0
+    assert len(repository.polls_since(0, StoreRange("n", "z"), snapshot=0)) == 0
+    assert len(repository.polls_since(0, StoreRange("z", "a"), snapshot=0)) == 0
 
 
 def test_adding_nothing_stores_nothing() -> None:
     repository = InMemoryStatusRepository()
-    assert repository.add(StatusPolls.empty()) == 0
-    assert repository.latest_timestamp() is None
-    assert repository.store_ids() == []
-    assert len(repository.polls_since(0)) == 0
+    assert repository.add(StatusPolls.empty(), version=1) == 0
+    assert repository.latest_timestamp(snapshot=1) is None
+    assert repository.store_ids(snapshot=1) == []
+    assert len(repository.polls_since(0, snapshot=1)) == 0
 
 
 def test_hours_replace_sets_each_listed_store_and_counts_new_rows() -> None:
     repository = InMemoryBusinessHoursRepository(BusinessHours.from_rows([("a", 0, 1, 2), ("b", 1, 1, 2)]))
     # a gets exactly these rows; one of them it had already.
-    assert repository.replace(BusinessHours.from_rows([("a", 0, 1, 2), ("a", 2, 3, 4), ("a", 2, 3, 4)])) == 1
-    assert repository.hours().rows() == [("a", 0, 1, 2), ("a", 2, 3, 4), ("b", 1, 1, 2)]
-    assert repository.hours(StoreRange("b", "b")).rows() == [("b", 1, 1, 2)]
+    given = BusinessHours.from_rows([("a", 0, 1, 2), ("a", 2, 3, 4), ("a", 2, 3, 4)])
+    assert repository.replace(given, version=1) == 1
+    assert repository.hours(snapshot=1).rows() == [("a", 0, 1, 2), ("a", 2, 3, 4), ("b", 1, 1, 2)]
+    assert repository.hours(StoreRange("b", "b"), snapshot=1).rows() == [("b", 1, 1, 2)]
     # A store listed without rows has none afterwards.
-    assert repository.replace(BusinessHours(("b",), [], [], [], [])) == 0
-    assert repository.hours().store_ids == ("a",)
+    assert repository.replace(BusinessHours(("b",), [], [], [], []), version=2) == 0
+    assert repository.hours(snapshot=2).store_ids == ("a",)
+    # Earlier snapshots keep what they saw; forgetting version 2 brings b's row back.
+    assert repository.hours(snapshot=0).rows() == [("a", 0, 1, 2), ("b", 1, 1, 2)]
+    repository.discard_after(1)
+    assert repository.hours(snapshot=2).rows() == repository.hours(snapshot=1).rows()
 
 
 def test_timezone_replace_counts_new_or_changed_stores() -> None:
     repository = InMemoryTimezoneRepository(StoreTimezones({"a": "UTC"}))
-    assert repository.replace(StoreTimezones({"a": "UTC", "b": "Asia/Beirut"})) == 1
-    assert repository.replace(StoreTimezones({"a": "America/Boise"})) == 1
-    assert dict(repository.timezones().by_store) == {"a": "America/Boise", "b": "Asia/Beirut"}
-    assert dict(repository.timezones(StoreRange("b", "c")).by_store) == {"b": "Asia/Beirut"}
+    assert repository.replace(StoreTimezones({"a": "UTC", "b": "Asia/Beirut"}), version=1) == 1
+    assert repository.replace(StoreTimezones({"a": "America/Boise"}), version=2) == 1
+    assert dict(repository.timezones(snapshot=2).by_store) == {"a": "America/Boise", "b": "Asia/Beirut"}
+    assert dict(repository.timezones(StoreRange("b", "c"), snapshot=2).by_store) == {"b": "Asia/Beirut"}
+    assert dict(repository.timezones(snapshot=1).by_store) == {"a": "UTC", "b": "Asia/Beirut"}
+    assert dict(repository.timezones(snapshot=0).by_store) == {"a": "UTC"}
 
 
 CREATED = datetime(2023, 1, 25, tzinfo=timezone.utc)
@@ -127,7 +145,7 @@ def running(report_id: str) -> Report:
 def test_registry_keeps_parts_in_index_order_and_counts_them() -> None:
     registry = InMemoryReportRegistry()
     registry.add(running("r1"))
-    registry.plan("r1", 3, LATER)
+    registry.plan("r1", 3, LATER, snapshot=1, now_us=None)
     assert registry.save_part("r1", 2, "c\n", LATER) == 1
     assert registry.save_part("r1", 0, "a\n", LATER) == 2
     assert registry.save_part("r1", 0, "A\n", LAST) == 2  # saved again: replaced
@@ -165,7 +183,7 @@ def test_registry_refuses_a_second_report_with_the_same_id() -> None:
     "action",
     [
         lambda registry: registry.get("nope"),
-        lambda registry: registry.plan("nope", 1, LATER),
+        lambda registry: registry.plan("nope", 1, LATER, snapshot=1, now_us=None),
         lambda registry: registry.save_part("nope", 0, "", LATER),
         lambda registry: registry.parts("nope"),
         lambda registry: registry.mark_complete("nope", "x.csv", LATER),

@@ -161,6 +161,7 @@ def test_the_cli_and_the_http_report_of_formula_like_ids_are_the_same_bytes() ->
 
     from adapters.memory import (
         InMemoryBusinessHoursRepository,
+        InMemoryIngestionLog,
         InMemoryReportRegistry,
         InMemoryReportStorage,
         InMemoryStatusRepository,
@@ -184,6 +185,7 @@ def test_the_cli_and_the_http_report_of_formula_like_ids_are_the_same_bytes() ->
         InMemoryBusinessHoursRepository(),
         InMemoryTimezoneRepository(),
         UptimeCalculator(),
+        log=InMemoryIngestionLog(),
     )
     ids_made = (f"r{i}" for i in count())
     runs = ReportRunService(
@@ -200,7 +202,7 @@ def test_the_cli_and_the_http_report_of_formula_like_ids_are_the_same_bytes() ->
     plan = runs.plan(report.report_id)
     assert len(plan.chunks) == 5
     for index, chunk in reversed(list(enumerate(plan.chunks))):
-        runs.run_chunk(report.report_id, index, chunk, plan.now)
+        runs.run_chunk(report.report_id, index, chunk)
 
     cli_bytes = reports.csv().encode("utf-8")
     assert runs.content(report.report_id) == cli_bytes

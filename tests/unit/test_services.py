@@ -6,10 +6,12 @@ import itertools
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import attrs
 import pytest
 
 from adapters.memory import (
     InMemoryBusinessHoursRepository,
+    InMemoryIngestionLog,
     InMemoryReportRegistry,
     InMemoryReportStorage,
     InMemoryStatusRepository,
@@ -18,7 +20,8 @@ from adapters.memory import (
 from domain.ingestion import FileSummary, ParsedInput
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.ports import InputReader, QueueUnavailable, ReportNotFound, ReportQueue, ReportStorageError, StoreRange
-from domain.report import ReportStatus, render_csv
+from domain.clock import from_micros
+from domain.report import REPORT_HEADER, ReportStatus, render_csv
 from domain.services import IngestService, ReportNotReady, ReportRunService, ReportService, split_stores
 from domain.uptime import UptimeCalculator
 from fakes import RecordingQueue
@@ -62,14 +65,15 @@ def make_polls(stores: list[str]) -> StatusPolls:
     )
 
 
+def ingest_service(reader: InputReader) -> IngestService:
+    status = InMemoryStatusRepository()
+    hours, timezones = InMemoryBusinessHoursRepository(), InMemoryTimezoneRepository()
+    return IngestService(reader, status, hours, timezones, InMemoryIngestionLog(status, hours, timezones))
+
+
 def test_ingest_counts_new_rows_and_a_repeat_stores_nothing_new() -> None:
     polls = make_polls(["a", "b"])
-    service = IngestService(
-        StaticReader(parsed_input(polls)),
-        InMemoryStatusRepository(),
-        InMemoryBusinessHoursRepository(),
-        InMemoryTimezoneRepository(),
-    )
+    service = ingest_service(StaticReader(parsed_input(polls)))
     first = service.ingest(Path("any"))
     second = service.ingest(Path("any"))
 
@@ -85,24 +89,20 @@ def test_ingest_counts_new_rows_and_a_repeat_stores_nothing_new() -> None:
 
 def test_ingest_reports_each_step_to_the_progress_listener() -> None:
     steps: list[tuple[int, int]] = []
-    service = IngestService(
-        StaticReader(parsed_input(make_polls(["a"]))),
-        InMemoryStatusRepository(),
-        InMemoryBusinessHoursRepository(),
-        InMemoryTimezoneRepository(),
-    )
+    service = ingest_service(StaticReader(parsed_input(make_polls(["a"]))))
     service.ingest(Path("any"), lambda step, done, total: steps.append((done, total)))
     assert steps[0] == (0, 4) and steps[-1] == (4, 4)
     assert [done for done, _ in steps] == sorted(done for done, _ in steps)
 
 
-def report_service(polls: StatusPolls | InMemoryStatusRepository) -> ReportService:
+def report_service(
+    polls: StatusPolls | InMemoryStatusRepository, log: InMemoryIngestionLog | None = None
+) -> ReportService:
     status = polls if isinstance(polls, InMemoryStatusRepository) else InMemoryStatusRepository(polls)
+    hours = InMemoryBusinessHoursRepository(BusinessHours.from_rows([("b", 2, 0, 5 * HOUR)]))
+    timezones = InMemoryTimezoneRepository(StoreTimezones({"c": "Europe/Berlin"}))
     return ReportService(
-        status,
-        InMemoryBusinessHoursRepository(BusinessHours.from_rows([("b", 2, 0, 5 * HOUR)])),
-        InMemoryTimezoneRepository(StoreTimezones({"c": "Europe/Berlin"})),
-        UptimeCalculator(),
+        status, hours, timezones, UptimeCalculator(), log=log or InMemoryIngestionLog(status, hours, timezones)
     )
 
 
@@ -110,12 +110,13 @@ STORES = [f"store-{i:02d}" for i in range(23)]
 
 
 def runs(
-    polls: StatusPolls, queue: ReportQueue, chunk_size: int = 5
+    polls: StatusPolls | ReportService, queue: ReportQueue, chunk_size: int = 5
 ) -> tuple[ReportRunService, InMemoryReportRegistry, InMemoryReportStorage, ManualClock]:
     registry, storage, clock = InMemoryReportRegistry(), InMemoryReportStorage(), ManualClock()
     ids = (f"r{i}" for i in itertools.count())
+    reports = polls if isinstance(polls, ReportService) else report_service(polls)
     service = ReportRunService(
-        report_service(polls), registry, storage, queue, clock, lambda: next(ids), chunk_size, timedelta(minutes=10)
+        reports, registry, storage, queue, clock, lambda: next(ids), chunk_size, timedelta(minutes=10)
     )
     return service, registry, storage, clock
 
@@ -131,10 +132,10 @@ def test_parts_computed_in_any_order_and_twice_assemble_exactly_the_whole_report
 
     plan = service.plan(report.report_id)
     assert len(plan.chunks) == 5  # 23 stores in parts of 5
-    finished = [service.run_chunk(report.report_id, i, plan.chunks[i], plan.now) for i in (3, 0, 0, 4, 2)]
+    finished = [service.run_chunk(report.report_id, i, plan.chunks[i]) for i in (3, 0, 0, 4, 2)]
     assert not any(finished)
     assert registry.get(report.report_id).progress_done == 4
-    assert service.run_chunk(report.report_id, 1, plan.chunks[1], plan.now) is True
+    assert service.run_chunk(report.report_id, 1, plan.chunks[1]) is True
 
     whole = render_csv(report_service(polls).compute())
     assert service.content(report.report_id) == whole.encode()
@@ -145,9 +146,9 @@ def test_a_part_that_comes_after_completion_changes_nothing() -> None:
     service, registry, storage, _ = runs(make_polls(STORES[:3]), RecordingQueue(), chunk_size=10)
     report = service.trigger()
     plan = service.plan(report.report_id)
-    assert service.run_chunk(report.report_id, 0, plan.chunks[0], plan.now) is True
+    assert service.run_chunk(report.report_id, 0, plan.chunks[0]) is True
     saved = dict(storage.saved)
-    assert service.run_chunk(report.report_id, 0, plan.chunks[0], plan.now) is False
+    assert service.run_chunk(report.report_id, 0, plan.chunks[0]) is False
     assert storage.saved == saved
 
 
@@ -157,7 +158,7 @@ def test_a_last_part_saved_twice_at_once_never_overwrites_the_file_with_the_head
     plan = service.plan(report.report_id)
     # Two deliveries of the only part both saved it before either assembled.
     registry.save_part(report.report_id, 0, "late\n", datetime.now(timezone.utc))
-    assert service.run_chunk(report.report_id, 0, plan.chunks[0], plan.now) is True
+    assert service.run_chunk(report.report_id, 0, plan.chunks[0]) is True
     good = storage.saved[report.report_id]
     assert service._assemble(report.report_id) is False  # what the second delivery then does
     assert storage.saved[report.report_id] == good
@@ -207,7 +208,7 @@ def test_a_failed_report_stays_failed_when_a_late_part_arrives() -> None:
     report = service.trigger()
     plan = service.plan(report.report_id)
     service.fail(report.report_id, "disk full")
-    assert service.run_chunk(report.report_id, 0, plan.chunks[0], plan.now) is False
+    assert service.run_chunk(report.report_id, 0, plan.chunks[0]) is False
     assert registry.get(report.report_id).status is ReportStatus.FAILED
     assert storage.saved == {}
 
@@ -217,15 +218,158 @@ def test_polls_after_the_planned_now_do_not_change_a_part() -> None:
     status = InMemoryStatusRepository(
         StatusPolls.from_rows([("a", NOW - 50 * HOUR, True), ("b", NOW, True)])
     )
-    service = report_service(status)
+    log = InMemoryIngestionLog(status)
+    service = report_service(status, log)
+    snapshot = service.snapshot()
     now = service.now()
     assert now == NOW
     before = render_csv(service.compute(now))
-    # Stored while the report runs: the first poll of "a" on now's local day,
+    # Ingested while the report runs: the first poll of "a" on now's local day,
     # which would otherwise decide that whole day from its start.
-    status.add(StatusPolls.from_rows([("a", NOW + 60_000_000, False)]))
+    version = log.begin()
+    status.add(StatusPolls.from_rows([("a", NOW + 60_000_000, False)]), version=version)
+    log.complete(version)
+    assert render_csv(service.compute(now, snapshot=snapshot)) == before
+    # Even at the new snapshot, polls after now are left out.
     assert render_csv(service.compute(now)) == before
     assert render_csv(service.compute(now + 60_000_000)) != before
+
+
+# --- one snapshot per report -----------------------------------------------------------------
+
+
+@attrs.frozen
+class Memory:
+    """In-memory repositories and their ingestion log."""
+
+    status: InMemoryStatusRepository
+    hours: InMemoryBusinessHoursRepository
+    timezones: InMemoryTimezoneRepository
+    log: InMemoryIngestionLog
+
+    @classmethod
+    def of(cls, polls: StatusPolls) -> Memory:
+        status = InMemoryStatusRepository(polls)
+        hours = InMemoryBusinessHoursRepository(BusinessHours.from_rows([("b", 2, 0, 5 * HOUR)]))
+        timezones = InMemoryTimezoneRepository(StoreTimezones({"c": "Europe/Berlin"}))
+        return cls(status, hours, timezones, InMemoryIngestionLog(status, hours, timezones))
+
+    def reports(self) -> ReportService:
+        return ReportService(self.status, self.hours, self.timezones, UptimeCalculator(), log=self.log)
+
+    def ingest(self, parsed: ParsedInput) -> None:
+        IngestService(StaticReader(parsed), self.status, self.hours, self.timezones, self.log).ingest(Path("any"))
+
+
+def later_data() -> ParsedInput:
+    """New stores, a later poll of every store, other hours for a, b and c, another zone for c."""
+    polls = StatusPolls.from_rows([(store, NOW + HOUR, i % 2 == 0) for i, store in enumerate([*STORES, "zz-new"])])
+    hours = BusinessHours.from_rows([(store, day, 8 * HOUR, 20 * HOUR) for store in "abc" for day in range(7)])
+    return attrs.evolve(
+        parsed_input(polls),
+        hours=hours,
+        hours_summary=FileSummary(rows=len(hours)),
+        timezones=StoreTimezones({"c": "Asia/Tokyo", "zz-new": "UTC"}),
+        timezones_summary=FileSummary(rows=2),
+    )
+
+
+def run_all(service: ReportRunService, report_id: str) -> bytes:
+    plan = service.plan(report_id)
+    for index, chunk in enumerate(plan.chunks):
+        service.run_chunk(report_id, index, chunk)
+    return service.content(report_id)
+
+
+def test_a_report_reads_the_snapshot_of_its_plan_whatever_is_ingested_before_its_parts() -> None:
+    memory = Memory.of(make_polls(["a", "b", "c", *STORES[:10]]))
+    service, registry, _, _ = runs(memory.reports(), RecordingQueue(), chunk_size=3)
+    before = memory.reports().csv().encode()
+    report = service.trigger().report_id
+    plan = service.plan(report)
+    assert registry.get(report).snapshot == plan.snapshot == memory.log.latest_complete()
+
+    memory.ingest(later_data())
+    # Planned again (its task delivered twice): the first plan stands.
+    assert service.plan(report) == plan
+    for index, chunk in enumerate(plan.chunks):
+        service.run_chunk(report, index, chunk)
+
+    after = memory.reports().csv().encode()
+    assert after != before and b"zz-new" in after
+    assert service.content(report) == before
+    assert run_all(service, service.trigger().report_id) == after
+
+
+def test_an_ingestion_that_fails_halfway_is_never_seen_and_the_next_one_is() -> None:
+    memory = Memory.of(make_polls(STORES[:5]))
+    before = memory.reports().csv()
+
+    class FailingTimezones(InMemoryTimezoneRepository):
+        def replace(self, timezones: StoreTimezones, *, version: int) -> int:
+            raise ReportStorageError("disk full")
+
+    failing = IngestService(StaticReader(later_data()), memory.status, memory.hours, FailingTimezones(), memory.log)
+    with pytest.raises(ReportStorageError):
+        failing.ingest(Path("any"))
+
+    # Its polls and hours were stored, but no snapshot sees them.
+    assert memory.reports().csv() == before
+    memory.ingest(parsed_input(make_polls(["zz-other"])))
+    assert "zz-new" not in memory.reports().csv() and "zz-other" in memory.reports().csv()
+
+
+# --- reports as of an instant ----------------------------------------------------------------
+
+AS_OF_BETWEEN = NOW - 30 * HOUR - 5 * 60_000_000  # polls are every 7 hours: the latest before is NOW - 35 h
+
+
+def as_of_csv(polls: StatusPolls, as_of: datetime | None) -> tuple[bytes, ReportRunService, str]:
+    service, _, _, _ = runs(polls, RecordingQueue(), chunk_size=4)
+    report = service.trigger(as_of).report_id
+    return run_all(service, report), service, report
+
+
+def test_a_report_as_of_an_instant_between_polls_is_the_report_of_the_polls_until_it() -> None:
+    polls = make_polls(STORES)
+    as_of = from_micros(AS_OF_BETWEEN)
+
+    content, service, report_id = as_of_csv(polls, as_of)
+
+    recorded = service.status(report_id)
+    assert (recorded.as_of, recorded.now_us) == (as_of, NOW - 35 * HOUR)
+    only_until = StatusPolls.from_rows([row for row in polls.rows() if row[1] <= AS_OF_BETWEEN])
+    offline = report_service(only_until).csv().encode()
+    assert content == offline
+    assert content == report_service(polls).csv(as_of).encode()
+    assert content != report_service(polls).csv().encode()
+
+
+def test_a_report_as_of_an_instant_before_every_poll_is_the_header_alone() -> None:
+    before_all = from_micros(NOW - 1000 * HOUR)
+
+    content, service, report_id = as_of_csv(make_polls(STORES), before_all)
+
+    assert content == (REPORT_HEADER + "\n").encode()
+    assert report_service(make_polls(STORES)).csv(before_all) == REPORT_HEADER + "\n"
+    assert service.status(report_id).now_us is None
+
+
+@pytest.mark.parametrize("as_of", [from_micros(NOW), from_micros(NOW + 1), datetime(9999, 1, 1, tzinfo=timezone.utc)])
+def test_a_report_as_of_an_instant_after_every_poll_is_the_report_without_one(as_of: datetime) -> None:
+    polls = make_polls(STORES)
+
+    content, _, _ = as_of_csv(polls, as_of)
+
+    assert content == as_of_csv(polls, None)[0] == report_service(polls).csv().encode()
+
+
+def test_as_of_is_an_instant_whatever_its_offset() -> None:
+    polls = make_polls(STORES)
+    in_utc = from_micros(AS_OF_BETWEEN)
+    elsewhere = in_utc.astimezone(timezone(timedelta(hours=-7, minutes=-30)))
+
+    assert as_of_csv(polls, elsewhere)[0] == as_of_csv(polls, in_utc)[0]
 
 
 @pytest.mark.parametrize(("count", "size", "expected"), [(0, 3, 0), (1, 3, 1), (3, 3, 1), (4, 3, 2), (10, 1, 10)])
@@ -254,7 +398,7 @@ def finished_reports(service: ReportRunService) -> tuple[str, str, str]:
     complete = service.trigger().report_id
     plan = service.plan(complete)
     for index, chunk in enumerate(plan.chunks):
-        service.run_chunk(complete, index, chunk, plan.now)
+        service.run_chunk(complete, index, chunk)
     failed = service.trigger().report_id
     service.plan(failed)
     service.fail(failed, "disk full")

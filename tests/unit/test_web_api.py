@@ -25,6 +25,7 @@ from werkzeug.test import TestResponse
 
 from adapters.memory import (
     InMemoryBusinessHoursRepository,
+    InMemoryIngestionLog,
     InMemoryReportRegistry,
     InMemoryReportStorage,
     InMemoryStatusRepository,
@@ -63,7 +64,7 @@ class UnreachableRegistry(InMemoryReportRegistry):
 class UnreachableStatus(InMemoryStatusRepository):
     REASON = "database error: connection refused"
 
-    def latest_timestamp(self) -> int | None:
+    def latest_timestamp(self, *, snapshot: int, until_us: int | None = None) -> int | None:
         raise RepositoryError(self.REASON)
 
 
@@ -107,7 +108,8 @@ class Web:
         provider.override(providers.Object(instance))
 
     def reports(self) -> ReportService:
-        return ReportService(self.status, self.hours, self.timezones, UptimeCalculator())
+        log = InMemoryIngestionLog(self.status, self.hours, self.timezones)
+        return ReportService(self.status, self.hours, self.timezones, UptimeCalculator(), log=log)
 
     def complete_report_csv(self) -> str:
         response = self.client.post("/trigger_report")
@@ -394,12 +396,17 @@ def test_the_service_reads_only_the_one_store(web: Web) -> None:
     read: list[StoreRange | None] = []
 
     class Recording(RepositoryInputSource):
-        def read(self, start_us: int, stores: StoreRange | None = None) -> ReportInputs:
+        def read(self, start_us: int, stores: StoreRange | None = None, *, snapshot: int) -> ReportInputs:
             read.append(stores)
-            return super().read(start_us, stores)
+            return super().read(start_us, stores, snapshot=snapshot)
 
     service = ReportService(
-        web.status, web.hours, web.timezones, UptimeCalculator(), Recording(web.status, web.hours, web.timezones)
+        web.status,
+        web.hours,
+        web.timezones,
+        UptimeCalculator(),
+        Recording(web.status, web.hours, web.timezones),
+        log=InMemoryIngestionLog(),
     )
     detail = service.store_detail("b")
 
