@@ -1,7 +1,7 @@
 """The ``store-monitor`` command.
 
     store-monitor ingest DATA_DIR [--json] [--if-changed]
-    store-monitor report --out FILE [--from-csv DATA_DIR]
+    store-monitor report --out FILE [--from-csv DATA_DIR] [--as-of INSTANT]
     store-monitor serve [--host H] [--port P] [--no-worker]
     store-monitor worker [--concurrency N]
     store-monitor purge-reports
@@ -17,13 +17,14 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from dotenv import load_dotenv
 
 from adapters.files import write_atomically
+from domain.clock import parse_instant
 from domain.errors import UptimeError
 from domain.ingestion import FileSummary, IngestSummary
 from entrypoints.container import Container, build_container
@@ -72,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DATA_DIR",
         help="compute straight from a data folder, without any database",
+    )
+    report.add_argument(
+        "--as-of",
+        metavar="INSTANT",
+        help="the report as of an ISO 8601 instant with its offset (2023-01-25T12:00:00Z): "
+        "now is the latest poll at or before it, later polls are left out",
     )
 
     serve = commands.add_parser("serve", help="run the HTTP API (and, on the embedded broker, a worker)")
@@ -141,10 +148,19 @@ def _ingest(container: Container, data_dir: Path, as_json: bool, if_changed: boo
     return 0
 
 
-def _report(container: Container, out: Path) -> int:
+def _as_of(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError as error:
+        raise UptimeError(f"--as-of {text!r} {error}") from None
+
+
+def _report(container: Container, out: Path, as_of: datetime | None = None) -> int:
     progress = TerminalProgress(sys.stderr)
     progress("computing the report", 0, 1)
-    csv_text = container.report_service().csv()
+    csv_text = container.report_service().csv(as_of)
     progress("done", 1, 1)
     if str(out) == "-":
         sys.stdout.write(csv_text)
@@ -215,13 +231,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command == "purge-reports":
             container = build_container(os.environ)
             return _purge_reports(container)
+        as_of = _as_of(arguments.as_of)
         if arguments.from_csv is not None:
             if not arguments.from_csv.is_dir():
                 raise UptimeError(f"data folder not found: {arguments.from_csv}")
             container = build_container(os.environ, {"storage_backend": "csv", "csv_dir": str(arguments.from_csv)})
         else:
             container = build_container(os.environ, {"storage_backend": "sql"})
-        return _report(container, arguments.out)
+        return _report(container, arguments.out, as_of)
     except UptimeError as error:
         print(f"store-monitor: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -64,8 +64,29 @@ _SCHEMAS: dict[str, Any] = {
                 "required": ["done", "total"],
                 "additionalProperties": False,
             },
+            "as_of": {
+                "type": "string",
+                "format": "date-time",
+                "description": "The instant the report is as of, when it was triggered with one (UTC, 'Z').",
+            },
         },
         "required": ["status", "progress"],
+        "additionalProperties": False,
+    },
+    "TriggerRequest": {
+        "type": "object",
+        "description": "Optional: no body, an empty one or {} is a report at the data's latest poll.",
+        "properties": {
+            "as_of": {
+                "type": "string",
+                "format": "date-time",
+                "description": (
+                    "An ISO 8601 instant with its UTC offset. The report's now is the latest poll at or "
+                    "before it, and later polls are left out; before every poll the report is its header "
+                    "alone. A time without an offset is refused (400)."
+                ),
+            },
+        },
         "additionalProperties": False,
     },
     "FailedReport": {
@@ -176,10 +197,20 @@ def _paths() -> dict[str, Any]:
                 "summary": "Start computing a new report",
                 "description": (
                     "Records a running report, then queues its work. Poll "
-                    "GET /get_report/{report_id} until it is Complete or Failed."
+                    "GET /get_report/{report_id} until it is Complete or Failed. The report reads "
+                    "the data as the latest complete ingestion left it when the work is planned."
                 ),
+                "requestBody": {
+                    "required": False,
+                    "description": "Optional: the instant the report is as of.",
+                    "content": {JSON: {"schema": _ref("TriggerRequest")}},
+                },
                 "responses": {
                     "200": _json("The report was recorded and its work queued.", _ref("TriggerResponse")),
+                    "400": _error(
+                        "The body is not a JSON object, has a field other than as_of, or as_of is not an "
+                        "ISO 8601 instant with its offset; the error names the field."
+                    ),
                     "503": _error(
                         "The database or the work queue does not answer; a report that could not be "
                         "queued is recorded as Failed with the reason."
@@ -434,8 +465,13 @@ _WEB_SCHEMAS: dict[str, Any] = {
             "created_at": _INSTANT,
             "finished_at": {**_INSTANT, "type": ["string", "null"], "description": "null while running."},
             "error": {"type": ["string", "null"], "description": "Why a failed report failed; else null."},
+            "as_of": {
+                **_INSTANT,
+                "type": ["string", "null"],
+                "description": "The instant the report is as of; null for a report at the latest poll.",
+            },
         },
-        "required": ["report_id", "status", "progress", "created_at", "finished_at", "error"],
+        "required": ["report_id", "status", "progress", "created_at", "finished_at", "error", "as_of"],
         "additionalProperties": False,
     },
     "ReportList": {

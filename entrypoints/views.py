@@ -8,6 +8,7 @@ into a JSON response with its status.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from domain.errors import UptimeError
 from domain.ports import QueueUnavailable, ReportNotFound, ReportQueue, ReportRegistry
-from domain.clock import from_micros
+from domain.clock import from_micros, parse_instant
 from domain.interval import Interval
 from domain.report import REPORT_HEADER, Report, ReportStatus
 from domain.services import ReportRunService, ReportService, StoreDetail, StoreNotFound
@@ -37,9 +38,14 @@ UNAVAILABLE = "unavailable"
 
 @bp.route("/trigger_report", methods=["POST"])
 @inject
-def trigger_report(runs: ReportRunService = Provide[Container.report_run_service]) -> Response:
+def trigger_report(
+    # The provider, not the service: the body is checked before anything is built.
+    run_service: Callable[[], ReportRunService] = Provider[Container.report_run_service],
+) -> Response:
+    as_of = parse_trigger_body(request.get_data())
+    runs = run_service()
     try:
-        report = runs.trigger()
+        report = runs.trigger(as_of)
     except QueueUnavailable:
         # The service failed the report it had recorded.
         metrics.REPORTS_FAILED.inc()
@@ -141,6 +147,40 @@ def parse_run_id(text: str, name: str = "report_id") -> str:
     return text
 
 
+TRIGGER_BODY = 'a JSON object such as {"as_of": "2023-01-25T12:00:00Z"}, or nothing'
+
+
+def parse_trigger_body(body: bytes) -> datetime | None:
+    """The ``as_of`` instant of a trigger's body; None for no body, an empty one or ``{}``.
+
+    ``BadRequest`` naming the field for anything else: not a JSON object, a
+    field other than ``as_of``, or an ``as_of`` that is not an ISO 8601
+    instant with its offset.
+    """
+    if not body.strip():
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        raise BadRequest(f"the body is not JSON: send {TRIGGER_BODY}") from None
+    if not isinstance(document, dict):
+        raise BadRequest(f"the body is not a JSON object: send {TRIGGER_BODY}")
+    unknown = sorted(set(document) - {"as_of"})
+    if unknown:
+        name = json.dumps(unknown[0])
+        shown = name if len(name) <= 60 else name[:60] + "..."
+        raise BadRequest(f"unknown field {shown}: the only field is as_of")
+    if "as_of" not in document:
+        return None
+    value = document["as_of"]
+    if not isinstance(value, str):
+        raise BadRequest("as_of must be a string: an ISO 8601 instant such as 2023-01-25T12:00:00Z")
+    try:
+        return parse_instant(value)
+    except ValueError as error:
+        raise BadRequest(f"as_of {error}") from None
+
+
 def not_found_message(report_id: str, retention_days: int) -> str:
     """Why a well-formed id names no report: unknown, or deleted after its retention."""
     message = f"no report with id {report_id}"
@@ -156,10 +196,13 @@ def report_state(report: Report) -> dict[str, object]:
     """The JSON body of a report that is not complete."""
     if report.status is ReportStatus.FAILED:
         return {"status": report.status.value, "error": report.error or "unknown error"}
-    return {
+    state: dict[str, object] = {
         "status": report.status.value,
         "progress": {"done": report.progress_done, "total": report.progress_total},
     }
+    if report.as_of is not None:
+        state["as_of"] = utc_text(report.as_of)
+    return state
 
 
 def parse_limit(text: str | None) -> int:
@@ -193,6 +236,7 @@ def report_summary(report: Report) -> dict[str, object]:
         "created_at": utc_text(report.created_at),
         "finished_at": None if report.finished_at is None else utc_text(report.finished_at),
         "error": report.error,
+        "as_of": None if report.as_of is None else utc_text(report.as_of),
     }
 
 

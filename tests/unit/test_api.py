@@ -256,6 +256,91 @@ def test_trigger_with_the_database_down_gives_503_and_queues_nothing(api: Api) -
     assert api.queue.submitted == []
 
 
+AS_OF = "2023-01-25T05:30:00-05:00"  # 10:30 UTC, between two hourly polls (each at :53)
+
+
+def test_a_trigger_as_of_an_instant_records_it_and_the_report_is_as_of_it(api: Api) -> None:
+    response = api.client.post("/trigger_report", json={"as_of": AS_OF})
+
+    check_documented(response, "post", "/trigger_report")
+    assert response.status_code == 200
+    report_id = response.get_json()["report_id"]
+    as_of = datetime(2023, 1, 25, 10, 30, tzinfo=timezone.utc)
+    assert api.registry.get(report_id).as_of == as_of
+    running = api.poll(report_id)
+    check_poll(running)
+    assert running.get_json() == {
+        "status": "Running",
+        "progress": {"done": 0, "total": 0},
+        "as_of": "2023-01-25T10:30:00.000000Z",
+    }
+
+    run_every_part(api.runs(), report_id)
+
+    # now is the latest poll at or before 10:30 UTC: 09:53.
+    assert api.registry.get(report_id).now_us == to_micros(datetime(2023, 1, 25, 9, 53, tzinfo=timezone.utc))
+    log = InMemoryIngestionLog()
+    expected = ReportService(api.status, api.hours, api.timezones, UptimeCalculator(), log=log).csv(as_of)
+    assert api.poll(report_id).get_data() == expected.encode("utf-8")
+    assert expected != api.expected_csv()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"  \n", b"{}"],
+    ids=["no body", "blank", "empty object"],
+)
+def test_a_trigger_without_as_of_is_a_report_at_the_latest_poll(api: Api, body: bytes) -> None:
+    response = api.client.post("/trigger_report", data=body, content_type="application/json")
+
+    check_documented(response, "post", "/trigger_report")
+    assert response.status_code == 200
+    report_id = response.get_json()["report_id"]
+    assert api.registry.get(report_id).as_of is None
+    assert api.poll(report_id).get_json() == {"status": "Running", "progress": {"done": 0, "total": 0}}
+    run_every_part(api.runs(), report_id)
+    assert api.poll(report_id).get_data() == api.expected_csv().encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"as_of=2023-01-25T12:00:00Z", "not JSON"),
+        (b'{"as_of": "2023-01-25T12:00:00Z"', "not JSON"),
+        (b"\xff\xfe{", "not JSON"),
+        (b'["2023-01-25T12:00:00Z"]', "not a JSON object"),
+        (b'"2023-01-25T12:00:00Z"', "not a JSON object"),
+        (b'{"asof": "2023-01-25T12:00:00Z"}', 'unknown field "asof"'),
+        (b'{"as_of": "2023-01-25T12:00:00Z", "stores": ["a"]}', 'unknown field "stores"'),
+        (b'{"as_of": null}', "as_of must be a string"),
+        (b'{"as_of": 1674648000}', "as_of must be a string"),
+        (b'{"as_of": "yesterday"}', "as_of is not an ISO 8601"),
+        (b'{"as_of": "2023-01-25T25:00:00Z"}', "as_of is not an ISO 8601"),
+        (b'{"as_of": ""}', "as_of is not an ISO 8601"),
+        (b'{"as_of": "2023-01-25T12:00:00"}', "as_of has no UTC offset"),
+        (b'{"as_of": "2023-01-25"}', "as_of has no UTC offset"),
+        (b'{"as_of": "0001-01-01T00:00:00+01:00"}', "as_of is outside"),
+    ],
+)
+def test_a_trigger_with_a_bad_body_is_400_naming_the_field_and_records_nothing(
+    api: Api, body: bytes, words: str
+) -> None:
+    response = api.client.post("/trigger_report", data=body, content_type="application/json")
+
+    check_documented(response, "post", "/trigger_report")
+    assert response.status_code == 400
+    assert words in response.get_json()["error"]
+    assert api.registry.reports == {} and api.queue.submitted == []
+
+
+def test_a_bad_trigger_body_is_refused_before_anything_is_built(api: Api) -> None:
+    api.container.report_run_service.override(providers.Callable(refuse_to_build))
+
+    response = api.client.post("/trigger_report", json={"as_of": "soon"})
+
+    assert response.status_code == 400
+
+
 # --- GET /get_report/<report_id> ---------------------------------------------------------
 
 
@@ -617,6 +702,7 @@ def test_the_document_describes_exactly_the_routes(api: Api) -> None:
     assert parameter["schema"] == {"type": "string", "format": "uuid"}
     assert set(DOCUMENT["components"]["schemas"]) == {
         "TriggerResponse",
+        "TriggerRequest",
         "RunningReport",
         "FailedReport",
         "Error",
@@ -661,6 +747,10 @@ def test_every_reference_in_the_document_resolves() -> None:
 
 def trigger_ok(api: Api) -> TestResponse:
     return api.client.post("/trigger_report")
+
+
+def trigger_bad_body(api: Api) -> TestResponse:
+    return api.client.post("/trigger_report", json={"as_of": "2023-01-25T12:00:00"})
 
 
 def trigger_queue_down(api: Api) -> TestResponse:
@@ -728,6 +818,7 @@ def openapi_unauthorized(api: Api) -> TestResponse:
 
 CASES: dict[tuple[str, str, str], Callable[[Api], TestResponse]] = {
     ("post", "/trigger_report", "200"): trigger_ok,
+    ("post", "/trigger_report", "400"): trigger_bad_body,
     ("post", "/trigger_report", "503"): trigger_queue_down,
     ("post", "/trigger_report", "401"): trigger_unauthorized,
     ("get", "/get_report/{report_id}", "200"): poll_running,

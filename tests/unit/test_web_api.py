@@ -210,7 +210,12 @@ def test_recent_reports_come_newest_first_with_their_state(web: Web) -> None:
     )
     running = add_report(web, just_now - timedelta(seconds=5), progress_done=1, progress_total=3)
     failed = add_report(
-        web, just_now - timedelta(minutes=10), status=ReportStatus.FAILED, finished_at=finished, error="no worker"
+        web,
+        just_now - timedelta(minutes=10),
+        status=ReportStatus.FAILED,
+        finished_at=finished,
+        error="no worker",
+        as_of=datetime(2023, 1, 25, 5, 30, tzinfo=timezone(timedelta(hours=-5))),
     )
 
     body = check_documented(web.client.get("/reports"), "/reports")
@@ -224,10 +229,11 @@ def test_recent_reports_come_newest_first_with_their_state(web: Web) -> None:
         "created_at": running.created_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "finished_at": None,
         "error": None,
+        "as_of": None,
     }
     assert (second["status"], second["progress"], second["error"]) == ("Complete", {"done": 4, "total": 4}, None)
     assert second["finished_at"] == finished.isoformat(timespec="microseconds").replace("+00:00", "Z")
-    assert (third["status"], third["error"]) == ("Failed", "no worker")
+    assert (third["status"], third["error"], third["as_of"]) == ("Failed", "no worker", "2023-01-25T10:30:00.000000Z")
     # The report file's location is the server's business, never shown.
     assert all("report_path" not in item for item in body["reports"])
 
