@@ -14,7 +14,7 @@ enters it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -42,7 +42,7 @@ from domain.calendar import local_days_touching
 from domain.clock import to_micros
 from domain.interval import Interval
 from domain.localtime import ZoneClock, date_of
-from domain.report import REPORT_HEADER, Report, ReportRows, ReportStatus, render_csv, render_lines
+from domain.report import REPORT_HEADER, Report, ReportRows, ReportStatus, render_lines
 from domain.uptime import ReportWindows, UptimeCalculator, earliest_poll_needed, measure
 
 
@@ -246,17 +246,25 @@ class ReportService:
             return ReportRows.empty()
         return self._calculator.compute(now, polls, inputs.hours, inputs.timezones)
 
-    def csv(self, as_of: datetime | None = None) -> str:
-        """The whole report as CSV text; as of ``as_of`` when given.
+    def csv(self, as_of: datetime | None = None, chunk_size: int = 2000) -> str:
+        """The whole report as CSV text; see ``csv_pieces``."""
+        return "".join(self.csv_pieces(as_of, chunk_size))
 
-        As of an instant, ``now`` is the latest poll at or before it and later
-        polls are left out; before every poll the report is its header alone.
+    def csv_pieces(self, as_of: datetime | None = None, chunk_size: int = 2000) -> Iterator[str]:
+        """The report as CSV text, header first, then the lines of ``chunk_size`` stores at a time.
+
+        Computed in parts, as the workers do, so memory holds one part at a
+        time whatever the size of the fleet. As of an instant, ``now`` is the
+        latest poll at or before it and later polls are left out; before every
+        poll the report is its header alone.
         """
         snapshot = self.snapshot()
         now = self.now(snapshot, None if as_of is None else to_micros(as_of))
+        yield REPORT_HEADER + "\n"
         if now is None:
-            return render_csv(ReportRows.empty())
-        return render_csv(self.compute(now, None, snapshot))
+            return
+        for part in split_stores(self.store_ids(snapshot), chunk_size):
+            yield render_lines(self.compute(now, part, snapshot))
 
     def store_detail(self, store_id: str) -> StoreDetail:
         """One store at the data's current ``now``; ``StoreNotFound`` if it has no poll.

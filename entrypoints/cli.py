@@ -160,17 +160,17 @@ def _as_of(text: str | None) -> datetime | None:
 def _report(container: Container, out: Path, as_of: datetime | None = None) -> int:
     progress = TerminalProgress(sys.stderr)
     progress("computing the report", 0, 1)
-    csv_text = container.report_service().csv(as_of)
-    progress("done", 1, 1)
+    # In parts of REPORT_CHUNK_SIZE stores, written as they come: memory holds one part.
+    pieces = container.report_service().csv_pieces(as_of, container.config.report_chunk_size.as_int()())
     if str(out) == "-":
-        sys.stdout.write(csv_text)
-        return 0
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        content = csv_text.encode("utf-8")
-        write_atomically(out, lambda file: file.write(content))
-    except OSError as error:
-        raise UptimeError(f"cannot write the report to {out}: {error.strerror or error}") from error
+        sys.stdout.writelines(pieces)
+    else:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(out, lambda file: file.writelines(piece.encode("utf-8") for piece in pieces))
+        except OSError as error:
+            raise UptimeError(f"cannot write the report to {out}: {error.strerror or error}") from error
+    progress("done", 1, 1)
     return 0
 
 

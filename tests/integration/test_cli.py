@@ -14,10 +14,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_cli(*args: str, cwd: Path, database_url: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, database_url: str | None = None, chunk_size: int | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DATABASE_URL", "STORAGE_"))}
     if database_url is not None:
         env["DATABASE_URL"] = database_url
+    if chunk_size is not None:
+        env["REPORT_CHUNK_SIZE"] = str(chunk_size)
     return subprocess.run(
         [sys.executable, "-m", "entrypoints.cli", *args],
         cwd=cwd,
@@ -56,6 +60,23 @@ def test_offline_and_sqlite_reports_are_identical_and_match_the_expected_report(
 
     assert offline.read_bytes() == stored.read_bytes()
     assert_matches_expected(offline, data / "expected_report.csv")
+
+
+def test_the_report_computed_in_small_parts_is_the_whole_report(
+    shared_data: Path, tmp_path: Path, sqlite_url: str
+) -> None:
+    data = shared_data / "real-2024"
+    assert run_cli("ingest", str(data), cwd=tmp_path, database_url=sqlite_url).returncode == 0
+    reports = {}
+    for name, chunk_size in (("whole", 100_000), ("parts", 7)):
+        for source in ("offline", "stored"):
+            out = tmp_path / f"{name}-{source}.csv"
+            args = ("report", "--from-csv", str(data)) if source == "offline" else ("report",)
+            done = run_cli(*args, "--out", str(out), cwd=tmp_path, database_url=sqlite_url, chunk_size=chunk_size)
+            assert done.returncode == 0, done.stderr
+            reports[name, source] = out.read_bytes()
+    assert len(set(reports.values())) == 1
+    assert reports["whole", "offline"].count(b"\n") == 360  # the header and 359 stores, in 52 parts of 7
 
 
 @pytest.mark.postgres
