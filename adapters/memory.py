@@ -159,6 +159,16 @@ class InMemoryStatusRepository(StatusRepository):
         self._store = np.searchsorted(present, store)
         self._time, self._active, self._version = self._time[keep], self._active[keep], self._version[keep]
 
+    def purge_before(self, cutoff_us: int) -> int:
+        early = self._time < cutoff_us
+        # Rows are sorted by (store, instant): a store's latest early poll is
+        # the early row whose next row is another store's or not early.
+        latest_early = early & np.append((self._store[1:] != self._store[:-1]) | ~early[1:], True)
+        keep = ~early | latest_early
+        self._store, self._time = self._store[keep], self._time[keep]
+        self._active, self._version = self._active[keep], self._version[keep]
+        return int(len(keep) - keep.sum())
+
     def latest_timestamp(self, *, snapshot: int, until_us: int | None = None) -> int | None:
         seen = self._version <= snapshot
         if until_us is not None:

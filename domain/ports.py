@@ -134,6 +134,15 @@ class StatusRepository(ABC):
     def polls_since(self, start_us: int, stores: StoreRange | None = None, *, snapshot: int) -> StatusPolls:
         """Every poll at ``snapshot`` at or after ``start_us``, plus each store's latest poll before it."""
 
+    @abstractmethod
+    def purge_before(self, cutoff_us: int) -> int:
+        """Delete the polls before ``cutoff_us`` but each store's latest one; return how many went.
+
+        A report at an instant ``now`` reads the polls from ``earliest_poll_needed(now)``
+        on and each store's latest before that, so it is unchanged while that
+        instant is at or after ``cutoff_us``. Run in an ingestion's turn.
+        """
+
 
 class BusinessHoursRepository(ABC):
     @abstractmethod

@@ -103,6 +103,28 @@ class IngestService:
         )
 
 
+    def purge_polls(self, keep: timedelta) -> int:
+        """Delete the polls more than ``keep`` before the latest one, but each store's latest of those.
+
+        The cutoff is the latest poll minus ``keep``; a report whose ``now``
+        is at least ten days (a week and the look-back of ``earliest_poll_needed``)
+        after the cutoff reads exactly what it read before (see
+        ``StatusRepository.purge_before``). Done in an ingestion's turn, so no
+        ingestion runs meanwhile; returns how many polls went.
+        """
+        if keep <= timedelta(0):
+            raise ValueError("keep must be positive")
+        version = self._log.begin()
+        try:
+            latest = self._status.latest_timestamp(snapshot=self._log.latest_complete())
+            deleted = 0 if latest is None else self._status.purge_before(latest - keep // timedelta(microseconds=1))
+            self._log.complete(version)
+        except BaseException:
+            self._log.abandon(version)
+            raise
+        return deleted
+
+
 class RepositoryInputSource(ReportInputSource):
     """The inputs read from the three repositories one after the other, all at one snapshot."""
 

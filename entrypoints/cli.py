@@ -5,6 +5,7 @@
     store-monitor serve [--host H] [--port P] [--no-worker]
     store-monitor worker [--concurrency N]
     store-monitor purge-reports
+    store-monitor purge-polls
 
 A user mistake (a missing folder or column, a bad database URL) prints one
 line on stderr and exits with status 2; it never shows a traceback.
@@ -106,6 +107,11 @@ def _parser() -> argparse.ArgumentParser:
         "purge-reports",
         help="delete the reports finished more than REPORT_RETENTION_DAYS days ago (what the hourly task does)",
     )
+    commands.add_parser(
+        "purge-polls",
+        help="delete the polls more than POLL_RETENTION_DAYS days older than the latest, but each store's latest"
+        " of them (what the hourly task does)",
+    )
     return parser
 
 
@@ -174,6 +180,17 @@ def _report(container: Container, out: Path, as_of: datetime | None = None) -> i
     return 0
 
 
+def _purge_polls(container: Container) -> int:
+    days = container.poll_retention_days()
+    if days <= 0:
+        print("POLL_RETENTION_DAYS is 0: polls are kept forever, none deleted")
+        return 0
+    deleted = container.ingest_service().purge_polls(timedelta(days=days))
+    noun = "poll" if deleted == 1 else "polls"
+    print(f"deleted {deleted} {noun} more than {days} days older than the latest, keeping each store's latest of them")
+    return 0
+
+
 def _purge_reports(container: Container) -> int:
     days = container.report_retention_days()
     if days <= 0:
@@ -231,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command == "purge-reports":
             container = build_container(os.environ)
             return _purge_reports(container)
+        if arguments.command == "purge-polls":
+            container = build_container(os.environ, {"storage_backend": "sql"})
+            return _purge_polls(container)
         as_of = _as_of(arguments.as_of)
         if arguments.from_csv is not None:
             if not arguments.from_csv.is_dir():

@@ -98,6 +98,8 @@ def seconds(value: int) -> timedelta:
 
 # The task that deletes reports older than REPORT_RETENTION_DAYS (entrypoints/worker.py).
 PURGE_REPORTS_TASK = "store_monitor.purge_reports"
+# The task that deletes polls older than POLL_RETENTION_DAYS (entrypoints/worker.py).
+PURGE_POLLS_TASK = "store_monitor.purge_polls"
 PURGE_PERIOD_S = 3600.0
 
 
@@ -110,6 +112,9 @@ def periodic_tasks(settings: Mapping[str, Any]) -> dict[str, float]:
     # 0 days keeps reports forever: nothing to purge.
     if int(settings["report_retention_days"]) > 0:
         tasks[PURGE_REPORTS_TASK] = PURGE_PERIOD_S
+    # 0 days (the default) keeps every poll.
+    if int(settings["poll_retention_days"]) > 0:
+        tasks[PURGE_POLLS_TASK] = PURGE_PERIOD_S
     # An empty INGEST_WATCH_DIR watches no folder.
     if settings["ingest_watch_dir"]:
         tasks[INGEST_WATCHED_FOLDER_TASK] = 60.0 * int(settings["ingest_every_minutes"])
@@ -221,6 +226,7 @@ class Container(containers.DeclarativeContainer):
     )
     # How long a finished report is kept; 0 keeps it forever.
     report_retention_days: providers.Provider[int] = providers.Callable(int, config.report_retention_days)
+    poll_retention_days: providers.Provider[int] = providers.Callable(int, config.poll_retention_days)
 
     # Ingestion of uploaded files, run by the workers, into the repositories
     # above (the read-only CSV backend fails such a run with the reason).
@@ -265,6 +271,8 @@ def settings_from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         "report_chunk_size": environ.get("REPORT_CHUNK_SIZE") or "2000",
         "report_stall_seconds": environ.get("REPORT_STALL_SECONDS") or "600",
         "report_retention_days": environ.get("REPORT_RETENTION_DAYS") or "30",
+        # 0: keep every poll.
+        "poll_retention_days": environ.get("POLL_RETENTION_DAYS") or "0",
         "uploads_dir": environ.get("UPLOADS_DIR") or DEFAULT_UPLOADS_DIR,
         "ingest_max_bytes": environ.get("INGEST_MAX_BYTES") or str(DEFAULT_MAX_UPLOAD_BYTES),
         # Empty: no folder is watched.
@@ -291,6 +299,7 @@ _POSITIVE_INTEGERS: dict[str, str] = {
 
 _NON_NEGATIVE_INTEGERS: dict[str, str] = {
     "report_retention_days": "REPORT_RETENTION_DAYS",
+    "poll_retention_days": "POLL_RETENTION_DAYS",
 }
 
 

@@ -25,7 +25,7 @@ from domain.ports import RepositoryError, StoreRange
 from domain.report import ReportStatus
 from domain.services import ReportRunService
 from entrypoints import metrics
-from entrypoints.container import PURGE_REPORTS_TASK, Container, build_container, utc_now
+from entrypoints.container import PURGE_POLLS_TASK, PURGE_REPORTS_TASK, Container, build_container, utc_now
 from entrypoints.logging_setup import configure_from_settings, report_id_var, task_id_var
 
 load_dotenv()
@@ -147,6 +147,18 @@ def purge_reports(self: ReportTask) -> int:
         return 0
     deleted = self.runs.purge(timedelta(days=days))
     logger.info("purged %d reports finished more than %d days ago", deleted, days)
+    return deleted
+
+
+@shared_task(name=PURGE_POLLS_TASK)
+def purge_polls() -> int:
+    """Delete the polls more than POLL_RETENTION_DAYS older than the latest, but each store's latest (hourly)."""
+    container = process_container()
+    days = container.poll_retention_days()
+    if days <= 0:
+        return 0
+    deleted = container.ingest_service().purge_polls(timedelta(days=days))
+    logger.info("purged %d polls more than %d days older than the latest", deleted, days)
     return deleted
 
 

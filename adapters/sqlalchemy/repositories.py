@@ -107,6 +107,18 @@ class SqlAlchemyStatusRepository(_SqlRepository, StatusRepository):
         with transaction(self._engine, write=False) as connection:
             return _read_polls(connection, int(start_us), stores, int(snapshot), self._postgres)
 
+    def purge_before(self, cutoff_us: int) -> int:
+        # Each store's latest poll before the cutoff is found by one backward
+        # index probe, like the reads; every older poll of the store goes.
+        statement = text(
+            "DELETE FROM store_status WHERE timestamp_us < :cutoff AND timestamp_us < (SELECT p.timestamp_us"
+            " FROM store_status p"
+            " WHERE p.store_pk = store_status.store_pk AND p.timestamp_us < :cutoff"
+            " ORDER BY p.timestamp_us DESC LIMIT 1)"
+        )
+        with transaction(self._engine, write=True) as connection:
+            return int(connection.execute(statement, {"cutoff": int(cutoff_us)}).rowcount)
+
 
 # The rows of table alias ``{0}`` that snapshot ``:snapshot`` sees.
 _SEEN_AT_SNAPSHOT = (

@@ -15,13 +15,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(
-    *args: str, cwd: Path, database_url: str | None = None, chunk_size: int | None = None
+    *args: str,
+    cwd: Path,
+    database_url: str | None = None,
+    chunk_size: int | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DATABASE_URL", "STORAGE_"))}
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     if chunk_size is not None:
         env["REPORT_CHUNK_SIZE"] = str(chunk_size)
+    env.pop("POLL_RETENTION_DAYS", None)
+    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "entrypoints.cli", *args],
         cwd=cwd,
@@ -77,6 +83,34 @@ def test_the_report_computed_in_small_parts_is_the_whole_report(
             reports[name, source] = out.read_bytes()
     assert len(set(reports.values())) == 1
     assert reports["whole", "offline"].count(b"\n") == 360  # the header and 359 stores, in 52 parts of 7
+
+
+def test_purge_polls_deletes_old_polls_but_each_stores_latest_and_the_report_stays(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    lines = ["store_id,status,timestamp_utc"]
+    for day in range(1, 31):  # one poll a day for each store, November 2023
+        lines += [f"a,active,2023-11-{day:02d} 12:00:00 UTC", f"b,inactive,2023-11-{day:02d} 18:30:00 UTC"]
+    lines.append("c,active,2023-11-02 09:00:00 UTC")  # c's only poll, long before the cutoff
+    (data / "store_status.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert run_cli("ingest", str(data), cwd=tmp_path, database_url=sqlite_url).returncode == 0
+    before, after = tmp_path / "before.csv", tmp_path / "after.csv"
+    assert run_cli("report", "--out", str(before), cwd=tmp_path, database_url=sqlite_url).returncode == 0
+
+    kept_forever = run_cli("purge-polls", cwd=tmp_path, database_url=sqlite_url)
+    assert kept_forever.returncode == 0 and "none deleted" in kept_forever.stdout
+    purged = run_cli("purge-polls", cwd=tmp_path, database_url=sqlite_url, extra_env={"POLL_RETENTION_DAYS": "10"})
+    assert purged.returncode == 0, purged.stderr
+
+    # The latest poll is b's of 11-30 18:30; the cutoff 11-20 18:30. Before it, a keeps
+    # 11-20 12:00 (of 20 polls), b 11-19 18:30 (of 19 polls), c its only poll.
+    assert purged.stdout.startswith("deleted 37 polls")
+    assert run_cli("report", "--out", str(after), cwd=tmp_path, database_url=sqlite_url).returncode == 0
+    assert after.read_bytes() == before.read_bytes()
+    again = run_cli("purge-polls", cwd=tmp_path, database_url=sqlite_url, extra_env={"POLL_RETENTION_DAYS": "10"})
+    assert again.stdout.startswith("deleted 0 polls")
 
 
 @pytest.mark.postgres

@@ -18,7 +18,7 @@ from domain.ports import (
     TimezoneRepository,
 )
 from domain.services import IngestService, ReportRunService, ReportService
-from entrypoints.container import PURGE_REPORTS_TASK, build_container, periodic_tasks
+from entrypoints.container import PURGE_POLLS_TASK, PURGE_REPORTS_TASK, build_container, periodic_tasks
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -105,6 +105,19 @@ def test_reports_are_kept_30_days_unless_said_otherwise() -> None:
 def test_a_bad_retention_is_an_error_naming_its_variable(value: str) -> None:
     with pytest.raises(UptimeError, match="REPORT_RETENTION_DAYS"):
         build_container({"REPORT_RETENTION_DAYS": value})
+
+
+@pytest.mark.parametrize(("days", "scheduled"), [("7", True), ("0", False)])
+def test_beat_sends_the_poll_purge_hourly_only_with_a_poll_retention(tmp_path: Path, days: str, scheduled: bool) -> None:
+    container = build_container({"POLL_RETENTION_DAYS": days, "REPORT_RETENTION_DAYS": "0"}, settings(tmp_path))
+    assert container.poll_retention_days() == int(days)
+    assert periodic_tasks(container.config()) == ({PURGE_POLLS_TASK: 3600.0} if scheduled else {})
+
+
+def test_polls_are_kept_forever_by_default_and_a_bad_poll_retention_names_its_variable(tmp_path: Path) -> None:
+    assert build_container({}, settings(tmp_path)).poll_retention_days() == 0
+    with pytest.raises(UptimeError, match="POLL_RETENTION_DAYS"):
+        build_container({"POLL_RETENTION_DAYS": "a week"})
 
 
 @pytest.mark.parametrize(("days", "scheduled"), [("30", True), ("1", True), ("0", False)])

@@ -260,6 +260,34 @@ def test_instants_before_the_epoch_and_far_ahead_survive(ports: Ports) -> None:
     assert ports.status.latest_timestamp(snapshot=latest(ports)) == far
 
 
+def test_purge_keeps_each_stores_latest_poll_before_the_cutoff_and_everything_after(ports: Ports) -> None:
+    cutoff = 10 * HOUR
+    add_polls(
+        ports,
+        polls(
+            ("a", HOUR, True),  # older than a's latest before the cutoff: goes
+            ("a", 2 * HOUR, False),  # goes
+            ("a", 3 * HOUR, True),  # a's latest before the cutoff: kept
+            ("a", cutoff, False),  # at the cutoff: kept
+            ("b", 4 * HOUR, False),  # goes
+            ("b", cutoff - 1, True),  # b's latest before the cutoff: kept
+            ("c", cutoff + HOUR, True),  # nothing before the cutoff
+            ("d", HOUR, False),  # d's only poll: its latest, kept
+        ),
+    )
+
+    assert ports.status.purge_before(cutoff) == 3
+    assert everything(ports) == [
+        ("a", 3 * HOUR, True),
+        ("a", cutoff, False),
+        ("b", cutoff - 1, True),
+        ("c", cutoff + HOUR, True),
+        ("d", HOUR, False),
+    ]
+    assert ports.status.store_ids(snapshot=latest(ports)) == ["a", "b", "c", "d"]
+    assert ports.status.purge_before(cutoff) == 0
+
+
 def test_store_range_selects_ids_in_plain_string_order(ports: Ports) -> None:
     ids = ["0123", "1", "10", "100", "2", "9", "90", LONG_ID, "A", "B", "Z", "_", "a", "é"]
     add_polls(ports, polls(*((store_id, HOUR, True) for store_id in ids)))
