@@ -13,7 +13,7 @@ however many transactions, parts and workers it takes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from domain.errors import UptimeError
-from domain.ingestion import ParsedInput
+from domain.ingestion import FileSummary, ParsedInput
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.report import Report
 
@@ -178,6 +178,18 @@ class InputReader(ABC):
     @abstractmethod
     def read(self, folder: Path) -> ParsedInput:
         """Raises ``InvalidInputError`` for a missing folder, status file or column."""
+
+
+# A poll as a poller sends it: store id, status and UTC timestamp, as text.
+PollText = tuple[str, str, str]
+
+
+class PollRowReader(ABC):
+    """Validates polls given as text, by exactly the rules of a ``store_status.csv`` row."""
+
+    @abstractmethod
+    def read(self, rows: Sequence[PollText]) -> tuple[StatusPolls, FileSummary]:
+        """The valid, distinct polls and the counts; a rejected row's ``line`` is its position in ``rows``, from 1."""
 
 
 class ReportStorage(ABC):

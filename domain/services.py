@@ -22,7 +22,7 @@ from typing import Protocol
 import attrs
 
 from domain.errors import UptimeError, quoted
-from domain.ingestion import IngestSummary
+from domain.ingestion import FileSummary, IngestSummary
 from domain.inputs import StatusPolls
 from domain.ports import (
     BusinessHoursRepository,
@@ -102,6 +102,21 @@ class IngestService:
             timezone=parsed.timezones_summary.with_new(new_timezones),
         )
 
+
+    def add_polls(self, polls: StatusPolls, summary: FileSummary) -> FileSummary:
+        """Store polls already read and validated (``POST /polls``) as one ingestion.
+
+        ``summary`` counts what was read; the result adds how many were new.
+        Visible to reports at once when this returns, like any ingestion.
+        """
+        version = self._log.begin()
+        try:
+            new = self._status.add(polls, version=version)
+            self._log.complete(version)
+        except BaseException:
+            self._log.abandon(version)
+            raise
+        return summary.with_new(new)
 
     def purge_polls(self, keep: timedelta) -> int:
         """Delete the polls more than ``keep`` before the latest one, but each store's latest of those.

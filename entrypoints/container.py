@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from adapters.celery.app import make_celery
 from adapters.celery.queue import INGEST_WATCHED_FOLDER_TASK, CeleryIngestQueue, CeleryReportQueue
+from adapters.csv.poll_rows import CsvPollRowReader
 from adapters.csv.reader import PandasCsvReader
 from adapters.csv.repositories import (
     CsvBusinessHoursRepository,
@@ -52,6 +53,7 @@ from domain.ports import (
     IngestRegistry,
     IngestionLog,
     InputReader,
+    PollRowReader,
     ReportInputSource,
     ReportQueue,
     ReportRegistry,
@@ -184,6 +186,9 @@ class Container(containers.DeclarativeContainer):
     ingest_service: providers.Provider[IngestService] = providers.Factory(
         IngestService, reader, status_repository, hours_repository, timezone_repository, ingestion_log
     )
+    # POST /polls: polls sent as text, read by the rules of the CSV reader.
+    poll_row_reader: providers.Provider[PollRowReader] = providers.Singleton(CsvPollRowReader)
+    polls_max_items: providers.Provider[int] = providers.Callable(int, config.polls_max_items)
     # A database reads a report's inputs in one transaction.
     sql_report_inputs: providers.Provider[ReportInputSource] = providers.Factory(
         SqlAlchemyReportInputSource, engine
@@ -275,6 +280,7 @@ def settings_from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         "poll_retention_days": environ.get("POLL_RETENTION_DAYS") or "0",
         "uploads_dir": environ.get("UPLOADS_DIR") or DEFAULT_UPLOADS_DIR,
         "ingest_max_bytes": environ.get("INGEST_MAX_BYTES") or str(DEFAULT_MAX_UPLOAD_BYTES),
+        "polls_max_items": environ.get("POLLS_MAX_ITEMS") or "10000",
         # Empty: no folder is watched.
         "ingest_watch_dir": environ.get("INGEST_WATCH_DIR") or "",
         "ingest_every_minutes": environ.get("INGEST_EVERY_MINUTES") or "15",
@@ -293,6 +299,7 @@ _POSITIVE_INTEGERS: dict[str, str] = {
     "report_chunk_size": "REPORT_CHUNK_SIZE",
     "report_stall_seconds": "REPORT_STALL_SECONDS",
     "ingest_max_bytes": "INGEST_MAX_BYTES",
+    "polls_max_items": "POLLS_MAX_ITEMS",
     "ingest_every_minutes": "INGEST_EVERY_MINUTES",
 }
 

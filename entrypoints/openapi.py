@@ -24,6 +24,8 @@ OPENAPI_PATH = "/openapi.json"
 INGEST_PATH = "/ingest"
 GET_INGEST_PATH = "/ingest/{ingest_id}"
 REPORTS_PATH = "/reports"
+POLLS_PATH = "/polls"
+NDJSON = "application/x-ndjson"
 STORE_PATH = "/stores/{store_id}"
 
 JSON = "application/json"
@@ -293,6 +295,7 @@ def _paths() -> dict[str, Any]:
             }
         },
         **_ingest_paths(),
+        **_poll_paths(),
         **_web_paths(),
     }
 
@@ -418,6 +421,59 @@ def _ingest_paths() -> dict[str, Any]:
                 },
             }
         },
+    }
+
+
+def _poll_paths() -> dict[str, Any]:
+    text = {"type": "string"}
+    poll = {
+        "type": "object",
+        "properties": {"store_id": text, "status": text, "timestamp_utc": text},
+        "required": ["store_id", "status", "timestamp_utc"],
+        "description": "Fields as in a row of store_status.csv; a poll that is not such an object is rejected.",
+    }
+    counts = {name: {"type": "integer", "minimum": 0} for name in ("rows", "new", "already_stored", "duplicates", "rejected")}
+    rejected = {
+        "type": "object",
+        "properties": {"poll": {"type": "integer", "minimum": 0, "description": "Position in the batch, from 0."}, "reason": text},
+        "required": ["poll", "reason"],
+        "additionalProperties": False,
+    }
+    return {
+        POLLS_PATH: {
+            "post": {
+                "operationId": "pushPolls",
+                "summary": "Store a batch of polls at once",
+                "description": (
+                    "Each poll is validated as a row of store_status.csv is, the valid ones stored "
+                    "idempotently as one ingestion, visible to reports once this answers. At most "
+                    "POLLS_MAX_ITEMS (default 10,000) polls a batch."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {"schema": {"type": "array", "items": poll}},
+                        NDJSON: {"schema": {"type": "string", "description": "One poll object per line."}},
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        "What the batch held: rows = new + already_stored + duplicates + rejected; errors list "
+                        "the first 500 rejected polls.",
+                        {
+                            "type": "object",
+                            "properties": {**counts, "errors": {"type": "array", "items": rejected}},
+                            "required": [*counts, "errors"],
+                            "additionalProperties": False,
+                        },
+                    ),
+                    "400": _error("The body is not JSON, or not an array of polls."),
+                    "413": _error("More polls than POLLS_MAX_ITEMS; nothing was stored."),
+                    "415": _error("Neither application/json nor application/x-ndjson."),
+                    "503": _error("The database does not answer."),
+                },
+            }
+        }
     }
 
 

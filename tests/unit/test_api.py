@@ -667,9 +667,10 @@ ROUTES = {
     "/reports": {"get"},
     "/stores/{store_id}": {"get"},
     "/metrics": {"get"},
+    "/polls": {"post"},
 }
-# Each of their documented statuses is checked in test_ingest_api.py.
-INGEST_PATHS = {"/ingest", "/ingest/{ingest_id}"}
+# Each of their documented statuses is checked in test_ingest_api.py (and /polls in test_poll_api.py).
+INGEST_PATHS = {"/ingest", "/ingest/{ingest_id}", "/polls"}
 # ... and of these in test_web_api.py.
 WEB_PATHS = {"/reports", "/stores/{store_id}"}
 # ... and of this in test_metrics.py.
