@@ -29,7 +29,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -414,13 +414,18 @@ class ServiceRunner:
         self.redis = server
         self.settings["CELERY_BROKER_URL"] = server.url
 
-    def start(self, name: str, *arguments: str, overrides: Mapping[str, str] | None = None) -> ServiceProcess:
-        """``python -m entrypoints.cli ARGUMENTS`` in a new process group, output to ``logs/NAME.log``."""
+    def start(
+        self, name: str, *arguments: str, overrides: Mapping[str, str] | None = None, prefix: Sequence[str] = ()
+    ) -> ServiceProcess:
+        """``python -m entrypoints.cli ARGUMENTS`` in a new process group, output to ``logs/NAME.log``.
+
+        ``prefix`` goes before the command: ``ip netns exec NAME`` starts it in that network namespace.
+        """
         log_path = self.logs / f"{name}.log"
         log: IO[bytes]
         with log_path.open("ab") as log:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "entrypoints.cli", *arguments],
+                [*prefix, sys.executable, "-m", "entrypoints.cli", *arguments],
                 cwd=self.folder,
                 env=self.environment(overrides),
                 stdin=subprocess.DEVNULL,
@@ -467,9 +472,11 @@ class ServiceRunner:
 
         wait_for(logged, timeout, f"{process.name} logging {text!r}", self.diagnostics)
 
-    def run_cli(self, *arguments: str, overrides: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        """A short ``store-monitor`` command, run to its end."""
-        return run_cli(self.folder, self.environment(overrides), *arguments)
+    def run_cli(
+        self, *arguments: str, overrides: Mapping[str, str] | None = None, prefix: Sequence[str] = ()
+    ) -> subprocess.CompletedProcess[str]:
+        """A short ``store-monitor`` command, run to its end (``prefix`` as for ``start``)."""
+        return run_cli(self.folder, self.environment(overrides), *arguments, prefix=prefix)
 
     def diagnostics(self) -> str:
         parts = [process.diagnostics() for process in self.processes]
@@ -495,9 +502,11 @@ def service(tmp_path: Path) -> Iterator[ServiceRunner]:
 # --------------------------------------------------------------------------- data
 
 
-def run_cli(cwd: Path, env: Mapping[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    cwd: Path, env: Mapping[str, str], *arguments: str, prefix: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
     completed = subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", *arguments],
+        [*prefix, sys.executable, "-m", "entrypoints.cli", *arguments],
         cwd=cwd,
         env=dict(env),
         capture_output=True,
@@ -524,11 +533,11 @@ class LoadedDatabase:
         return math.ceil(self.stores / chunk_size)
 
 
-def load_database(runner: ServiceRunner, url: str, data_dir: Path) -> LoadedDatabase:
-    """Ingest ``data_dir`` into ``url`` and write the CLI's report of it."""
-    runner.run_cli("ingest", str(data_dir), overrides={"DATABASE_URL": url})
+def load_database(runner: ServiceRunner, url: str, data_dir: Path, prefix: Sequence[str] = ()) -> LoadedDatabase:
+    """Ingest ``data_dir`` into ``url`` and write the CLI's report of it (``prefix`` as for ``start``)."""
+    runner.run_cli("ingest", str(data_dir), overrides={"DATABASE_URL": url}, prefix=prefix)
     out = runner.folder / "cli-report.csv"
-    runner.run_cli("report", "--out", str(out), overrides={"DATABASE_URL": url})
+    runner.run_cli("report", "--out", str(out), overrides={"DATABASE_URL": url}, prefix=prefix)
     return LoadedDatabase(url, out.read_bytes())
 
 
