@@ -191,7 +191,11 @@ class PrivateRedis:
             "--protected-mode", "no",
         ]
         self.process = _start_server(command, folder / "redis.log", "redis")
-        wait_for(self.answers, 10, f"redis-server on {host.address}:{self.port}", self.process.diagnostics)
+        try:
+            wait_for(self.answers, 10, f"redis-server on {host.address}:{self.port}", self.process.diagnostics)
+        except BaseException:
+            self.stop()  # no one else holds it yet
+            raise
 
     @property
     def url(self) -> str:
