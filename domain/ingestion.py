@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -75,6 +75,74 @@ class FileSummary:
             "rejected": self.rejected,
             "errors": [error.to_dict() for error in self.errors],
         }
+
+
+@attrs.frozen
+class ResumePoint:
+    """Where a later read of a file that grows by appended lines goes on.
+
+    ``offset`` is the byte just after the last complete line read (a line
+    ended by a line break, outside quotes), and ``line`` the 1-based number
+    of the line that starts there. ``START`` is the beginning of the file.
+    """
+
+    offset: int
+    line: int
+
+
+START = ResumePoint(0, 1)
+
+
+@attrs.frozen
+class BatchCounts:
+    """What one batch of a file's rows held: its data rows (blank lines are
+    none), the valid ones that repeat an earlier valid row of the same batch,
+    the rejected ones, and the first of those with line and reason."""
+
+    rows: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: tuple[RejectedRow, ...] = attrs.field(default=(), converter=_rejected_tuple)
+
+
+def summarize(batches: Iterable[BatchCounts], duplicates: int = 0) -> FileSummary:
+    """The counts of a file read in batches, in file order.
+
+    ``duplicates``: the valid rows that repeat a valid row of an earlier
+    batch, which no single batch can see.
+    """
+    rows = rejected = repeated = 0
+    errors: list[RejectedRow] = []
+    for batch in batches:
+        rows += batch.rows
+        rejected += batch.rejected
+        repeated += batch.duplicates
+        errors.extend(batch.errors[: MAX_LISTED_ERRORS - len(errors)])
+    return FileSummary(rows=rows, duplicates=repeated + duplicates, rejected=rejected, errors=tuple(errors))
+
+
+_Rows = TypeVar("_Rows")
+
+
+@attrs.frozen
+class InputBatch(Generic[_Rows]):
+    """Consecutive rows of one input file, read and validated.
+
+    ``valid``: the valid rows, without those that repeat an earlier valid row
+    of the batch (the first wins); ``counts``: what the batch held;
+    ``resume``: where a read that has taken this batch and those before it
+    goes on.
+    """
+
+    valid: _Rows
+    counts: BatchCounts
+    resume: ResumePoint
+
+
+StatusBatch = InputBatch[StatusPolls]
+HoursBatch = InputBatch[BusinessHours]
+# Each store's first valid timezone in the batch, in file order.
+TimezoneBatch = InputBatch[StoreTimezones]
 
 
 @attrs.frozen

@@ -175,7 +175,7 @@ class Layout:
     holds: tuple[str | None, ...]
     newline: str
     bom: bool
-    quote_header: bool  # quoted names send the file through the csv module instead of pandas
+    quote_header: bool  # quoted names: the same header, written otherwise
     final_newline: bool
 
     def header_line(self) -> str:
