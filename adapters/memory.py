@@ -406,7 +406,10 @@ class InMemoryReportRegistry(ReportRegistry):
         return self.get(report_id)
 
     def save_part(self, report_id: str, index: int, lines: str, at: datetime) -> int:
-        self.get(report_id)
+        report = self.get(report_id)
+        if not report.is_running:
+            # A late part: a finished report keeps its parts and progress.
+            return report.progress_done
         parts = self.saved_parts[report_id]
         parts[index] = lines
         self._change(report_id, progress_done=len(parts), updated_at=at)

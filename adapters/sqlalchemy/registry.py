@@ -87,10 +87,16 @@ class SqlAlchemyReportRegistry(ReportRegistry):
             # Every writer of this report waits here for the one before it,
             # so the count below sees all the parts committed so far.
             locked = connection.execute(
-                select(reports.c.report_id).where(reports.c.report_id == report_id).with_for_update()
+                select(reports.c.status, reports.c.progress_done)
+                .where(reports.c.report_id == report_id)
+                .with_for_update()
             ).one_or_none()
             if locked is None:
                 raise ReportNotFound(report_id)
+            if locked.status != ReportStatus.RUNNING.value:
+                # A late part (its worker was cut off while another did it):
+                # a finished report keeps its file, parts and progress.
+                return int(locked.progress_done)
             connection.execute(self._upsert_part(report_id, index, lines))
             saved = connection.execute(
                 select(func.count()).select_from(report_parts).where(report_parts.c.report_id == report_id)

@@ -351,14 +351,6 @@ class LatePartChangedTheReport(AssertionError):
     """A part finished after its report completed changed what the registry holds of that report."""
 
 
-@pytest.mark.xfail(
-    raises=LatePartChangedTheReport,
-    strict=True,
-    reason=(
-        "SqlAlchemyReportRegistry.save_part does not look at the report's status: a part that read its report "
-        "as Running and saves after another worker completed it is stored again and sets progress_done to 1"
-    ),
-)
 def test_a_report_completes_when_a_worker_host_loses_its_network_and_its_late_part_changes_nothing(
     hosts: Hosts,
 ) -> None:

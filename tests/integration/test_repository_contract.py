@@ -808,6 +808,26 @@ def test_the_parts_of_each_report_are_kept_apart(ports: Ports) -> None:
     assert ports.registry.get("r1").progress_done == 1
 
 
+def test_a_part_saved_after_its_report_finished_changes_nothing(ports: Ports) -> None:
+    for report_id, finish in (("done", "complete"), ("failed", "fail")):
+        ports.registry.add(running(report_id))
+        ports.registry.plan(report_id, 2, PLANNED, snapshot=1, now_us=NOW_US)
+        ports.registry.save_part(report_id, 0, "a,1\n", SAVED)
+        ports.registry.save_part(report_id, 1, "b,1\n", SAVED)
+        if finish == "complete":
+            assert ports.registry.mark_complete(report_id, "out/r.csv", FINISHED)
+        else:
+            assert ports.registry.mark_failed(report_id, "broken", FINISHED)
+        finished = ports.registry.get(report_id)
+        parts = ports.registry.parts(report_id)
+
+        # A worker cut off mid-part saves it late, after another did it.
+        assert ports.registry.save_part(report_id, 0, "a,late\n", LATER) == finished.progress_done
+
+        assert ports.registry.get(report_id) == finished
+        assert ports.registry.parts(report_id) == parts
+
+
 def test_mark_complete_finishes_a_running_report_once(ports: Ports) -> None:
     ports.registry.add(running("r"))
     ports.registry.plan("r", 1, PLANNED, snapshot=1, now_us=NOW_US)
