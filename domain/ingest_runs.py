@@ -5,7 +5,8 @@ under the run's id, the run is recorded ``Running``, then its work is queued;
 a worker ingests the stored folder and records ``Complete`` with the
 ingestion summary or ``Failed`` with the reason. Ingesting is idempotent
 (polls already stored are skipped, hours and timezones are replaced), so a
-run delivered again after a crash simply runs again.
+run delivered again after a crash simply runs again. Its work is one unit
+of the ledger of work (``domain.work``), watched as a report's units are.
 
 A watched folder is ingested on a schedule, and only when the content of one
 of its files changed since the last successful ingestion.
@@ -37,6 +38,7 @@ from domain.ports import (
 )
 from domain.report import ReportStatus
 from domain.services import Clock, IdFactory, IngestService, ProgressListener, stall_reason
+from domain.work import INGEST_UPLOAD_TASK, WorkTracker, unit_for
 
 # The files an upload may hold, in the order they are stored and listed.
 UPLOAD_FILES = (STATUS_FILE, HOURS_FILE, TIMEZONE_FILE)
@@ -113,6 +115,7 @@ class IngestRunService:
         new_id: IdFactory,
         stall_timeout: timedelta,
         max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        work: WorkTracker | None = None,
     ) -> None:
         if max_bytes < 1:
             raise ValueError("max_bytes must be at least 1")
@@ -124,6 +127,7 @@ class IngestRunService:
         self._new_id = new_id
         self._stall_timeout = stall_timeout
         self._max_bytes = max_bytes
+        self._work = work
 
     def start(self, files: Mapping[str, ByteStream]) -> IngestRun:
         """Store the files under a new id, record the run as running, then queue it.
@@ -153,7 +157,10 @@ class IngestRunService:
             self._discard(ingest_id)
             raise
         try:
-            self._queue.submit(ingest_id)
+            if self._work is not None:
+                self._work.submit([unit_for(self._work, ingest_id, INGEST_UPLOAD_TASK, [ingest_id])])
+            else:
+                self._queue.submit(ingest_id)
         except QueueUnavailable as error:
             self.fail(ingest_id, f"the ingestion could not be queued: {error}")
             raise
@@ -185,7 +192,8 @@ class IngestRunService:
         except UptimeError as error:
             self.fail(ingest_id, str(error))
             return self._registry.get(ingest_id)
-        self._registry.mark_complete(ingest_id, summary.to_dict(), self._clock())
+        if self._registry.mark_complete(ingest_id, summary.to_dict(), self._clock()):
+            self._forget_work(ingest_id)
         self._discard(ingest_id)
         return self._registry.get(ingest_id)
 
@@ -196,16 +204,33 @@ class IngestRunService:
         """
         failed = self._registry.mark_failed(ingest_id, clipped(reason, MAX_REASON_CHARS), self._clock())
         self._discard(ingest_id)
+        if failed:
+            self._forget_work(ingest_id)
         return failed
 
+    def is_running(self, ingest_id: str) -> bool:
+        return self._registry.get(ingest_id).is_running
+
     def status(self, ingest_id: str) -> IngestRun:
-        """The run's state; a run with no progress for too long is failed here."""
+        """The run's state; a run with no progress for too long is failed here, saying why."""
         current = self._registry.get(ingest_id)
-        reason = stall_reason(self._stall_timeout, current.updated_at, self._clock()) if current.is_running else None
+        work = self._work
+        cause = None if work is None else (lambda: work.stall_cause(ingest_id))
+        reason = (
+            stall_reason(self._stall_timeout, current.updated_at, self._clock(), cause) if current.is_running else None
+        )
         if reason is not None:
             self.fail(ingest_id, reason)
             current = self._registry.get(ingest_id)
         return current
+
+    def _forget_work(self, ingest_id: str) -> None:
+        # Left behind (the database refused), the unit does nothing harmful.
+        if self._work is not None:
+            try:
+                self._work.forget(ingest_id)
+            except UptimeError:
+                pass
 
     def _discard(self, ingest_id: str) -> None:
         # Leftover files waste space but harm nothing; the error that led

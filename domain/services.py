@@ -44,6 +44,7 @@ from domain.interval import Interval
 from domain.localtime import ZoneClock, date_of
 from domain.report import REPORT_HEADER, Report, ReportRows, ReportStatus, render_lines
 from domain.uptime import ReportWindows, UptimeCalculator, earliest_poll_needed, measure
+from domain.work import COMPUTE_PART_TASK, PLAN_REPORT_TASK, WorkTracker, unit_for
 
 
 class ProgressListener(Protocol):
@@ -362,11 +363,18 @@ Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
 
 
-def stall_reason(timeout: timedelta, updated_at: datetime, now: datetime) -> str | None:
-    """Why a run that made no progress since ``updated_at`` is failed at ``now``; None while it may still be alive."""
+def stall_reason(
+    timeout: timedelta, updated_at: datetime, now: datetime, cause: Callable[[], str] | None = None
+) -> str | None:
+    """Why a run that made no progress since ``updated_at`` is failed at ``now``; None while it may still be alive.
+
+    ``cause`` gives the specific reason when it is known (see ``WorkTracker.stall_cause``).
+    """
     if now - updated_at <= timeout:
         return None
     seconds = int(timeout.total_seconds())
+    if cause is not None:
+        return f"no progress for {seconds} s: {cause()}"
     return (
         f"no progress for {seconds} s: its work was lost (no worker running, the queue flushed,"
         " or the workers cannot write to the database: see their logs)"
@@ -407,6 +415,12 @@ class ReportRunService:
     The parts can be computed in any order, by any number of workers, and
     again after a crash: saving a part twice changes nothing, and whoever
     saves the last part assembles the file.
+
+    With ``work``, every unit (the planning, each part) is recorded in its
+    ledger before its message is published, and the ledger's watchdog
+    queues again what a lost worker or a lost message left undone; a stalled
+    run then says why. Without it, work goes to ``queue`` and nothing
+    watches it.
     """
 
     def __init__(
@@ -419,6 +433,7 @@ class ReportRunService:
         new_id: IdFactory,
         chunk_size: int,
         stall_timeout: timedelta,
+        work: WorkTracker | None = None,
     ) -> None:
         self._reports = reports
         self._registry = registry
@@ -428,6 +443,7 @@ class ReportRunService:
         self._new_id = new_id
         self._chunk_size = chunk_size
         self._stall_timeout = stall_timeout
+        self._work = work
 
     def trigger(self, as_of: datetime | None = None) -> Report:
         """Record a new running report (as of ``as_of`` when given), then queue its work.
@@ -440,7 +456,10 @@ class ReportRunService:
         report = Report(self._new_id(), ReportStatus.RUNNING, created_at=at, updated_at=at, as_of=as_of)
         self._registry.add(report)
         try:
-            self._queue.submit(report.report_id)
+            if self._work is not None:
+                self._work.submit([unit_for(self._work, report.report_id, PLAN_REPORT_TASK, [report.report_id])])
+            else:
+                self._queue.submit(report.report_id)
         except QueueUnavailable as error:
             self.fail(report.report_id, f"the report could not be queued: {error}")
             raise
@@ -474,6 +493,22 @@ class ReportRunService:
             self._assemble(report_id)
         return ReportPlan(report_id, now if now is not None else 0, chunks, snapshot)
 
+    def queue_parts(self, plan: ReportPlan) -> None:
+        """Record and publish one unit per part of the plan (parts recorded already are kept).
+
+        ``QueueUnavailable`` if the broker refused one: the parts are
+        recorded, and the watchdog publishes them once it answers.
+        """
+        if self._work is None:
+            raise UptimeError("no ledger of work to queue the parts in")
+        work = self._work
+        self._work.submit(
+            [
+                unit_for(work, plan.report_id, COMPUTE_PART_TASK, [plan.report_id, index, chunk.first, chunk.last])
+                for index, chunk in enumerate(plan.chunks)
+            ]
+        )
+
     def _split(self, snapshot: int, now: int | None) -> tuple[StoreRange, ...]:
         if now is None:
             return ()
@@ -493,12 +528,21 @@ class ReportRunService:
         return self._assemble(report_id)
 
     def fail(self, report_id: str, reason: str) -> bool:
-        return self._registry.mark_failed(report_id, reason, self._clock())
+        failed = self._registry.mark_failed(report_id, reason, self._clock())
+        if failed:
+            self._forget_work(report_id)
+        return failed
+
+    def is_running(self, report_id: str) -> bool:
+        return self._registry.get(report_id).is_running
 
     def status(self, report_id: str) -> Report:
-        """The report's state; a run with no progress for too long is failed here."""
+        """The report's state; a run with no progress for too long is failed here, saying why."""
         report = self._registry.get(report_id)
-        reason = stall_reason(self._stall_timeout, report.updated_at, self._clock()) if report.is_running else None
+        cause = None if self._work is None else (lambda: self._stall_cause(report_id))
+        reason = (
+            stall_reason(self._stall_timeout, report.updated_at, self._clock(), cause) if report.is_running else None
+        )
         if reason is not None:
             self.fail(report_id, reason)
             report = self._registry.get(report_id)
@@ -541,6 +585,19 @@ class ReportRunService:
                 self._storage.delete(report.report_path)
         return len(deleted)
 
+    def _stall_cause(self, report_id: str) -> str:
+        assert self._work is not None
+        return self._work.stall_cause(report_id)
+
+    def _forget_work(self, report_id: str) -> None:
+        """Drop a finished report's units; left behind (the database refused), they do nothing harmful."""
+        if self._work is None:
+            return
+        try:
+            self._work.forget(report_id)
+        except UptimeError:
+            pass
+
     def _assemble(self, report_id: str) -> bool:
         parts = self._registry.parts(report_id)
         if len(parts) < self._registry.get(report_id).progress_total:
@@ -549,4 +606,7 @@ class ReportRunService:
             return False
         content = REPORT_HEADER + "\n" + "".join(parts)
         location = self._storage.save(report_id, content.encode("utf-8"))
-        return self._registry.mark_complete(report_id, location, self._clock())
+        completed = self._registry.mark_complete(report_id, location, self._clock())
+        if completed:
+            self._forget_work(report_id)
+        return completed

@@ -18,7 +18,7 @@ from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
 from adapters.celery.app import make_celery
-from adapters.celery.queue import INGEST_WATCHED_FOLDER_TASK, CeleryIngestQueue, CeleryReportQueue
+from adapters.celery.queue import INGEST_WATCHED_FOLDER_TASK, CeleryIngestQueue, CeleryReportQueue, CeleryWorkQueue
 from adapters.csv.poll_rows import CsvPollRowReader
 from adapters.csv.reader import PandasCsvReader
 from adapters.csv.repositories import (
@@ -42,6 +42,7 @@ from adapters.sqlalchemy.repositories import (
     SqlAlchemyTimezoneRepository,
 )
 from adapters.sqlalchemy.watched_files import SqlAlchemyFingerprintStore
+from adapters.sqlalchemy.work_ledger import SqlAlchemyWorkerRegistry, SqlAlchemyWorkLedger
 from adapters.upload_storage import DEFAULT_UPLOADS_DIR, FilesystemUploadStorage
 from domain.errors import UptimeError
 from domain.ingest_runs import DEFAULT_MAX_UPLOAD_BYTES, IngestRunService, WatchedFolderIngestion
@@ -61,9 +62,13 @@ from domain.ports import (
     StatusRepository,
     TimezoneRepository,
     UploadStorage,
+    WorkerRegistry,
+    WorkLedger,
+    WorkQueue,
 )
 from domain.services import IngestService, ReportRunService, ReportService, RepositoryInputSource
 from domain.uptime import UptimeCalculator
+from domain.work import WorkTracker
 
 DEFAULT_DATABASE_URL = "sqlite:///var/store-monitor.db"
 DEFAULT_REPORTS_DIR = "var/reports"
@@ -103,6 +108,8 @@ PURGE_REPORTS_TASK = "store_monitor.purge_reports"
 # The task that deletes polls older than POLL_RETENTION_DAYS (entrypoints/worker.py).
 PURGE_POLLS_TASK = "store_monitor.purge_polls"
 PURGE_PERIOD_S = 3600.0
+# The watchdog of units of work (entrypoints/worker.py), every WATCHDOG_SECONDS.
+WATCHDOG_TASK = "store_monitor.watchdog"
 
 
 def periodic_tasks(settings: Mapping[str, Any]) -> dict[str, float]:
@@ -110,7 +117,8 @@ def periodic_tasks(settings: Mapping[str, Any]) -> dict[str, float]:
 
     Each periodic job adds its entry here when its settings turn it on.
     """
-    tasks: dict[str, float] = {}
+    # Work lost with a worker or a message is queued again within seconds.
+    tasks: dict[str, float] = {WATCHDOG_TASK: float(settings["watchdog_seconds"])}
     # 0 days keeps reports forever: nothing to purge.
     if int(settings["report_retention_days"]) > 0:
         tasks[PURGE_REPORTS_TASK] = PURGE_PERIOD_S
@@ -218,6 +226,19 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(periodic_tasks, config),
     )
     report_queue: providers.Provider[ReportQueue] = providers.Factory(CeleryReportQueue, celery_app)
+    # The units of work of every run, their leases, the workers' heartbeats and the watchdog's rules.
+    work_ledger: providers.Provider[WorkLedger] = providers.Factory(SqlAlchemyWorkLedger, engine)
+    worker_registry: providers.Provider[WorkerRegistry] = providers.Factory(SqlAlchemyWorkerRegistry, engine)
+    work_queue: providers.Provider[WorkQueue] = providers.Factory(CeleryWorkQueue, celery_app)
+    work_tracker: providers.Provider[WorkTracker] = providers.Factory(
+        WorkTracker,
+        ledger=work_ledger,
+        workers=worker_registry,
+        queue=work_queue,
+        clock=providers.Object(utc_now),
+        lease=providers.Factory(seconds, config.lease_seconds.as_int()),
+        watchdog_period=providers.Factory(seconds, config.watchdog_seconds.as_int()),
+    )
     report_run_service: providers.Provider[ReportRunService] = providers.Factory(
         ReportRunService,
         reports=report_service,
@@ -228,6 +249,7 @@ class Container(containers.DeclarativeContainer):
         new_id=providers.Object(new_report_id),
         chunk_size=config.report_chunk_size.as_int(),
         stall_timeout=providers.Factory(seconds, config.report_stall_seconds.as_int()),
+        work=work_tracker,
     )
     # How long a finished report is kept; 0 keeps it forever.
     report_retention_days: providers.Provider[int] = providers.Callable(int, config.report_retention_days)
@@ -251,6 +273,7 @@ class Container(containers.DeclarativeContainer):
         new_id=providers.Object(new_report_id),
         stall_timeout=providers.Factory(seconds, config.report_stall_seconds.as_int()),
         max_bytes=ingest_max_bytes,
+        work=work_tracker,
     )
     # The folder ingested on a schedule (INGEST_WATCH_DIR) and by ``ingest --if-changed``.
     fingerprinter: providers.Provider[FileFingerprinter] = providers.Singleton(FilesystemFingerprinter)
@@ -275,6 +298,8 @@ def settings_from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         "broker_dir": environ.get("BROKER_DIR") or DEFAULT_BROKER_DIR,
         "report_chunk_size": environ.get("REPORT_CHUNK_SIZE") or "2000",
         "report_stall_seconds": environ.get("REPORT_STALL_SECONDS") or "600",
+        "lease_seconds": environ.get("LEASE_SECONDS") or "15",
+        "watchdog_seconds": environ.get("WATCHDOG_SECONDS") or "5",
         "report_retention_days": environ.get("REPORT_RETENTION_DAYS") or "30",
         # 0: keep every poll.
         "poll_retention_days": environ.get("POLL_RETENTION_DAYS") or "0",
@@ -298,6 +323,8 @@ _POSITIVE_INTEGERS: dict[str, str] = {
     "celery_visibility_timeout": "CELERY_VISIBILITY_TIMEOUT",
     "report_chunk_size": "REPORT_CHUNK_SIZE",
     "report_stall_seconds": "REPORT_STALL_SECONDS",
+    "lease_seconds": "LEASE_SECONDS",
+    "watchdog_seconds": "WATCHDOG_SECONDS",
     "ingest_max_bytes": "INGEST_MAX_BYTES",
     "polls_max_items": "POLLS_MAX_ITEMS",
     "ingest_every_minutes": "INGEST_EVERY_MINUTES",

@@ -183,9 +183,14 @@ _SCHEMAS: dict[str, Any] = {
             "status": {"enum": ["ok", "unavailable"]},
             "database": {"type": "string"},
             "broker": {"type": "string"},
+            "worker": {
+                "type": "string",
+                "description": "'ok' while a worker recorded its heartbeat within LEASE_SECONDS (any machine's: "
+                "heartbeats live in the shared database), else why none counts as alive.",
+            },
             "error": {"type": "string", "description": "When unavailable: each failing part and its reason."},
         },
-        "required": ["status", "database", "broker"],
+        "required": ["status", "database", "broker", "worker"],
         "additionalProperties": False,
     },
 }
@@ -262,11 +267,11 @@ def _paths() -> dict[str, Any]:
         HEALTH_PATH: {
             "get": {
                 "operationId": "health",
-                "summary": "Whether the database and the work queue answer",
+                "summary": "Whether the database and the work queue answer, and a worker is alive",
                 # Open to all, so a load balancer can probe it without the token.
                 "security": [],
                 "responses": {
-                    "200": _json("Both answer.", _ref("Health")),
+                    "200": _json("Both answer and a worker is alive.", _ref("Health")),
                     "503": _json("At least one does not; its reason is given.", _ref("Health")),
                 },
             }

@@ -12,11 +12,13 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from gunicorn import util as gunicorn_util
@@ -118,19 +120,59 @@ def _kill_group(group: int) -> None:
         pass
 
 
-class WorkerSupervisor:
-    """Keeps one embedded worker running: a worker that dies, however, is replaced.
+HeartbeatAge = Callable[[int], "float | None"]
 
-    Restarts come at once the first time, then back off (up to
-    ``MAX_BACKOFF_S``) while the worker keeps dying within a minute of its start.
+
+def heartbeat_age(pid: int) -> float | None:
+    """Seconds since the worker process ``pid`` of this machine recorded its heartbeat; None if it never did.
+
+    Read through a container of its own, closed again at once: no database
+    connection of this process is left for gunicorn's forked processes to inherit.
+    """
+    from entrypoints.container import build_container
+
+    container = build_container(os.environ)
+    try:
+        beat = container.worker_registry().get(f"{socket.gethostname()}:{pid}")
+    finally:
+        container.shutdown_resources()
+    if beat is None:
+        return None
+    return (datetime.now(timezone.utc) - beat.seen_at).total_seconds()
+
+
+def lease_seconds() -> float:
+    from entrypoints.container import settings_from_environment
+
+    return float(settings_from_environment(os.environ)["lease_seconds"])
+
+
+class WorkerSupervisor:
+    """Keeps one embedded worker running: a worker that dies, or whose heartbeat goes stale, is replaced.
+
+    A worker alive but wedged (its heartbeat older than ``stale_after_s``,
+    or none recorded ``startup_grace_s`` after its start) is killed with its
+    group, and replaced like one that died. Restarts come at once the first
+    time, then back off (up to ``MAX_BACKOFF_S``) while the worker keeps
+    dying within a minute of its start.
     """
 
     POLL_S = 0.5
     MAX_BACKOFF_S = 30.0
     STABLE_S = 60.0
 
-    def __init__(self, start: Callable[[], subprocess.Popen[bytes]]) -> None:
+    def __init__(
+        self,
+        start: Callable[[], subprocess.Popen[bytes]],
+        heartbeat_age: HeartbeatAge | None = None,
+        stale_after_s: float = 15.0,
+        startup_grace_s: float = 60.0,
+    ) -> None:
         self._start = start
+        self._heartbeat_age = heartbeat_age
+        self._stale_after_s = stale_after_s
+        self._startup_grace_s = startup_grace_s
+        self._checked = time.monotonic()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._process = start()
@@ -156,7 +198,11 @@ class WorkerSupervisor:
         started = time.monotonic()
         while not self._stopping.wait(self.POLL_S):
             if self._process.poll() is None:
-                continue
+                if not self._wedged(time.monotonic() - started):
+                    continue
+                # Killed with its group; then replaced as a worker that died.
+                _kill_group(self._process.pid)
+                self._process.wait()
             _kill_group(self._process.pid)
             lived = time.monotonic() - started
             backoff = 0.0 if lived >= self.STABLE_S else min(self.MAX_BACKOFF_S, max(1.0, 2 * backoff))
@@ -172,10 +218,43 @@ class WorkerSupervisor:
             started = time.monotonic()
             _log.info("embedded worker started (pid %d)", self._process.pid)
 
+    def _wedged(self, lived: float) -> bool:
+        """Whether the running worker's heartbeat says it is stuck (checked every few seconds)."""
+        now = time.monotonic()
+        if self._heartbeat_age is None or now - self._checked < max(1.0, self._stale_after_s / 5):
+            return False
+        self._checked = now
+        try:
+            age = self._heartbeat_age(self._process.pid)
+        except Exception as error:  # noqa: BLE001 - the database down says nothing about the worker
+            _log.warning("embedded worker's heartbeat not readable: %s", error)
+            return False
+        if age is None:
+            if lived < self._startup_grace_s:
+                return False
+            _log.warning(
+                "embedded worker (pid %d) recorded no heartbeat in %.0f s: replacing it", self._process.pid, lived
+            )
+            return True
+        if age <= self._stale_after_s:
+            return False
+        _log.warning(
+            "embedded worker (pid %d) is alive but its heartbeat is %.0f s old: replacing it", self._process.pid, age
+        )
+        return True
+
 
 def serve(host: str, port: int, processes: int, threads: int, with_worker: bool, worker_concurrency: int) -> None:
+    lease = lease_seconds()
     supervisor = (
-        WorkerSupervisor(lambda: start_embedded_worker(worker_concurrency)) if with_worker else contextlib.nullcontext()
+        WorkerSupervisor(
+            lambda: start_embedded_worker(worker_concurrency),
+            heartbeat_age,
+            stale_after_s=lease,
+            startup_grace_s=max(60.0, 4 * lease),
+        )
+        if with_worker
+        else contextlib.nullcontext()
     )
     with supervisor:
         ApiServer(

@@ -24,6 +24,7 @@ from domain.clock import from_micros, parse_instant
 from domain.interval import Interval
 from domain.report import REPORT_HEADER, Report, ReportStatus
 from domain.services import ReportRunService, ReportService, StoreDetail, StoreNotFound
+from domain.work import WorkTracker
 from entrypoints.container import Container
 from entrypoints import metrics
 from entrypoints.logging_setup import report_id_var
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 OK = "ok"
 UNAVAILABLE = "unavailable"
+UNKNOWN = "unknown"
 
 
 @bp.route("/trigger_report", methods=["POST"])
@@ -89,9 +91,12 @@ def get_report(
 def health(
     registry: Callable[[], ReportRegistry] = Provider[Container.report_registry],
     queue: Callable[[], ReportQueue] = Provider[Container.report_queue],
+    work: Callable[[], WorkTracker] = Provider[Container.work_tracker],
 ) -> tuple[Response, int]:
     parts = {"database": _check(lambda: registry().ping()), "broker": _check(lambda: queue().ping())}
-    failing = {part: reason for part, reason in parts.items() if reason != OK}
+    # Heartbeats live in the database: with it down, that is the one reason given.
+    parts["worker"] = _check(lambda: _alive_worker(work())) if parts["database"] == OK else UNKNOWN
+    failing = {part: reason for part, reason in parts.items() if reason not in (OK, UNKNOWN)}
     if not failing:
         return _no_store(jsonify(status=OK, **parts)), 200
     # Like every error answer, an unhealthy one carries "error".
@@ -279,6 +284,12 @@ def _check(ping: Callable[[], None]) -> str:
     except Exception as error:  # noqa: BLE001 - a health check reports any failure, it never raises
         return f"{type(error).__name__}: {_first_line(str(error))}"
     return OK
+
+
+def _alive_worker(work: WorkTracker) -> None:
+    problem = work.worker_problem()
+    if problem is not None:
+        raise UptimeError(problem)
 
 
 def _first_line(text: str) -> str:

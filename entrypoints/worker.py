@@ -2,18 +2,39 @@
 
 Each worker process builds its own container (and so its own database
 engine) on first use, after the fork: engines must not cross processes.
+
+Every task that does a unit of work (``domain.work``) claims its unit
+first and does nothing when the claim fails (the unit is done, or held by a
+live lease): duplicate and late messages are harmless. While it works, a
+thread renews its lease. The worker's main process records a heartbeat every
+``WATCHDOG_SECONDS``; the ``watchdog`` task, sent by beat as often, queues
+again the units whose lease expired or whose message was lost.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from billiard.exceptions import WorkerLostError
 from celery import Celery, Task, shared_task
-from celery.signals import setup_logging, task_postrun, task_prerun, worker_process_init, worker_process_shutdown
+from celery.signals import (
+    setup_logging,
+    task_failure,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 from celery.utils.log import get_task_logger
 from dotenv import load_dotenv
 from kombu.exceptions import OperationalError
@@ -21,11 +42,27 @@ from kombu.exceptions import OperationalError
 from adapters.celery.queue import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_WATCHED_FOLDER_TASK, PLAN_REPORT_TASK
 from domain.errors import UptimeError
 from domain.ingest_runs import IngestRunService
-from domain.ports import RepositoryError, StoreRange
+from domain.ports import QueueUnavailable, RepositoryError, StoreRange
 from domain.report import ReportStatus
 from domain.services import ReportRunService
+from domain.work import (
+    WATCHED_FOLDER_RUN,
+    UnitState,
+    WorkTracker,
+    WorkUnit,
+    label_for,
+    unit_for,
+    unit_id_for,
+)
 from entrypoints import metrics
-from entrypoints.container import PURGE_POLLS_TASK, PURGE_REPORTS_TASK, Container, build_container, utc_now
+from entrypoints.container import (
+    PURGE_POLLS_TASK,
+    PURGE_REPORTS_TASK,
+    WATCHDOG_TASK,
+    Container,
+    build_container,
+    utc_now,
+)
 from entrypoints.logging_setup import configure_from_settings, report_id_var, task_id_var
 
 load_dotenv()
@@ -79,55 +116,203 @@ def _forget_process_figures(pid: int | None = None, **_: Any) -> None:
     metrics.mark_process_dead(pid or os.getpid())
 
 
-class ReportTask(Task[Any, Any]):
-    """A report task: gets its services from the process's container and fails its report on error."""
+def work_tracker() -> WorkTracker:
+    return process_container().work_tracker()
 
-    # Database hiccups (a locked SQLite file, a PostgreSQL restart) and a
-    # broker that hung while parts were being queued are retried.
+
+def holder_id(pid: int | None = None) -> str:
+    """Who holds a lease: this machine and process (``host:pid``)."""
+    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
+
+
+def _holder_is_gone(holder: str) -> bool:
+    """A holder on this machine whose process no longer exists (one elsewhere cannot be told)."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class LeaseKeeper:
+    """Renews a unit's lease every third of it, in a thread, while the task works."""
+
+    def __init__(self, work: WorkTracker, unit_id: str, holder: str) -> None:
+        self._work = work
+        self._unit_id = unit_id
+        self._holder = holder
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease {unit_id}", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        interval = self._work.lease.total_seconds() / 3
+        while not self._stop.wait(interval):
+            try:
+                if not self._work.renew(self._unit_id, self._holder):
+                    logger.warning("%s: the lease was lost (taken again after it expired)", self._unit_id)
+            except UptimeError as error:
+                # The next renewal may pass; if none does, the lease expires and the unit is done again.
+                logger.warning("%s: the lease could not be renewed: %s", self._unit_id, error)
+
+
+class UnitTask(Task[Any, Any]):
+    """A task that does one unit of work: claimed first, its lease kept, failed for good after its retries.
+
+    Database hiccups (a locked SQLite file, a PostgreSQL restart, its
+    connections cut) and a broker that hung are retried; the unit's lease
+    ends at once, so a retry, or the watchdog, takes it again.
+    """
+
     autoretry_for = (RepositoryError, OperationalError)
     max_retries = 3
     retry_backoff = True
-    acks_late = True
-    reject_on_worker_lost = True
 
     @property
     def runs(self) -> ReportRunService:
         return process_container().report_run_service()
 
+    @property
+    def ingestions(self) -> IngestRunService:
+        return process_container().ingest_run_service()
+
+    @contextmanager
+    def unit(self, args: Sequence[Any], prepare: WorkUnit | None = None) -> Iterator[WorkUnit | None]:
+        """Claim the unit this task's message names; None (do nothing) if it is not to be done here.
+
+        ``prepare`` records the unit first (a periodic task is its own message).
+        """
+        work = work_tracker()
+        unit_id = unit_id_for(self.name, args)
+        assert unit_id is not None
+        holder = holder_id()
+        if prepare is not None:
+            work.record([prepare], reopen=True)
+        unit = work.claim(unit_id, holder)
+        if unit is None:
+            unit = self._take_over(work, unit_id, holder)
+        if unit is None:
+            logger.info("%s: done already, or held by a live lease: nothing to do", unit_id)
+            yield None
+            return
+        if unit.attempts > work.max_attempts:
+            reason = f"{unit.label} was started {unit.attempts - 1} times and never finished" + (
+                f" (last error: {unit.error})" if unit.error else ""
+            )
+            work.fail(unit_id, reason)
+            fail_run(unit, f"task failed: {reason}")
+            yield None
+            return
+        with LeaseKeeper(work, unit_id, holder):
+            try:
+                yield unit
+            except (RepositoryError, OperationalError, QueueUnavailable) as error:
+                self._release(work, unit_id, holder, error)
+                raise
+        try:
+            work.done(unit_id)
+        except UptimeError as error:
+            # Its work is done; if the unit's lease expires it is done again, harmlessly.
+            logger.warning("%s: done, but not recorded so: %s", unit_id, error)
+
+    def _take_over(self, work: WorkTracker, unit_id: str, holder: str) -> WorkUnit | None:
+        """Claim a unit held by a process of this machine that is gone (a killed pool process)."""
+        unit = work.find(unit_id)
+        if unit is None or unit.state is not UnitState.LEASED or unit.holder is None:
+            return None
+        if not _holder_is_gone(unit.holder):
+            return None
+        work.release(unit_id, unit.holder, f"its worker process ({unit.holder}) was lost")
+        return work.claim(unit_id, holder)
+
+    @staticmethod
+    def _release(work: WorkTracker, unit_id: str, holder: str, error: BaseException) -> None:
+        try:
+            work.release(unit_id, holder, f"{type(error).__name__}: {error}")
+        except UptimeError:
+            pass  # the lease then expires by itself
+
     def on_failure(self, exc: Exception, task_id: str, args: Sequence[Any], kwargs: dict[str, Any], einfo: Any) -> None:
-        report_id = args[0] if args else kwargs.get("report_id")
-        if isinstance(report_id, str):
-            if self.runs.fail(report_id, f"{type(exc).__name__}: {exc}"):
-                metrics.REPORTS_FAILED.inc()
-            logger.error("report failed: %s: %s", type(exc).__name__, exc)
+        unit_id = unit_id_for(self.name, args)
+        if unit_id is None:
+            return
+        attempts = self.request.retries + 1
+        label = label_for(self.name, args)
+        reason = f"task failed: {label}" + (f" after {attempts} attempts" if attempts > 1 else "")
+        reason += f": {type(exc).__name__}: {exc}"
+        work = work_tracker()
+        work.fail(unit_id, reason)
+        found = work.find(unit_id)
+        run_id = WATCHED_FOLDER_RUN if not args else str(args[0])
+        fail_run(found if found is not None else work.unit(unit_id, run_id, self.name, args, label), reason)
 
 
-@shared_task(bind=True, base=ReportTask, name=PLAN_REPORT_TASK)
-def plan_report(self: ReportTask, report_id: str) -> int:
-    """Split the report into parts and queue one task per part."""
-    if self.request.retries == 0:
-        created = self.runs.status(report_id).created_at
-        metrics.REPORT_QUEUE_WAIT.observe(metrics.seconds_since(created, utc_now()))
-    plan = self.runs.plan(report_id)
-    logger.info("report planned: %d parts", len(plan.chunks))
-    if not plan.chunks:
-        # No store: the plan itself completed the report.
-        _count_completed(self.runs, report_id)
-    for index, chunk in enumerate(plan.chunks):
-        compute_part.apply_async(args=(report_id, index, chunk.first, chunk.last))
-    return len(plan.chunks)
+def fail_run(unit: WorkUnit, reason: str) -> None:
+    """Fail the run a unit belongs to, with ``reason``."""
+    if unit.task in (PLAN_REPORT_TASK, COMPUTE_PART_TASK):
+        if process_container().report_run_service().fail(unit.run_id, reason):
+            metrics.REPORTS_FAILED.inc()
+        logger.error("report %s failed: %s", unit.run_id, reason)
+    elif unit.task == INGEST_UPLOAD_TASK:
+        process_container().ingest_run_service().fail(unit.run_id, reason)
+        logger.error("ingestion %s failed: %s", unit.run_id, reason)
+    else:
+        logger.error("%s failed: %s", unit.unit_id, reason)
 
 
-@shared_task(bind=True, base=ReportTask, name=COMPUTE_PART_TASK)
-def compute_part(self: ReportTask, report_id: str, index: int, first: str, last: str) -> bool:
+# Report and ingestion tasks are unit tasks.
+ReportTask = UnitTask
+IngestTask = UnitTask
+
+
+@shared_task(bind=True, base=UnitTask, name=PLAN_REPORT_TASK)
+def plan_report(self: UnitTask, report_id: str) -> int:
+    """Split the report into parts and queue one unit per part."""
+    with self.unit([report_id]) as unit:
+        if unit is None:
+            return 0
+        if unit.attempts == 1 and self.request.retries == 0:
+            created = self.runs.status(report_id).created_at
+            metrics.REPORT_QUEUE_WAIT.observe(metrics.seconds_since(created, utc_now()))
+        plan = self.runs.plan(report_id)
+        logger.info("report planned: %d parts", len(plan.chunks))
+        if not plan.chunks:
+            # No store: the plan itself completed the report.
+            _count_completed(self.runs, report_id)
+            return 0
+        try:
+            self.runs.queue_parts(plan)
+        except QueueUnavailable as error:
+            # The parts are recorded: the watchdog publishes them once the broker answers.
+            logger.warning("report planned, but its parts could not all be queued yet: %s", error)
+        return len(plan.chunks)
+
+
+@shared_task(bind=True, base=UnitTask, name=COMPUTE_PART_TASK)
+def compute_part(self: UnitTask, report_id: str, index: int, first: str, last: str) -> bool:
     """Compute one part, at the snapshot and ``now`` of its report's recorded plan.
 
     The part that completes the report assembles its file.
     """
-    completed = self.runs.run_chunk(report_id, index, StoreRange(first, last))
-    if completed:
-        _count_completed(self.runs, report_id)
-    return completed
+    with self.unit([report_id, index, first, last]) as unit:
+        if unit is None:
+            return False
+        completed = self.runs.run_chunk(report_id, index, StoreRange(first, last))
+        if completed:
+            _count_completed(self.runs, report_id)
+        return completed
 
 
 def _count_completed(runs: ReportRunService, report_id: str) -> None:
@@ -139,8 +324,8 @@ def _count_completed(runs: ReportRunService, report_id: str) -> None:
     logger.info("report complete")
 
 
-@shared_task(bind=True, base=ReportTask, name=PURGE_REPORTS_TASK)
-def purge_reports(self: ReportTask) -> int:
+@shared_task(bind=True, base=UnitTask, name=PURGE_REPORTS_TASK)
+def purge_reports(self: UnitTask) -> int:
     """Delete the reports finished more than REPORT_RETENTION_DAYS ago (sent hourly by beat)."""
     days = process_container().report_retention_days()
     if days <= 0:
@@ -162,48 +347,44 @@ def purge_polls() -> int:
     return deleted
 
 
-class IngestTask(Task[Any, Any]):
-    """An ingestion task: retried on database hiccups; a run whose task fails is failed with the reason."""
-
-    autoretry_for = (RepositoryError,)
-    max_retries = 3
-    retry_backoff = True
-    # Delivered again if the worker dies: ingesting twice stores nothing twice.
-    acks_late = True
-    reject_on_worker_lost = True
-
-    @property
-    def ingestions(self) -> IngestRunService:
-        return process_container().ingest_run_service()
-
-    def on_failure(self, exc: Exception, task_id: str, args: Sequence[Any], kwargs: dict[str, Any], einfo: Any) -> None:
-        ingest_id = args[0] if args else kwargs.get("ingest_id")
-        if isinstance(ingest_id, str):
-            self.ingestions.fail(ingest_id, f"{type(exc).__name__}: {exc}")
-
-
-@shared_task(bind=True, base=IngestTask, name=INGEST_UPLOAD_TASK)
-def ingest_upload(self: IngestTask, ingest_id: str) -> str:
+@shared_task(bind=True, base=UnitTask, name=INGEST_UPLOAD_TASK)
+def ingest_upload(self: UnitTask, ingest_id: str) -> str:
     """Ingest the files uploaded for one run; the run ends Complete or Failed."""
 
     def log_step(step: str, done: int, total: int) -> None:
         logger.info("ingestion %s: %s (%d/%d)", ingest_id, step, done, total)
 
-    logger.info("ingestion %s: started", ingest_id)
-    run = self.ingestions.run(ingest_id, log_step)
-    if run.summary is not None:
-        metrics.count_ingested(run.summary)
-    logger.info("ingestion %s: %s%s", ingest_id, run.status.value, f" ({run.error})" if run.error else "")
-    return run.status.value
+    with self.unit([ingest_id]) as unit:
+        if unit is None:
+            return "skipped"
+        logger.info("ingestion %s: started", ingest_id)
+        run = self.ingestions.run(ingest_id, log_step)
+        if run.summary is not None:
+            metrics.count_ingested(run.summary)
+        logger.info("ingestion %s: %s%s", ingest_id, run.status.value, f" ({run.error})" if run.error else "")
+        return run.status.value
 
 
-@shared_task(bind=True, base=IngestTask, name=INGEST_WATCHED_FOLDER_TASK)
-def ingest_watched_folder(self: IngestTask) -> bool:
-    """Ingest INGEST_WATCH_DIR if one of its files changed since its last ingestion (sent by beat)."""
+@shared_task(bind=True, base=UnitTask, name=INGEST_WATCHED_FOLDER_TASK)
+def ingest_watched_folder(self: UnitTask) -> bool:
+    """Ingest INGEST_WATCH_DIR if one of its files changed since its last ingestion (sent by beat).
+
+    Each check is the watched folder's unit of work, queued again by the
+    watchdog if its worker is lost; a check while another one holds the
+    unit does nothing.
+    """
     container = process_container()
     folder = str(container.config.ingest_watch_dir())
     if not folder:
         return False
+    prepare = unit_for(work_tracker(), WATCHED_FOLDER_RUN, INGEST_WATCHED_FOLDER_TASK, [])
+    with self.unit([], prepare) as unit:
+        if unit is None:
+            return False
+        return _ingest_watched(container, folder)
+
+
+def _ingest_watched(container: Container, folder: str) -> bool:
     try:
         summary = container.watched_folder_ingestion().ingest_if_changed(Path(folder))
     except RepositoryError:
@@ -225,6 +406,114 @@ def ingest_watched_folder(self: IngestTask) -> bool:
         summary.timezone.new,
     )
     return True
+
+
+@shared_task(name=WATCHDOG_TASK, ignore_result=True, acks_late=False)
+def watchdog() -> int:
+    """Queue again the units whose lease expired or whose message was lost; fail those tried too often."""
+    try:
+        sweep = work_tracker().sweep()
+    except UptimeError as error:
+        # The next pass, a few seconds later, tries again.
+        logger.warning("watchdog: %s", error)
+        return 0
+    for unit, reason in sweep.given_up:
+        try:
+            fail_run(unit, f"task failed: {reason}")
+        except UptimeError as error:
+            logger.warning("watchdog: could not fail the run of %s: %s", unit.unit_id, error)
+    if sweep.requeued:
+        logger.warning(
+            "watchdog: queued again %d units whose worker or message was lost: %s",
+            len(sweep.requeued),
+            ", ".join(unit.unit_id for unit in sweep.requeued[:5]) + (", ..." if len(sweep.requeued) > 5 else ""),
+        )
+    if sweep.publish_error:
+        logger.warning("watchdog: the broker refused them: %s", sweep.publish_error)
+    return len(sweep.requeued)
+
+
+@task_failure.connect
+def _on_worker_lost(sender: Any = None, exception: BaseException | None = None, args: Any = None, **_: Any) -> None:
+    """A pool process died with a task in hand (seen by the worker's main process): end its unit's lease now.
+
+    The watchdog then queues the unit again at its next pass, without waiting for the lease to expire.
+    """
+    if not isinstance(exception, WorkerLostError):
+        return
+    unit_id = unit_id_for(getattr(sender, "name", ""), list(args or ()))
+    if unit_id is None:
+        return
+    try:
+        work_tracker().release(unit_id, None, f"its worker process was lost ({exception})")
+        logger.warning("%s: its worker process was lost; the watchdog queues it again", unit_id)
+    except UptimeError as error:
+        logger.warning("%s: its worker process was lost, and its lease could not be ended: %s", unit_id, error)
+
+
+class Heartbeat:
+    """The worker's heartbeat: its main process records itself alive every ``WATCHDOG_SECONDS``.
+
+    The consumer's event loop ticks a clock; a loop that stopped turning (a
+    wedged worker) stops the heartbeat, so ``serve`` replaces the worker
+    and ``/health`` says no worker is alive.
+    """
+
+    def __init__(self, work: WorkTracker) -> None:
+        self.work = work
+        self.worker_id = holder_id()
+        self.started_at = utc_now()
+        self.loop_tick = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+
+    def tick(self) -> None:
+        self.loop_tick = time.monotonic()
+
+    def start(self) -> None:
+        self.beat()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        try:
+            self.work.leave(self.worker_id)
+        except UptimeError:
+            pass
+
+    def beat(self) -> None:
+        silent = time.monotonic() - self.loop_tick
+        if silent > self.work.lease.total_seconds():
+            logger.warning("the worker's event loop has not turned for %.0f s: no heartbeat recorded", silent)
+            return
+        try:
+            self.work.beat(self.worker_id, socket.gethostname(), os.getpid(), self.started_at)
+        except UptimeError as error:
+            logger.warning("heartbeat not recorded: %s", error)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.work.watchdog_period.total_seconds()):
+            self.beat()
+
+
+_heartbeat: Heartbeat | None = None
+
+
+@worker_ready.connect
+def _start_heartbeat(sender: Any = None, **_: Any) -> None:
+    global _heartbeat
+    heartbeat = Heartbeat(work_tracker())
+    timer = getattr(sender, "timer", None)
+    if timer is not None:
+        timer.call_repeatedly(1.0, heartbeat.tick)
+    heartbeat.start()
+    _heartbeat = heartbeat
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**_: Any) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stop()
 
 
 def _app() -> Celery:

@@ -1,8 +1,17 @@
 """The Celery application: broker settings for Redis, RabbitMQ or the embedded default.
 
-Reliability settings, each measured on this kind of machine:
-- ``acks_late`` + ``reject_on_worker_lost``: a task whose worker process dies
-  is delivered again instead of being lost;
+The database, not the broker, is the record of the work (``domain.work``):
+a message only names a unit of work, and the watchdog queues again whatever
+a lost worker or a lost message left undone. The broker settings only make
+recovery quicker. Each was measured on this kind of machine:
+- ``acks_late``: a task is acknowledged once it ran; with Redis or RabbitMQ,
+  ``reject_on_worker_lost`` gives the task of a pool process that died back
+  to the broker at once. The embedded file broker cannot give a message
+  back (it deleted the file when it handed it out) and, rejected, it left
+  the worker's prefetch window full: there the lost task is acknowledged,
+  and its unit's lease is ended so the watchdog queues it again;
+- ``worker_lost_wait``: a pool process's death is acted on after one second,
+  not ten (until then, its task keeps a place of the prefetch window);
 - Redis ``visibility_timeout``: a task taken by a worker that vanished comes
   back after this many seconds; it must stay longer than any task runs, or a
   running task is delivered twice (parts are idempotent, so that only wastes
@@ -25,6 +34,7 @@ EMBEDDED_BROKER = "filesystem://"
 BROKER_SOCKET_TIMEOUT_S = 2.0
 TASK_QUEUE = "store-monitor"
 AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
+WORKER_LOST_WAIT_S = 1.0
 
 
 def make_celery(
@@ -41,7 +51,10 @@ def make_celery(
     """
     app = Celery("store_monitor")
     transport_options: dict[str, Any]
+    # Only a broker that can take a message back should be asked to.
+    redelivers = True
     if not broker_url or broker_url == EMBEDDED_BROKER:
+        redelivers = False
         # The embedded default: messages are files in one folder, so one
         # machine needs no broker server at all.
         broker_folder.mkdir(parents=True, exist_ok=True)
@@ -84,7 +97,8 @@ def make_celery(
         result_backend=result_backend or None,
         task_ignore_result=True,
         task_acks_late=True,
-        task_reject_on_worker_lost=True,
+        task_reject_on_worker_lost=redelivers,
+        worker_lost_wait=WORKER_LOST_WAIT_S,
         worker_prefetch_multiplier=1,
         task_default_queue=TASK_QUEUE,
         task_serializer="json",

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from celery import Celery
 from kombu.exceptions import KombuError, OperationalError
 
-from domain.ports import IngestQueue, QueueUnavailable, ReportQueue
+from domain.ports import IngestQueue, QueueUnavailable, ReportQueue, WorkQueue
+from domain.work import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_WATCHED_FOLDER_TASK, PLAN_REPORT_TASK
 
-PLAN_REPORT_TASK = "store_monitor.plan_report"
-COMPUTE_PART_TASK = "store_monitor.compute_part"
-INGEST_UPLOAD_TASK = "store_monitor.ingest_upload"
-INGEST_WATCHED_FOLDER_TASK = "store_monitor.ingest_watched_folder"
+__all__ = [
+    "COMPUTE_PART_TASK",
+    "INGEST_UPLOAD_TASK",
+    "INGEST_WATCHED_FOLDER_TASK",
+    "PLAN_REPORT_TASK",
+    "CeleryIngestQueue",
+    "CeleryReportQueue",
+    "CeleryWorkQueue",
+]
 
 
 class CeleryReportQueue(ReportQueue):
@@ -53,3 +62,20 @@ class CeleryIngestQueue(IngestQueue):
             self._app.send_task(INGEST_UPLOAD_TASK, args=[ingest_id], retry=False)
         except (OperationalError, KombuError, OSError) as error:
             raise QueueUnavailable(f"the broker is unreachable ({_first_line(error)})") from error
+
+
+class CeleryWorkQueue(WorkQueue):
+    """Publishes a unit of work's message: its task by name, with its arguments."""
+
+    def __init__(self, app: Celery) -> None:
+        self._app = app
+
+    def publish(self, task: str, args: Sequence[Any]) -> None:
+        try:
+            # retry=False: an unreachable broker fails within its connect timeout.
+            self._app.send_task(task, args=list(args), retry=False)
+        except (OperationalError, KombuError, OSError) as error:
+            raise QueueUnavailable(f"the broker is unreachable ({_first_line(error)})") from error
+
+    def ping(self) -> None:
+        CeleryReportQueue(self._app).ping()

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -166,4 +167,38 @@ watched_files = Table(
     Column("size", BigInteger, nullable=False),
     Column("mtime_ns", BigInteger, nullable=False),
     Column("sha256", Text, nullable=False),
+)
+
+# Units of work of every run (domain/work.py): the database's record of what
+# is to be done, who holds it and until when; the broker only carries
+# messages naming them. ``args`` is the JSON list of the task's arguments.
+work_units = Table(
+    "work_units",
+    metadata,
+    Column("unit_id", Text, primary_key=True),
+    Column("run_id", Text, nullable=False),
+    Column("task", Text, nullable=False),
+    Column("args", Text, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("holder", Text, nullable=True),
+    Column("queued_at", DateTime(timezone=True), nullable=False),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("beat_at", DateTime(timezone=True), nullable=True),
+    Column("publish_error", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Index("work_units_run", "run_id"),
+    Index("work_units_state", "state", "queued_at"),
+)
+
+# One row per live worker process: its heartbeat, renewed every few seconds.
+workers = Table(
+    "workers",
+    metadata,
+    Column("worker_id", Text, primary_key=True),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
 )

@@ -117,7 +117,7 @@ def test_a_malformed_report_id_is_400_json(sqlite_stack: Stack, report_id: str) 
 def test_health_is_ok_with_redis_and_a_worker(sqlite_stack: Stack) -> None:
     answer = sqlite_stack.api.get("/health")
     assert answer.status == 200, answer.shown()
-    assert answer.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert answer.json() == {"status": "ok", "database": "ok", "broker": "ok", "worker": "ok"}
     assert answer.headers.get("cache-control") == "no-store"
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
 from dependency_injector import providers
 
 from adapters.memory import (
@@ -10,6 +14,7 @@ from adapters.memory import (
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
+from adapters.memory_work import InMemoryWorkerRegistry, InMemoryWorkLedger
 from domain.ports import (
     BusinessHoursRepository,
     QueueUnavailable,
@@ -18,8 +23,10 @@ from domain.ports import (
     ReportStorage,
     StatusRepository,
     TimezoneRepository,
+    WorkQueue,
 )
 from domain.services import ReportRunService, RepositoryInputSource
+from domain.work import INGEST_UPLOAD_TASK, PLAN_REPORT_TASK, WorkerBeat
 from entrypoints.container import Container
 
 
@@ -37,6 +44,40 @@ class RecordingQueue(ReportQueue):
 
     def ping(self) -> None:
         return None
+
+
+class ForwardingWorkQueue(WorkQueue):
+    """Hands a report's planning and an upload's ingestion to the container's report and ingest queues.
+
+    So the API tests see what a trigger or an upload queued where they
+    always looked; other units (parts) are kept in ``published``.
+    """
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self.published: list[tuple[str, tuple[Any, ...]]] = []
+
+    def publish(self, task: str, args: Sequence[Any]) -> None:
+        if task == PLAN_REPORT_TASK:
+            self._container.report_queue().submit(str(args[0]))
+        elif task == INGEST_UPLOAD_TASK:
+            self._container.ingest_queue().submit(str(args[0]))
+        else:
+            self.published.append((task, tuple(args)))
+
+    def ping(self) -> None:
+        self._container.report_queue().ping()
+
+
+def override_work(container: Container) -> tuple[InMemoryWorkLedger, InMemoryWorkerRegistry]:
+    """In-memory units of work and heartbeats (one worker alive now), published through the container's queues."""
+    ledger, workers = InMemoryWorkLedger(), InMemoryWorkerRegistry()
+    now = datetime.now(timezone.utc)
+    workers.beat(WorkerBeat("test-host:1", "test-host", 1, now, now))
+    container.work_ledger.override(providers.Object(ledger))
+    container.worker_registry.override(providers.Object(workers))
+    container.work_queue.override(providers.Object(ForwardingWorkQueue(container)))
+    return ledger, workers
 
 
 def override_ports(
@@ -70,6 +111,7 @@ def override_ports(
         (container.ingestion_log, log),
     ):
         provider.override(providers.Object(instance))
+    override_work(container)
 
 
 def run_every_part(runs: ReportRunService, report_id: str) -> None:

@@ -596,7 +596,7 @@ def test_health_is_200_when_database_and_broker_answer(api: Api) -> None:
 
     check_documented(response, "get", "/health")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "broker": "ok", "worker": "ok"}
 
 
 @pytest.mark.parametrize(
@@ -619,6 +619,7 @@ def test_health_is_503_with_the_reason_of_each_failing_part(api: Api, database_d
         "status": "unavailable",
         "database": database,
         "broker": broker,
+        "worker": "unknown" if database_down else "ok",
         "error": "; ".join(failing),
     }
 

@@ -220,7 +220,7 @@ def test_health_is_open_whatever_the_header(protected: FlaskClient, headers: dic
     response = protected.get("/health", headers=headers)
 
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "broker": "ok", "worker": "ok"}
 
 
 def test_the_static_prefix_is_open_and_only_that_prefix(protected: FlaskClient) -> None:

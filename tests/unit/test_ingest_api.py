@@ -36,6 +36,7 @@ from domain.ports import IngestQueue, QueueUnavailable, RepositoryError
 from domain.report import ReportStatus
 from domain.services import IngestService
 from entrypoints.container import ConfigurationError, Container, build_container, periodic_tasks
+from fakes import override_work
 from entrypoints.flask_app import create_app
 from openapi_schema import DOCUMENT, conforms, is_canonical_uuid
 
@@ -142,6 +143,7 @@ def make_api(tmp_path: Path, **settings: Any) -> Api:
     api.replace(container.hours_repository, hours)
     api.replace(container.timezone_repository, timezones)
     api.replace(container.ingestion_log, InMemoryIngestionLog(api.status, hours, timezones))
+    override_work(container)
     return api
 
 
