@@ -32,6 +32,7 @@ from domain.ports import (
     IngestNotFound,
     IngestRegistry,
     IngestionLog,
+    ReadPositions,
     ReportNotFound,
     ReportRegistry,
     ReportStorage,
@@ -42,6 +43,7 @@ from domain.ports import (
     TimezoneRepository,
 )
 from domain.ingest_runs import FileFingerprint, IngestRun
+from domain.ingestion import ReadPosition
 from domain.report import Report, ReportStatus
 
 # (weekday, start local µs of the day, end local µs of the day)
@@ -158,6 +160,15 @@ class InMemoryStatusRepository(StatusRepository):
         self._store_ids = tuple(self._store_ids[i] for i in present.tolist())
         self._store = np.searchsorted(present, store)
         self._time, self._active, self._version = self._time[keep], self._active[keep], self._version[keep]
+
+    def stored_by(self, polls: StatusPolls, *, version: int) -> int:
+        if not len(polls):
+            return 0
+        position = {store_id: i for i, store_id in enumerate(self._store_ids)}
+        store = np.array([position.get(s, -1) for s in polls.store_ids], dtype=np.int64)[polls.store_index]
+        mine = self._version == version
+        stored = set(zip(self._store[mine].tolist(), self._time[mine].tolist()))
+        return sum((s, t) in stored for s, t in zip(store.tolist(), polls.timestamp_us.tolist()))
 
     def purge_before(self, cutoff_us: int) -> int:
         early = self._time < cutoff_us
@@ -539,3 +550,16 @@ class InMemoryFingerprintStore(FingerprintStore):
 
     def replace(self, location: str, fingerprints: Iterable[FileFingerprint]) -> None:
         self.folders[location] = tuple(sorted(fingerprints, key=lambda fingerprint: fingerprint.name))
+
+
+class InMemoryReadPositions(ReadPositions):
+    """How far each source file was ingested, in a dict."""
+
+    def __init__(self) -> None:
+        self.positions: dict[str, ReadPosition] = {}
+
+    def get(self, source: str) -> ReadPosition | None:
+        return self.positions.get(source)
+
+    def put(self, position: ReadPosition) -> None:
+        self.positions[position.source] = position

@@ -94,6 +94,25 @@ START = ResumePoint(0, 1)
 
 
 @attrs.frozen
+class Fingerprint:
+    """The first ``length`` bytes of a file, as a checksum (see ``InputReader.fingerprint``)."""
+
+    length: int
+    checksum: str
+
+
+@attrs.frozen
+class ReadPosition:
+    """How far a source file was ingested: up to ``resume``, whose bytes had
+    ``checksum``, by ingestion ``version``."""
+
+    source: str
+    resume: ResumePoint
+    checksum: str
+    version: int
+
+
+@attrs.frozen
 class BatchCounts:
     """What one batch of a file's rows held: its data rows (blank lines are
     none), the valid ones that repeat an earlier valid row of the same batch,

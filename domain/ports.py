@@ -13,7 +13,7 @@ however many transactions, parts and workers it takes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from domain.errors import UptimeError
-from domain.ingestion import FileSummary, ParsedInput
+from domain.ingestion import (
+    START,
+    BatchCounts,
+    FileSummary,
+    Fingerprint,
+    ParsedInput,
+    ReadPosition,
+    ResumePoint,
+    StatusBatch,
+)
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.report import Report
 
@@ -136,6 +145,14 @@ class StatusRepository(ABC):
         """Every poll at ``snapshot`` at or after ``start_us``, plus each store's latest poll before it."""
 
     @abstractmethod
+    def stored_by(self, polls: StatusPolls, *, version: int) -> int:
+        """How many of ``polls`` (by store and instant) are stored with ``version``.
+
+        After ``add``, those beyond the ones it added repeat a poll that an
+        earlier batch of the same ingestion stored: duplicates within its file.
+        """
+
+    @abstractmethod
     def purge_before(self, cutoff_us: int) -> int:
         """Delete the polls before ``cutoff_us`` but each store's latest one; return how many went.
 
@@ -179,6 +196,45 @@ class InputReader(ABC):
     @abstractmethod
     def read(self, folder: Path) -> ParsedInput:
         """Raises ``InvalidInputError`` for a missing folder, status file or column."""
+
+    # A reader that streams overrides the methods below; these read the whole folder.
+
+    def status_batches(self, folder: Path, resume: ResumePoint | None = None) -> Iterator[StatusBatch]:
+        """The folder's ``store_status.csv`` a batch at a time, from ``resume`` (else its first row) on.
+
+        Raises ``InvalidInputError`` at once (before any batch) for a missing
+        folder, file or column.
+        """
+        parsed = self.read(folder)
+        counts = BatchCounts(parsed.polls_summary.rows, parsed.polls_summary.duplicates,
+                             parsed.polls_summary.rejected, parsed.polls_summary.errors)
+        return iter([StatusBatch(parsed.polls, counts, START)])
+
+    def hours(self, folder: Path) -> tuple[BusinessHours, FileSummary] | None:
+        """The distinct valid rows of its ``menu_hours.csv`` (as large as the fleet, not its history); None without one."""
+        parsed = self.read(folder)
+        return parsed.hours, parsed.hours_summary
+
+    def timezones(self, folder: Path) -> tuple[StoreTimezones, FileSummary] | None:
+        """Each store's first valid timezone in its ``timezone.csv``; None without one."""
+        parsed = self.read(folder)
+        return parsed.timezones, parsed.timezones_summary
+
+    def fingerprint(self, folder: Path, name: str, length: int | None = None) -> Fingerprint | None:
+        """The size and a checksum of the file's first ``length`` bytes (all of them when None);
+        None when the file is absent, shorter, or (as here) not fingerprinted: it is then read whole."""
+        return None
+
+
+class ReadPositions(ABC):
+    """Where each source file was read up to, so that the next ingestion reads only what was appended."""
+
+    @abstractmethod
+    def get(self, source: str) -> ReadPosition | None: ...
+
+    @abstractmethod
+    def put(self, position: ReadPosition) -> None:
+        """Remember ``position`` for its source (replacing the one before)."""
 
 
 # A poll as a poller sends it: store id, status and UTC timestamp, as text.

@@ -17,17 +17,30 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import attrs
 
 from domain.errors import UptimeError, quoted
-from domain.ingestion import FileSummary, IngestSummary
+from domain.ingestion import (
+    HOURS_FILE,
+    START,
+    STATUS_FILE,
+    TIMEZONE_FILE,
+    BatchCounts,
+    FileSummary,
+    IngestSummary,
+    ReadPosition,
+    ResumePoint,
+    StatusBatch,
+    summarize,
+)
 from domain.inputs import StatusPolls
 from domain.ports import (
     BusinessHoursRepository,
     IngestionLog,
     InputReader,
+    ReadPositions,
     QueueUnavailable,
     ReportInputs,
     ReportInputSource,
@@ -47,6 +60,9 @@ from domain.uptime import ReportWindows, UptimeCalculator, earliest_poll_needed,
 from domain.work import COMPUTE_PART_TASK, PLAN_REPORT_TASK, WorkTracker, unit_for
 
 
+_Rows = TypeVar("_Rows")
+
+
 class ProgressListener(Protocol):
     """Told how far a long step has come; a terminal or a task state shows it."""
 
@@ -60,10 +76,19 @@ def _no_progress(step: str, done: int, total: int) -> None:
 class IngestService:
     """Reads a data folder, validates it, and stores what is new as one numbered ingestion.
 
-    The folder is read and validated first; then the ingestion begins (once
-    it is its turn), stores everything under its version and completes, which
-    makes all of it visible to reports at once. One that fails is abandoned:
-    none of it is ever visible.
+    The status file is read and stored a batch at a time, so memory does not
+    grow with its size; the hours and timezone files (as large as the fleet,
+    not its history) are read whole. Every file's header is checked first: a
+    missing column loads nothing. The ingestion begins (once it is its
+    turn), stores everything under its version and completes, which makes all
+    of it visible to reports at once; one that fails is abandoned, none of it
+    ever visible.
+
+    With ``positions``, a file is read only from where the last ingestion of
+    it ended, when the bytes read then are still there (the same checksum):
+    a status file a poller appends to costs only its new lines. An hours or
+    timezone file is skipped when unchanged and no other ingestion came
+    since. Anything else is read whole.
     """
 
     def __init__(
@@ -73,36 +98,105 @@ class IngestService:
         hours_repository: BusinessHoursRepository,
         timezone_repository: TimezoneRepository,
         log: IngestionLog,
+        positions: ReadPositions | None = None,
     ) -> None:
         self._reader = reader
         self._status = status_repository
         self._hours = hours_repository
         self._timezones = timezone_repository
         self._log = log
+        self._positions = positions
 
-    def ingest(self, folder: Path, progress: ProgressListener = _no_progress) -> IngestSummary:
+    def ingest(
+        self,
+        folder: Path,
+        progress: ProgressListener = _no_progress,
+        source: str | None = None,
+        *,
+        full: bool = False,
+    ) -> IngestSummary:
+        """Ingest ``folder``; ``source`` names its files across ingestions (default: the folder's path).
+
+        ``full`` reads every file whole, whatever was read of it before.
+        """
         steps = 4
-        progress("reading and validating the CSV files", 0, steps)
-        parsed = self._reader.read(folder)
+        progress("reading the headers", 0, steps)
+        source = source if source is not None else str(folder.absolute())
+        known = {
+            name: None if full else self._known(source, folder, name) for name in (STATUS_FILE, HOURS_FILE, TIMEZONE_FILE)
+        }
+        status_from = known[STATUS_FILE]
+        batches = self._reader.status_batches(folder, status_from.resume if status_from is not None else None)
+        hours_read = None if self._unchanged(known[HOURS_FILE], folder, HOURS_FILE) else self._reader.hours(folder)
+        timezones_read = (
+            None if self._unchanged(known[TIMEZONE_FILE], folder, TIMEZONE_FILE) else self._reader.timezones(folder)
+        )
         version = self._log.begin()
         try:
             progress("storing status polls", 1, steps)
-            new_polls = self._status.add(parsed.polls, version=version)
+            status_summary, resume = self._store_polls(batches, version)
             progress("storing business hours", 2, steps)
-            new_hours = self._hours.replace(parsed.hours, version=version)
+            hours_summary = self._store(hours_read, lambda rows: self._hours.replace(rows, version=version))
             progress("storing timezones", 3, steps)
-            new_timezones = self._timezones.replace(parsed.timezones, version=version)
+            timezone_summary = self._store(timezones_read, lambda rows: self._timezones.replace(rows, version=version))
             self._log.complete(version)
         except BaseException:
             self._log.abandon(version)
             raise
+        self._remember(source, folder, STATUS_FILE, resume.offset, resume, version)
+        for name, read in ((HOURS_FILE, hours_read), (TIMEZONE_FILE, timezones_read)):
+            if read is not None:
+                self._remember(source, folder, name, None, None, version)
         progress("done", steps, steps)
-        return IngestSummary(
-            store_status=parsed.polls_summary.with_new(new_polls),
-            menu_hours=parsed.hours_summary.with_new(new_hours),
-            timezone=parsed.timezones_summary.with_new(new_timezones),
-        )
+        return IngestSummary(status_summary, hours_summary, timezone_summary)
 
+    def _store_polls(self, batches: Iterator[StatusBatch], version: int) -> tuple[FileSummary, ResumePoint]:
+        counts: list[BatchCounts] = []
+        new = repeated = 0
+        resume = START
+        for batch in batches:
+            added = self._status.add(batch.valid, version=version)
+            if added < len(batch.valid):
+                # Polls an earlier batch of this file stored are duplicates, not already stored.
+                repeated += self._status.stored_by(batch.valid, version=version) - added
+            new += added
+            counts.append(batch.counts)
+            resume = batch.resume
+        return summarize(counts, repeated).with_new(new), resume
+
+    def _store(self, read: tuple[_Rows, FileSummary] | None, replace: Callable[[_Rows], int]) -> FileSummary:
+        if read is None:
+            return FileSummary()
+        rows, summary = read
+        return summary.with_new(replace(rows))
+
+    def _known(self, source: str, folder: Path, name: str) -> ReadPosition | None:
+        """Where the last ingestion of this file ended, if the bytes it read are still there."""
+        if self._positions is None:
+            return None
+        known = self._positions.get(f"{source}/{name}")
+        if known is None:
+            return None
+        now = self._reader.fingerprint(folder, name, known.resume.offset)
+        return known if now is not None and now.checksum == known.checksum else None
+
+    def _unchanged(self, known: ReadPosition | None, folder: Path, name: str) -> bool:
+        """An hours or timezone file read whole last time, unchanged since, by the latest
+        ingestion (so nothing since could have replaced its rows): no need to read it."""
+        if known is None or known.version != self._log.latest_complete():
+            return False
+        whole = self._reader.fingerprint(folder, name)
+        return whole is not None and whole.length == known.resume.offset
+
+    def _remember(
+        self, source: str, folder: Path, name: str, length: int | None, resume: ResumePoint | None, version: int
+    ) -> None:
+        if self._positions is None:
+            return
+        read = self._reader.fingerprint(folder, name, length)
+        if read is not None:
+            point = resume if resume is not None else ResumePoint(read.length, 0)
+            self._positions.put(ReadPosition(f"{source}/{name}", point, read.checksum, version))
 
     def add_polls(self, polls: StatusPolls, summary: FileSummary) -> FileSummary:
         """Store polls already read and validated (``POST /polls``) as one ingestion.

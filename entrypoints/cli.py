@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         help="ingest only if a file changed since the folder's last --if-changed ingestion "
         "(what the periodic INGEST_WATCH_DIR task does)",
     )
+    ingest.add_argument(
+        "--full",
+        action="store_true",
+        help="read every file whole (by default a status file is read from where its last ingestion ended, "
+        "and unchanged hours and timezone files are not read again)",
+    )
 
     report = commands.add_parser("report", help="write the uptime report CSV")
     report.add_argument("--out", type=Path, required=True, help="where to write the report ('-' for stdout)")
@@ -136,7 +142,7 @@ def _summary_text(summary: IngestSummary) -> str:
     return "\n".join(lines)
 
 
-def _ingest(container: Container, data_dir: Path, as_json: bool, if_changed: bool = False) -> int:
+def _ingest(container: Container, data_dir: Path, as_json: bool, if_changed: bool = False, full: bool = False) -> int:
     progress = TerminalProgress(sys.stderr)
     if if_changed:
         changed = container.watched_folder_ingestion().ingest_if_changed(data_dir, progress)
@@ -146,7 +152,7 @@ def _ingest(container: Container, data_dir: Path, as_json: bool, if_changed: boo
             return 0
         summary = changed
     else:
-        summary = container.ingest_service().ingest(data_dir, progress)
+        summary = container.ingest_service().ingest(data_dir, progress, full=full)
     if as_json:
         print(json.dumps(summary.to_dict()))
     else:
@@ -244,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _worker(arguments)
         if arguments.command == "ingest":
             container = build_container(os.environ, {"storage_backend": "sql"})
-            return _ingest(container, arguments.data_dir, arguments.json, arguments.if_changed)
+            return _ingest(container, arguments.data_dir, arguments.json, arguments.if_changed, arguments.full)
         if arguments.command == "purge-reports":
             container = build_container(os.environ)
             return _purge_reports(container)

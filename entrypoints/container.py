@@ -41,6 +41,7 @@ from adapters.sqlalchemy.repositories import (
     SqlAlchemyStatusRepository,
     SqlAlchemyTimezoneRepository,
 )
+from adapters.sqlalchemy.read_positions import SqlAlchemyReadPositions
 from adapters.sqlalchemy.watched_files import SqlAlchemyFingerprintStore
 from adapters.sqlalchemy.work_ledger import SqlAlchemyWorkerRegistry, SqlAlchemyWorkLedger
 from adapters.upload_storage import DEFAULT_UPLOADS_DIR, FilesystemUploadStorage
@@ -55,6 +56,7 @@ from domain.ports import (
     IngestionLog,
     InputReader,
     PollRowReader,
+    ReadPositions,
     ReportInputSource,
     ReportQueue,
     ReportRegistry,
@@ -191,8 +193,10 @@ class Container(containers.DeclarativeContainer):
         config.report_storage, filesystem=filesystem_report_storage, database=database_report_storage
     )
 
+    # How far each file was ingested: a file that grew is read from there.
+    read_positions: providers.Provider[ReadPositions] = providers.Factory(SqlAlchemyReadPositions, engine)
     ingest_service: providers.Provider[IngestService] = providers.Factory(
-        IngestService, reader, status_repository, hours_repository, timezone_repository, ingestion_log
+        IngestService, reader, status_repository, hours_repository, timezone_repository, ingestion_log, read_positions
     )
     # POST /polls: polls sent as text, read by the rules of the CSV reader.
     poll_row_reader: providers.Provider[PollRowReader] = providers.Singleton(CsvPollRowReader)

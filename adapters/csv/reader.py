@@ -41,6 +41,7 @@ import atexit
 import codecs
 import csv
 import gc
+import hashlib
 import io
 import os
 import re
@@ -70,6 +71,7 @@ from domain.ingestion import (
     TIMEZONE_FILE,
     BatchCounts,
     FileSummary,
+    Fingerprint,
     HoursBatch,
     InputBatch,
     ParsedInput,
@@ -124,6 +126,8 @@ _UTC_SUFFIX = re.compile(r"\s*(?i:utc)$")
 # What a byte that is not UTF-8 becomes before pyarrow sees it: one ASCII byte
 # for each, so that no offset moves; its row is rejected anyway.
 _NOT_UTF8_STANDIN = b"?"
+# Bytes of each end of what was read that a fingerprint covers.
+_FINGERPRINT_BYTES = 1 << 20
 # Distinct values remembered per column and file; past it the memory starts again.
 _MAX_REMEMBERED = 1 << 20
 
@@ -143,12 +147,7 @@ class CsvInputReader(InputReader):
         self._clock = clock
 
     def read(self, folder: Path) -> ParsedInput:
-        if not folder.is_dir():
-            raise InvalidInputError(f"the data folder {clipped(str(folder))} does not exist or is not a folder")
-        status_path = folder / STATUS_FILE
-        if not status_path.exists():
-            raise InvalidInputError(f"{STATUS_FILE} is missing from the data folder {clipped(str(folder))}")
-        polls, polls_summary = read_status(status_path, self._clock())
+        polls, polls_summary = read_status(_status_path(folder), self._clock())
         hours_path = folder / HOURS_FILE
         hours, hours_summary = read_hours(hours_path) if hours_path.exists() else (BusinessHours.empty(), FileSummary())
         timezone_path = folder / TIMEZONE_FILE
@@ -156,6 +155,50 @@ class CsvInputReader(InputReader):
             read_timezones(timezone_path) if timezone_path.exists() else (StoreTimezones(), FileSummary())
         )
         return ParsedInput(polls, polls_summary, hours, hours_summary, timezones, timezones_summary)
+
+    def status_batches(self, folder: Path, resume: ResumePoint | None = None) -> Iterator[StatusBatch]:
+        return iter_status_batches(_status_path(folder), self._clock, resume)
+
+    def hours(self, folder: Path) -> tuple[BusinessHours, FileSummary] | None:
+        path = folder / HOURS_FILE
+        return read_hours(path) if path.exists() else None
+
+    def timezones(self, folder: Path) -> tuple[StoreTimezones, FileSummary] | None:
+        path = folder / TIMEZONE_FILE
+        return read_timezones(path) if path.exists() else None
+
+    def fingerprint(self, folder: Path, name: str, length: int | None = None) -> Fingerprint | None:
+        """SHA-256 of the first and the last MiB of the first ``length`` bytes, and of ``length``.
+
+        Reading both ends costs the same whatever the file's size; a file
+        rewritten rather than appended to (rotated, truncated, regenerated)
+        changes at least one of them.
+        """
+        try:
+            file = (folder / name).open("rb")
+        except OSError:
+            return None
+        with file:
+            size = file.seek(0, os.SEEK_END)
+            length = size if length is None else length
+            if size < length:
+                return None
+            digest = hashlib.sha256(str(length).encode())
+            file.seek(0)
+            digest.update(file.read(min(length, _FINGERPRINT_BYTES)))
+            file.seek(max(0, length - _FINGERPRINT_BYTES))
+            digest.update(file.read(min(length, _FINGERPRINT_BYTES)))
+        return Fingerprint(length, digest.hexdigest())
+
+
+def _status_path(folder: Path) -> Path:
+    """The folder's status file; ``InvalidInputError`` when the folder or the file is missing."""
+    if not folder.is_dir():
+        raise InvalidInputError(f"the data folder {clipped(str(folder))} does not exist or is not a folder")
+    path = folder / STATUS_FILE
+    if not path.exists():
+        raise InvalidInputError(f"{STATUS_FILE} is missing from the data folder {clipped(str(folder))}")
+    return path
 
 
 # The name the composition root and the CSV repositories know it by.

@@ -102,6 +102,9 @@ class CsvStatusRepository(StatusRepository):
     def purge_before(self, cutoff_us: int) -> int:
         raise UptimeError(READ_ONLY_MESSAGE)
 
+    def stored_by(self, polls: StatusPolls, *, version: int) -> int:
+        raise UptimeError(READ_ONLY_MESSAGE)
+
     def latest_timestamp(self, *, snapshot: int = INITIAL_VERSION, until_us: int | None = None) -> int | None:
         return self._data.status().latest_timestamp(snapshot=INITIAL_VERSION, until_us=until_us)
 

@@ -107,6 +107,37 @@ class SqlAlchemyStatusRepository(_SqlRepository, StatusRepository):
         with transaction(self._engine, write=False) as connection:
             return _read_polls(connection, int(start_us), stores, int(snapshot), self._postgres)
 
+    def stored_by(self, polls: StatusPolls, *, version: int) -> int:
+        if not len(polls):
+            return 0
+        with transaction(self._engine, write=False) as connection:
+            keys = _known_store_keys(connection, polls.store_ids, self._postgres)
+            store_pk = keys[polls.store_index]
+            known = store_pk >= 0
+            if self._postgres:
+                query = (
+                    "SELECT count(*) FROM unnest(%s::bigint[], %s::bigint[]) AS i(store_pk, timestamp_us)"
+                    " JOIN store_status st USING (store_pk, timestamp_us) WHERE st.version = %s"
+                )
+                with driver_connection(connection).cursor() as cursor:
+                    cursor.execute(
+                        query, (store_pk[known].tolist(), polls.timestamp_us[known].tolist(), int(version))
+                    )
+                    row = cursor.fetchone()
+                    return int(row[0]) if row else 0
+            cursor = driver_connection(connection).cursor()
+            try:
+                # One probe of the primary key per poll, all in one statement.
+                query = (
+                    "SELECT count(*) FROM json_each(?) j JOIN store_status st"
+                    " ON st.store_pk = json_extract(j.value, '$[0]') AND st.timestamp_us = json_extract(j.value, '$[1]')"
+                    " WHERE st.version = ?"
+                )
+                pairs = json.dumps(np.column_stack((store_pk[known], polls.timestamp_us[known])).tolist())
+                return int(cursor.execute(query, (pairs, int(version))).fetchone()[0])
+            finally:
+                cursor.close()
+
     def purge_before(self, cutoff_us: int) -> int:
         # Each store's latest poll before the cutoff is found by one backward
         # index probe, like the reads; every older poll of the store goes.
@@ -310,6 +341,18 @@ def _store_keys(connection: Connection, store_ids: Sequence[str], postgres: bool
     if len(key_of) != len(ordered):
         raise RepositoryError("stores could not be registered")
     return np.fromiter((key_of[store_id] for store_id in store_ids), dtype=np.int64, count=len(store_ids))
+
+
+def _known_store_keys(connection: Connection, store_ids: Sequence[str], postgres: bool) -> Int64Array:
+    """The key of every id in ``store_ids`` (same order), -1 for a store not stored; adds none."""
+    if postgres:
+        select = text("SELECT store_id, id FROM stores WHERE store_id = ANY(CAST(:ids AS text[]))")
+        param: object = list(store_ids)
+    else:
+        select = text("SELECT s.store_id, s.id FROM json_each(:ids) j JOIN stores s ON s.store_id = j.value")
+        param = json.dumps(list(store_ids))
+    key_of = {str(row[0]): int(row[1]) for row in connection.execute(select, {"ids": param})}
+    return np.fromiter((key_of.get(store_id, -1) for store_id in store_ids), dtype=np.int64, count=len(store_ids))
 
 
 def _range_filter(stores: StoreRange | None, *conditions: str) -> tuple[str, dict[str, Any]]:

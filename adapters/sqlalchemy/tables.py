@@ -157,6 +157,18 @@ ingest_runs = Table(
     Column("error", Text, nullable=True),
 )
 
+# How far each source file was ingested (domain.ingestion.ReadPosition): the
+# next ingestion of a file that grew reads from there.
+read_positions = Table(
+    "read_positions",
+    metadata,
+    Column("source", Text, primary_key=True),
+    Column("resume_offset", BigInteger, nullable=False),
+    Column("resume_line", BigInteger, nullable=False),
+    Column("checksum", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+)
+
 # The files of each watched folder as last ingested: a folder is ingested
 # again only when one of them changed.
 watched_files = Table(

@@ -136,10 +136,15 @@ def test_ingest_json_counts_every_row_and_a_second_ingest_stores_nothing_new(
 ) -> None:
     data = shared_data / "real-2024"
     first = run_cli("ingest", str(data), "--json", cwd=tmp_path, database_url=sqlite_url)
-    second = run_cli("ingest", str(data), "--json", cwd=tmp_path, database_url=sqlite_url)
-    assert first.returncode == 0 and second.returncode == 0
+    second = run_cli("ingest", str(data), "--json", "--full", cwd=tmp_path, database_url=sqlite_url)
+    third = run_cli("ingest", str(data), "--json", cwd=tmp_path, database_url=sqlite_url)
+    assert first.returncode == 0 and second.returncode == 0 and third.returncode == 0
 
     first_summary, second_summary = json.loads(first.stdout), json.loads(second.stdout)
+    # Unchanged files are not read again (without --full): nothing to count.
+    assert all(
+        (counts["rows"], counts["errors"]) == (0, []) for counts in json.loads(third.stdout).values()
+    ), third.stdout
     for key, name in [("store_status", "store_status.csv"), ("menu_hours", "menu_hours.csv"), ("timezone", "timezone.csv")]:
         counts, again = first_summary[key], second_summary[key]
         assert list(counts) == ["rows", "new", "already_stored", "duplicates", "rejected", "errors"]
@@ -165,11 +170,35 @@ def test_the_human_summary_shows_every_count(tmp_path: Path, sqlite_url: str) ->
     assert run_cli("ingest", str(data), cwd=tmp_path, database_url=sqlite_url).returncode == 0
     with (data / "store_status.csv").open("a", encoding="utf-8") as file:
         file.write("4,active,2023-01-22 12:00:00 UTC\n")
-    result = run_cli("ingest", str(data), cwd=tmp_path, database_url=sqlite_url)
+    result = run_cli("ingest", str(data), "--full", cwd=tmp_path, database_url=sqlite_url)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["file", "rows", "new", "already_stored", "duplicates", "rejected"]
     assert lines[1].split() == ["store_status.csv", "5", "1", "2", "1", "1"]
+
+
+def test_a_status_file_that_grew_is_read_from_where_its_last_ingestion_ended(tmp_path: Path, sqlite_url: str) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    status = data / "store_status.csv"
+    status.write_text("store_id,status,timestamp_utc\n1,active,2023-01-22 12:00:00 UTC\n", encoding="utf-8")
+    assert run_cli("ingest", str(data), cwd=tmp_path, database_url=sqlite_url).returncode == 0
+    with status.open("a", encoding="utf-8") as file:
+        file.write("1,active,2023-01-22 12:00:00 UTC\n2,sleeping,2023-01-22 13:00:00 UTC\n3,active,2023-01-22 14:00:00 UTC\n")
+
+    tail = run_cli("ingest", str(data), "--json", cwd=tmp_path, database_url=sqlite_url)
+
+    # Only the three appended lines are read: the poll of line 3 repeats one the
+    # database holds from line 2, line 4's bad status is listed on its own line.
+    counts = json.loads(tail.stdout)["store_status"]
+    assert (counts["rows"], counts["new"], counts["already_stored"], counts["duplicates"], counts["rejected"]) == (
+        3, 1, 1, 0, 1,
+    )
+    assert [error["line"] for error in counts["errors"]] == [4]
+    # A file rewritten rather than appended to is read whole again.
+    status.write_text("store_id,status,timestamp_utc\n9,active,2023-01-22 12:00:00 UTC\n", encoding="utf-8")
+    rewritten = json.loads(run_cli("ingest", str(data), "--json", cwd=tmp_path, database_url=sqlite_url).stdout)
+    assert (rewritten["store_status"]["rows"], rewritten["store_status"]["new"]) == (1, 1)
 
 
 def test_the_human_summary_lists_rejected_rows_with_their_lines(tmp_path: Path, sqlite_url: str) -> None:

@@ -111,7 +111,7 @@ def test_a_bad_retention_is_an_error_naming_its_variable(value: str) -> None:
 def test_beat_sends_the_poll_purge_hourly_only_with_a_poll_retention(tmp_path: Path, days: str, scheduled: bool) -> None:
     container = build_container({"POLL_RETENTION_DAYS": days, "REPORT_RETENTION_DAYS": "0"}, settings(tmp_path))
     assert container.poll_retention_days() == int(days)
-    assert periodic_tasks(container.config()) == ({PURGE_POLLS_TASK: 3600.0} if scheduled else {})
+    assert periodic_tasks(container.config()).get(PURGE_POLLS_TASK) == (3600.0 if scheduled else None)
 
 
 def test_polls_are_kept_forever_by_default_and_a_bad_poll_retention_names_its_variable(tmp_path: Path) -> None:

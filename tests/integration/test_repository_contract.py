@@ -260,6 +260,22 @@ def test_instants_before_the_epoch_and_far_ahead_survive(ports: Ports) -> None:
     assert ports.status.latest_timestamp(snapshot=latest(ports)) == far
 
 
+def test_stored_by_counts_the_given_polls_an_ingestion_stored(ports: Ports) -> None:
+    add_polls(ports, polls(("a", HOUR, True), ("b", HOUR, True)))
+    version = ports.log.begin()
+    first_batch = polls(("a", 2 * HOUR, True), ("c", HOUR, False))
+    assert ports.status.add(first_batch, version=version) == 2
+    # A later batch of the same file: one poll of the earlier ingestion, one of this one's
+    # first batch (its status differs: the key is what counts), one new, one of an unknown store.
+    second_batch = polls(("a", HOUR, False), ("c", HOUR, True), ("d", HOUR, True), ("e", 5 * HOUR, True))
+
+    assert ports.status.stored_by(second_batch, version=version) == 1
+    assert ports.status.add(second_batch, version=version) == 2
+    assert ports.status.stored_by(second_batch, version=version) == 3
+    assert ports.status.stored_by(polls(), version=version) == 0
+    ports.log.complete(version)
+
+
 def test_purge_keeps_each_stores_latest_poll_before_the_cutoff_and_everything_after(ports: Ports) -> None:
     cutoff = 10 * HOUR
     add_polls(
