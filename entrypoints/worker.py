@@ -531,5 +531,7 @@ def run_worker(concurrency: int | None = None, loglevel: str = "INFO", beat: boo
     if beat:
         # Run exactly one beat among all workers, or periodic tasks are sent twice.
         schedule = Path(process_container().config.broker_dir()) / "celerybeat-schedule"
+        # Its folder exists with the embedded broker only; beat needs it with any broker.
+        schedule.parent.mkdir(parents=True, exist_ok=True)
         argv += ["--beat", f"--schedule={schedule}"]
     app.worker_main(argv)

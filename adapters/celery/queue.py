@@ -64,6 +64,9 @@ class CeleryIngestQueue(IngestQueue):
             raise QueueUnavailable(f"the broker is unreachable ({_first_line(error)})") from error
 
 
+PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
+
+
 class CeleryWorkQueue(WorkQueue):
     """Publishes a unit of work's message: its task by name, with its arguments."""
 
@@ -72,8 +75,11 @@ class CeleryWorkQueue(WorkQueue):
 
     def publish(self, task: str, args: Sequence[Any]) -> None:
         try:
-            # retry=False: an unreachable broker fails within its connect timeout.
-            self._app.send_task(task, args=list(args), retry=False)
+            # One retry on a fresh connection, at once: a pooled connection
+            # that a broker restart broke (RabbitMQ: "connection reset")
+            # must not fail the publish; an unreachable broker still fails
+            # within its connect timeout, not after kombu's retry loop.
+            self._app.send_task(task, args=list(args), retry=True, retry_policy=PUBLISH_RETRY_POLICY)
         except (OperationalError, KombuError, OSError) as error:
             raise QueueUnavailable(f"the broker is unreachable ({_first_line(error)})") from error
 
