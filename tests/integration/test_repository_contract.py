@@ -1375,3 +1375,162 @@ def test_recent_lists_the_newest_reports_first_whatever_their_state(ports: Ports
 
 def test_recent_on_an_empty_registry_is_empty(ports: Ports) -> None:
     assert ports.registry.recent(5) == []
+
+
+# -- units of work and worker heartbeats (domain/work.py) ------------------------------
+
+from adapters.memory_work import InMemoryWorkerRegistry, InMemoryWorkLedger  # noqa: E402
+from adapters.sqlalchemy.work_ledger import SqlAlchemyWorkerRegistry, SqlAlchemyWorkLedger  # noqa: E402
+from domain.ports import WorkerRegistry, WorkLedger  # noqa: E402
+from domain.work import UnitState, WorkerBeat, WorkUnit  # noqa: E402
+
+T0 = datetime(2024, 10, 3, 12, 0, tzinfo=timezone.utc)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+@attrs.frozen
+class WorkPorts:
+    ledger: WorkLedger
+    workers: WorkerRegistry
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def work(request: pytest.FixtureRequest) -> WorkPorts:
+    if request.param == "memory":
+        return WorkPorts(InMemoryWorkLedger(), InMemoryWorkerRegistry())
+    engine: Engine = request.getfixturevalue(f"{request.param}_engine")
+    return WorkPorts(SqlAlchemyWorkLedger(engine), SqlAlchemyWorkerRegistry(engine))
+
+
+def queued(unit_id: str, run_id: str = "r", queued_at: datetime = T0) -> WorkUnit:
+    return WorkUnit(unit_id, run_id, "store_monitor.compute_part", (run_id, 0, "a", "b"), "part 0", queued_at)
+
+
+def test_a_unit_comes_back_as_it_was_added_and_adding_it_again_keeps_it(work: WorkPorts) -> None:
+    unit = queued("u1")
+    work.ledger.add([unit, queued("u2", run_id="other")])
+    work.ledger.claim("u1", "w1", at(1), at(11))
+
+    work.ledger.add([queued("u1", queued_at=at(5))])
+
+    assert work.ledger.get("u2") == queued("u2", run_id="other")
+    kept = work.ledger.get("u1")
+    assert kept is not None and (kept.state, kept.queued_at, kept.holder) == (UnitState.LEASED, T0, "w1")
+    assert kept.args == ("r", 0, "a", "b")
+    assert [u.unit_id for u in work.ledger.units("r")] == ["u1"]
+    assert work.ledger.get("missing") is None
+
+
+def test_a_claim_takes_a_queued_unit_or_an_expired_lease_and_nothing_else(work: WorkPorts) -> None:
+    work.ledger.add([queued("u")])
+
+    first = work.ledger.claim("u", "w1", at(1), at(11))
+    assert first is not None and (first.state, first.holder, first.attempts) == (UnitState.LEASED, "w1", 1)
+    assert (first.lease_until, first.beat_at) == (at(11), at(1))
+    assert work.ledger.claim("u", "w2", at(10), at(20)) is None
+    assert work.ledger.renew("u", "w1", at(10), at(20)) is True
+    assert work.ledger.renew("u", "w2", at(10), at(20)) is False
+    assert work.ledger.claim("u", "w2", at(19), at(29)) is None
+
+    second = work.ledger.claim("u", "w2", at(20), at(30))
+    assert second is not None and (second.holder, second.attempts) == ("w2", 2)
+    assert work.ledger.finish("u", at(21), UnitState.DONE, None) is True
+    assert work.ledger.finish("u", at(22), UnitState.FAILED, "late") is False
+    assert work.ledger.claim("u", "w3", at(99), at(109)) is None
+    assert work.ledger.claim("missing", "w3", at(99), at(109)) is None
+
+
+def test_of_two_claims_at_once_exactly_one_wins(work: WorkPorts) -> None:
+    work.ledger.add([queued(f"u{i}") for i in range(20)])
+    won: dict[str, list[str]] = {"a": [], "b": []}
+    start = threading.Barrier(2)
+
+    def claim_all(holder: str) -> None:
+        start.wait()
+        for i in range(20):
+            if work.ledger.claim(f"u{i}", holder, at(1), at(11)) is not None:
+                won[holder].append(f"u{i}")
+
+    threads = [threading.Thread(target=claim_all, args=(holder,)) for holder in won]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(won["a"] + won["b"]) == sorted(f"u{i}" for i in range(20))
+    assert all(work.ledger.get(f"u{i}").attempts == 1 for i in range(20))  # type: ignore[union-attr]
+
+
+def test_release_ends_a_lease_now_and_keeps_the_error(work: WorkPorts) -> None:
+    work.ledger.add([queued("u")])
+    work.ledger.claim("u", "w1", at(1), at(11))
+
+    assert work.ledger.release("u", "w2", at(2), "not mine") is False
+    assert work.ledger.release("u", None, at(2), "its worker process was lost") is True
+
+    released = work.ledger.get("u")
+    assert released is not None and (released.state, released.lease_until) == (UnitState.LEASED, at(2))
+    assert released.error == "its worker process was lost"
+    assert work.ledger.claim("u", "w2", at(2), at(12)) is not None
+
+
+def test_due_and_requeue_follow_the_watchdog_rules_and_only_one_requeue_wins(work: WorkPorts) -> None:
+    work.ledger.add([queued("expired"), queued("live"), queued("waiting", queued_at=at(5)), queued("refused")])
+    work.ledger.claim("expired", "w1", at(1), at(11))
+    work.ledger.claim("live", "w1", at(1), at(30))
+    work.ledger.record_publish("refused", at(1), "the broker is unreachable")
+
+    busy = work.ledger.due(at(12), retry_before=at(11), quiet_since=None)
+    quiet = work.ledger.due(at(12), retry_before=at(11), quiet_since=at(8))
+
+    assert [u.unit_id for u in busy] == ["expired", "refused"]
+    assert [u.unit_id for u in quiet] == ["expired", "refused", "waiting"]
+    assert work.ledger.requeue("expired", at(12), at(11), None) is True
+    assert work.ledger.requeue("expired", at(12), at(11), None) is False  # a second watchdog
+    assert work.ledger.requeue("live", at(12), at(11), at(8)) is False
+    again = work.ledger.get("expired")
+    assert again is not None and (again.state, again.holder, again.queued_at) == (UnitState.QUEUED, None, at(12))
+    assert work.ledger.last_beat() == at(1)
+
+
+def test_give_up_fails_only_an_expired_lease(work: WorkPorts) -> None:
+    work.ledger.add([queued("u")])
+    work.ledger.claim("u", "w1", at(1), at(11))
+
+    assert work.ledger.give_up("u", at(5), "too many") is False
+    assert work.ledger.give_up("u", at(11), "started 5 times") is True
+
+    failed = work.ledger.get("u")
+    assert failed is not None and (failed.state, failed.error) == (UnitState.FAILED, "started 5 times")
+
+
+def test_a_finished_unit_is_reopened_only_when_asked_and_forget_drops_a_run(work: WorkPorts) -> None:
+    work.ledger.add([queued("u"), queued("v", run_id="other")])
+    work.ledger.claim("u", "w1", at(1), at(11))
+    work.ledger.finish("u", at(2), UnitState.DONE, None)
+
+    work.ledger.add([queued("u", queued_at=at(3))], reopen=True)
+
+    reopened = work.ledger.get("u")
+    assert reopened is not None and (reopened.state, reopened.attempts, reopened.queued_at) == (
+        UnitState.QUEUED,
+        0,
+        at(3),
+    )
+    work.ledger.forget("r")
+    assert work.ledger.get("u") is None and work.ledger.get("v") is not None
+
+
+def test_worker_heartbeats(work: WorkPorts) -> None:
+    assert work.workers.latest_seen() is None
+    work.workers.beat(WorkerBeat("h:1", "h", 1, T0, at(1)))
+    work.workers.beat(WorkerBeat("h:2", "h", 2, T0, at(3)))
+    work.workers.beat(WorkerBeat("h:1", "h", 1, T0, at(5)))
+
+    assert work.workers.latest_seen() == at(5)
+    assert work.workers.get("h:1") == WorkerBeat("h:1", "h", 1, T0, at(5))
+    work.workers.forget("h:1")
+    assert work.workers.get("h:1") is None and work.workers.latest_seen() == at(3)
