@@ -98,6 +98,25 @@ class StatusPolls:
             for i, t, a in zip(self.store_index, self.timestamp_us, self.active)
         ]
 
+    @classmethod
+    def joined(cls, parts: Sequence[StatusPolls]) -> StatusPolls:
+        """The rows of ``parts`` one after the other, over one vocabulary.
+
+        A row may repeat the ``(store, instant)`` of an earlier part: storing
+        them keeps the first, as for the rows of one file.
+        """
+        if len(parts) == 1:
+            return parts[0]
+        store_ids = tuple(sorted(set().union(*(part.store_ids for part in parts))))
+        position = {store_id: i for i, store_id in enumerate(store_ids)}
+        index = [np.array([position[s] for s in part.store_ids], dtype=np.int64)[part.store_index] for part in parts]
+        return cls(
+            store_ids,
+            np.concatenate(index) if index else [],
+            np.concatenate([part.timestamp_us for part in parts]) if parts else [],
+            np.concatenate([part.active for part in parts]) if parts else [],
+        )
+
 
 @attrs.frozen
 class BusinessHours:

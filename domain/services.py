@@ -61,6 +61,8 @@ from domain.work import COMPUTE_PART_TASK, PLAN_REPORT_TASK, WorkTracker, unit_f
 
 
 _Rows = TypeVar("_Rows")
+# Polls stored in one write during an ingestion: about 20 MB of columns.
+STORE_BATCH_POLLS = 1_000_000
 
 
 class ProgressListener(Protocol):
@@ -154,14 +156,28 @@ class IngestService:
         counts: list[BatchCounts] = []
         new = repeated = 0
         resume = START
-        for batch in batches:
-            added = self._status.add(batch.valid, version=version)
-            if added < len(batch.valid):
+        pending: list[StatusPolls] = []
+
+        def store() -> None:
+            nonlocal new, repeated
+            polls = StatusPolls.joined(pending)
+            pending.clear()
+            added = self._status.add(polls, version=version)
+            if added < len(polls):
                 # Polls an earlier batch of this file stored are duplicates, not already stored.
-                repeated += self._status.stored_by(batch.valid, version=version) - added
+                repeated += self._status.stored_by(polls, version=version) - added
             new += added
+
+        for batch in batches:
+            pending.append(batch.valid)
             counts.append(batch.counts)
             resume = batch.resume
+            # Reader batches are small; each write touches the last page of
+            # nearly every store, so fewer, larger writes cost much less.
+            if sum(len(part) for part in pending) >= STORE_BATCH_POLLS:
+                store()
+        if pending:
+            store()
         return summarize(counts, repeated).with_new(new), resume
 
     def _store(self, read: tuple[_Rows, FileSummary] | None, replace: Callable[[_Rows], int]) -> FileSummary:
