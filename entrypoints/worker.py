@@ -37,7 +37,7 @@ from celery.signals import (
 )
 from celery.utils.log import get_task_logger
 from dotenv import load_dotenv
-from kombu.exceptions import OperationalError
+from kombu.exceptions import KombuError, OperationalError
 
 from adapters.celery.queue import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_WATCHED_FOLDER_TASK, PLAN_REPORT_TASK
 from domain.errors import UptimeError
@@ -204,7 +204,7 @@ class UnitTask(Task[Any, Any]):
         if unit is None:
             unit = self._take_over(work, unit_id, holder)
         if unit is None:
-            logger.info("%s: done already, or held by a live lease: nothing to do", unit_id)
+            self._look_again_later(work, unit_id, args)
             yield None
             return
         if unit.attempts > work.max_attempts:
@@ -226,6 +226,26 @@ class UnitTask(Task[Any, Any]):
         except UptimeError as error:
             # Its work is done; if the unit's lease expires it is done again, harmlessly.
             logger.warning("%s: done, but not recorded so: %s", unit_id, error)
+
+    def _look_again_later(self, work: WorkTracker, unit_id: str, args: Sequence[Any]) -> None:
+        """A message for a unit held by a live lease comes back once that lease would have expired.
+
+        So a broker's redelivery (Redis's visibility timeout, RabbitMQ's
+        closed connection) is never lost on a lease its holder can no longer
+        renew; once the unit is done, the message finds nothing to do.
+        """
+        unit = work.find(unit_id)
+        if unit is None or unit.state is not UnitState.LEASED or unit.lease_until is None:
+            logger.info("%s: done already (or its run finished): nothing to do", unit_id)
+            return
+        delay = max(1.0, (unit.lease_until - utc_now()).total_seconds() + 0.5)
+        try:
+            self.apply_async(args=tuple(args), countdown=delay)
+        except (OperationalError, KombuError, OSError) as error:
+            # The watchdog queues the unit again if its lease expires.
+            logger.warning("%s: held by %s; not looked at again (%s)", unit_id, unit.holder, error)
+            return
+        logger.info("%s: held by %s until its lease ends: looked at again in %.0f s", unit_id, unit.holder, delay)
 
     def _take_over(self, work: WorkTracker, unit_id: str, holder: str) -> WorkUnit | None:
         """Claim a unit held by a process of this machine that is gone (a killed pool process)."""
@@ -354,10 +374,10 @@ def ingest_upload(self: UnitTask, ingest_id: str) -> str:
     def log_step(step: str, done: int, total: int) -> None:
         logger.info("ingestion %s: %s (%d/%d)", ingest_id, step, done, total)
 
+    logger.info("ingestion %s: started", ingest_id)
     with self.unit([ingest_id]) as unit:
         if unit is None:
             return "skipped"
-        logger.info("ingestion %s: started", ingest_id)
         run = self.ingestions.run(ingest_id, log_step)
         if run.summary is not None:
             metrics.count_ingested(run.summary)
@@ -471,7 +491,8 @@ class Heartbeat:
         self.loop_tick = time.monotonic()
 
     def start(self) -> None:
-        self.beat()
+        # The first beat too is the thread's: a database that keeps a write
+        # waiting (a long SQLite transaction) must not hold up the worker's start.
         self._thread.start()
 
     def stop(self) -> None:
@@ -492,6 +513,7 @@ class Heartbeat:
             logger.warning("heartbeat not recorded: %s", error)
 
     def _run(self) -> None:
+        self.beat()
         while not self._stop.wait(self.work.watchdog_period.total_seconds()):
             self.beat()
 

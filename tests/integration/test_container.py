@@ -18,7 +18,7 @@ from domain.ports import (
     TimezoneRepository,
 )
 from domain.services import IngestService, ReportRunService, ReportService
-from entrypoints.container import PURGE_POLLS_TASK, PURGE_REPORTS_TASK, build_container, periodic_tasks
+from entrypoints.container import PURGE_POLLS_TASK, PURGE_REPORTS_TASK, WATCHDOG_TASK, build_container, periodic_tasks
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,8 +125,21 @@ def test_beat_sends_the_purge_hourly_unless_reports_are_kept_forever(
     tmp_path: Path, days: str, scheduled: bool
 ) -> None:
     container = build_container({"REPORT_RETENTION_DAYS": days}, settings(tmp_path))
-    expected = {PURGE_REPORTS_TASK: 3600.0} if scheduled else {}
+    # The watchdog of units of work always runs, every WATCHDOG_SECONDS (5 by default).
+    expected = {WATCHDOG_TASK: 5.0, **({PURGE_REPORTS_TASK: 3600.0} if scheduled else {})}
 
     assert periodic_tasks(container.config()) == expected
     beat_schedule = container.celery_app().conf.beat_schedule
     assert beat_schedule == {name: {"task": name, "schedule": period} for name, period in expected.items()}
+
+
+def test_the_lease_and_the_watchdog_period_are_settings_and_named_when_wrong(tmp_path: Path) -> None:
+    container = build_container({"LEASE_SECONDS": "7", "WATCHDOG_SECONDS": "2"}, settings(tmp_path))
+    work = container.work_tracker()
+    assert (work.lease.total_seconds(), work.watchdog_period.total_seconds()) == (7.0, 2.0)
+    assert periodic_tasks(container.config())[WATCHDOG_TASK] == 2.0
+    default = build_container({}, settings(tmp_path)).work_tracker()
+    assert (default.lease.total_seconds(), default.watchdog_period.total_seconds()) == (15.0, 5.0)
+    for variable in ("LEASE_SECONDS", "WATCHDOG_SECONDS"):
+        with pytest.raises(UptimeError, match=variable):
+            build_container({variable: "0"})

@@ -165,7 +165,8 @@ def test_a_reports_folder_below_a_regular_file_fails_the_report_with_the_reason(
     report_id = assert_failed_without_csv(service, url, "Not a directory")
 
     error = registry_row(url, report_id).error or ""
-    assert error.startswith("ReportStorageError: ") and f"cannot save report {report_id} in {reports}" in error
+    # Which unit failed, then why.
+    assert error.startswith("task failed: ") and f"ReportStorageError: cannot save report {report_id} in {reports}" in error
     assert blocker.read_text() == "not a folder\n"
 
 

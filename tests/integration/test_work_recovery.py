@@ -85,6 +85,21 @@ def holders(database_url: str) -> list[int]:
         engine.dispose()
 
 
+def leased_units(database_url: str) -> list[tuple[str, int]]:
+    """(unit id, holder pid) of every leased unit."""
+    engine = create_engine_for(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(work_units.c.unit_id, work_units.c.holder).where(
+                    work_units.c.state == "leased", work_units.c.holder.is_not(None)
+                )
+            ).all()
+            return [(row[0], int(row[1].rpartition(":")[2])) for row in rows]
+    finally:
+        engine.dispose()
+
+
 def wait_for_progress(api: ApiClient, report_id: str, parts: int, runner: ServiceRunner) -> None:
     def started() -> bool:
         answer = api.report(report_id)
@@ -213,6 +228,31 @@ def test_embedded_a_wedged_worker_is_replaced_and_health_names_the_worker(
     complete_within(api, report_id, embedded, stopped_at, "embedded, worker wedged (SIGSTOP)")
     assert f"embedded worker (pid {worker}) is alive but its heartbeat" in api.process.log_text()
     assert api.get("/health").status == 200
+
+
+def test_embedded_an_upload_whose_pool_process_is_killed_mid_ingestion_completes(
+    service: ServiceRunner, embedded: LoadedDatabase, shared_data: Path
+) -> None:
+    from test_ingest_service import finished_ingestion, upload
+
+    api = start_embedded(service)
+    ingest_id = upload(api, shared_data / "real-2023")
+
+    def ingesting() -> bool:
+        return any(unit == f"ingest/{ingest_id}" for unit, _ in leased_units(embedded.url))
+
+    wait_for(ingesting, 20, "a pool process ingesting the upload", service.diagnostics, interval=0.002)
+    [holder] = [pid for unit, pid in leased_units(embedded.url) if unit == f"ingest/{ingest_id}"]
+    os.kill(holder, signal.SIGKILL)
+    killed_at = time.monotonic()
+
+    state = finished_ingestion(api, ingest_id, timeout=RECOVERY_S)
+    elapsed = time.monotonic() - killed_at
+    assert state["status"] == "Complete", state
+    counts = state["summary"]["store_status"]
+    assert counts["rows"] == counts["new"] + counts["already_stored"] + counts["duplicates"] + counts["rejected"]
+    assert counts["new"] == 0  # the database held this data already: ingesting again stores nothing twice
+    record("embedded, SIGKILL of the pool process ingesting an upload", elapsed)
 
 
 def test_with_no_worker_a_report_fails_after_the_stall_time_saying_no_worker_is_alive(
