@@ -178,7 +178,10 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Health": {
         "type": "object",
-        "description": "Each part is 'ok' or the one-line reason it does not answer.",
+        "description": (
+            "Each part is 'ok' or says it does not answer: 'unavailable' for the database and the broker (the "
+            "reason is in the server's log, as it may name hosts), the reason for the worker."
+        ),
         "properties": {
             "status": {"enum": ["ok", "unavailable"]},
             "database": {"type": "string"},

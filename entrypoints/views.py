@@ -93,7 +93,11 @@ def health(
     queue: Callable[[], ReportQueue] = Provider[Container.report_queue],
     work: Callable[[], WorkTracker] = Provider[Container.work_tracker],
 ) -> tuple[Response, int]:
-    parts = {"database": _check(lambda: registry().ping()), "broker": _check(lambda: queue().ping())}
+    # The open door says which dependency is down, never its settings: the reason goes to the log.
+    parts = {
+        name: _quiet(name, _check(ping))
+        for name, ping in (("database", lambda: registry().ping()), ("broker", lambda: queue().ping()))
+    }
     # Heartbeats live in the database: with it down, that is the one reason given.
     parts["worker"] = _check(lambda: _alive_worker(work())) if parts["database"] == OK else UNKNOWN
     failing = {part: reason for part, reason in parts.items() if reason not in (OK, UNKNOWN)}
@@ -284,6 +288,14 @@ def _check(ping: Callable[[], None]) -> str:
     except Exception as error:  # noqa: BLE001 - a health check reports any failure, it never raises
         return f"{type(error).__name__}: {_first_line(str(error))}"
     return OK
+
+
+def _quiet(part: str, reason: str) -> str:
+    """``ok``, or ``unavailable`` with ``reason`` logged (it may name hosts and ports)."""
+    if reason == OK:
+        return OK
+    logger.warning("health: the %s does not answer: %s", part, reason)
+    return UNAVAILABLE
 
 
 def _alive_worker(work: WorkTracker) -> None:

@@ -7,6 +7,7 @@ either: the first query does, and every failure reaches callers as
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -19,9 +20,12 @@ from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from adapters.sqlalchemy.tables import metadata
+from domain.errors import clipped
 from domain.ports import RepositoryError
 
 SQLITE_CACHE_KIB = 128 * 1024
+# User names and passwords at least this long are cut out of driver messages.
+_SCRUBBED_CHARS = 3
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POSTGRES_CONNECT_TIMEOUT_S = 10
 
@@ -44,9 +48,7 @@ def create_engine_for(url: str) -> Engine:
         return _sqlite_engine(parsed)
     if backend == "postgresql":
         return _postgres_engine(parsed)
-    raise RepositoryError(
-        f"unsupported database {backend!r} in {_safe(parsed)}: use sqlite:/// or postgresql://"
-    )
+    raise RepositoryError(f"unsupported database {backend!r} in {_safe(parsed)}: use sqlite:/// or postgresql://")
 
 
 def create_schema(engine: Engine) -> None:
@@ -54,7 +56,7 @@ def create_schema(engine: Engine) -> None:
     try:
         metadata.create_all(engine)
     except SQLAlchemyError as error:
-        raise RepositoryError(f"database error: {_describe(error)}") from error
+        raise RepositoryError(f"database error: {_describe(error, engine.url)}") from error
 
 
 def is_postgres(engine: Engine) -> bool:
@@ -85,18 +87,17 @@ def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
             with connection.begin():
                 yield connection
     except SQLAlchemyError as error:
-        raise RepositoryError(f"database error: {_describe(error)}") from error
+        raise RepositoryError(f"database error: {_describe(error, engine.url)}") from error
     except driver_error as error:
         # Bulk work runs on the driver's own cursor, whose errors are not
         # SQLAlchemy's.
-        raise RepositoryError(f"database error: {_first_line(str(error))}") from error
+        raise RepositoryError(f"database error: {_describe(error, engine.url)}") from error
 
 
-def repository_error(error: Exception) -> RepositoryError:
-    """A database or driver error as ``RepositoryError``, with the driver's one-line reason."""
-    if isinstance(error, SQLAlchemyError):
-        return RepositoryError(f"database error: {_describe(error)}")
-    return RepositoryError(f"database error: {_first_line(str(error))}")
+def repository_error(error: Exception, url: URL | None = None) -> RepositoryError:
+    """A database or driver error as ``RepositoryError``, with the driver's one-line reason
+    (without the user name or password of ``url``)."""
+    return RepositoryError(f"database error: {_describe(error, url)}")
 
 
 def driver_connection(connection: Connection) -> Any:
@@ -104,10 +105,16 @@ def driver_connection(connection: Connection) -> Any:
     return connection.connection.driver_connection
 
 
-def _describe(error: BaseException) -> str:
-    """The driver's own message, first line only, without the SQL text."""
+def _describe(error: BaseException, url: URL | None = None) -> str:
+    """The driver's own message, first line only, without the SQL text, nor the
+    user name or password of ``url`` (a server's refusal may name the user)."""
     original = getattr(error, "orig", None)
-    return _first_line(str(original if original is not None else error))
+    text = _first_line(str(original if original is not None else error))
+    for secret in (url.password, url.username) if url is not None else ():
+        # Short ones would blot out ordinary words; a server names a user whole, in quotes.
+        if secret and len(str(secret)) >= _SCRUBBED_CHARS:
+            text = text.replace(str(secret), "***")
+    return text
 
 
 def _first_line(text: str) -> str:
@@ -124,24 +131,58 @@ def _parse(url: str) -> URL:
             text = "postgresql+psycopg://" + text[len(scheme):]
             break
     try:
-        return make_url(text)
-    except (ArgumentError, ValueError) as error:
-        raise RepositoryError(f"not a database URL: {url!r} ({_first_line(str(error))})") from error
+        parsed = make_url(text)
+        # An unescaped "@" in a password leaves part of it in the host.
+        if parsed.host is not None and "@" in parsed.host:
+            raise ValueError("@ in the host")
+        return parsed
+    except (ArgumentError, ValueError):
+        # Never echoed: a URL that does not parse may hold a password anywhere.
+        raise RepositoryError(
+            "DATABASE_URL is not a database URL: use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+            " (a password holding @, : or / must be percent-encoded)"
+        ) from None
 
 
 def _safe(url: URL) -> str:
-    return url.render_as_string(hide_password=True)
+    """The URL without its user information, which may hold a password."""
+    return url.set(username=None, password=None).render_as_string(hide_password=True)
+
+
+def require_existing(url: str) -> None:
+    """``RepositoryError`` naming the path when ``url`` is a SQLite file that does not exist.
+
+    Only an ingestion creates the database: a report, ``serve`` or a worker
+    on a mistyped path would otherwise make an empty one and answer from it.
+    """
+    parsed = _parse(url)
+    path = _sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
+    if path is not None and not path.exists():
+        raise RepositoryError(
+            f"no SQLite database at {clipped(str(path))}: check DATABASE_URL, or create it with"
+            " 'store-monitor ingest DATA_DIR'"
+        )
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    database = url.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    database = url.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        folder = Path(database).parent
+    path = _sqlite_file(url)
+    if path is not None:
+        folder = path.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            # Readable by its owner only; SQLite gives its -wal and -shm files
+            # the database file's permissions.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         except OSError as error:
             raise RepositoryError(
-                f"cannot create the folder {str(folder)!r} of the SQLite database: {error.strerror}"
+                f"cannot create the SQLite database {clipped(str(path))!r}: {error.strerror}"
             ) from error
     engine = _create(url)
     event.listen(engine, "connect", _configure_sqlite_connection)

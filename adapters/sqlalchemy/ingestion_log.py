@@ -187,7 +187,7 @@ class _PostgresTurn:
         try:
             connection = engine.connect()
         except Exception as error:
-            raise repository_error(error) from error
+            raise repository_error(error, engine.url) from error
         try:
             while True:
                 taken = connection.execute(
@@ -201,7 +201,7 @@ class _PostgresTurn:
             connection.invalidate()
             connection.close()
             if isinstance(error, Exception) and not isinstance(error, RepositoryError):
-                raise repository_error(error) from error
+                raise repository_error(error, engine.url) from error
             raise
 
     def release(self) -> None:
