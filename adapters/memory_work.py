@@ -163,3 +163,9 @@ class InMemoryWorkerRegistry(WorkerRegistry):
 
     def latest_seen(self) -> datetime | None:
         return max((beat.seen_at for beat in self.beats.values()), default=None)
+
+    def forget_seen_before(self, cutoff: datetime) -> int:
+        gone = [worker_id for worker_id, beat in self.beats.items() if beat.seen_at < cutoff]
+        for worker_id in gone:
+            del self.beats[worker_id]
+        return len(gone)

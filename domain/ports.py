@@ -555,6 +555,10 @@ class WorkerRegistry(ABC):
     def latest_seen(self) -> datetime | None:
         """The latest heartbeat of any worker; None if none ever beat."""
 
+    @abstractmethod
+    def forget_seen_before(self, cutoff: datetime) -> int:
+        """Delete the heartbeats older than ``cutoff`` (workers long gone); return how many."""
+
 
 class WorkQueue(ABC):
     """Where units of work are published: a message names the task and its arguments."""

@@ -41,6 +41,8 @@ from domain.ports import QueueUnavailable, UnitNotFound, WorkerRegistry, WorkLed
 MAX_ATTEMPTS = 5
 DEFAULT_LEASE = timedelta(seconds=15)
 DEFAULT_WATCHDOG_PERIOD = timedelta(seconds=5)
+# The heartbeat of a worker process not seen for this long is deleted.
+FORGET_WORKERS_AFTER = timedelta(days=1)
 # A stored error is cut to this many characters.
 MAX_ERROR_CHARS = 500
 
@@ -285,6 +287,8 @@ class WorkTracker:
                 self._publish_all(requeued)
             except QueueUnavailable as error:
                 publish_error = str(error)
+        # A worker process gone for a day leaves its row to no purpose.
+        self._workers.forget_seen_before(at - FORGET_WORKERS_AFTER)
         return Sweep(tuple(requeued), tuple(given_up), publish_error)
 
     # --- why a run stalled ---------------------------------------------------------

@@ -162,7 +162,9 @@ class LeaseKeeper:
         while not self._stop.wait(interval):
             try:
                 if not self._work.renew(self._unit_id, self._holder):
+                    # Another worker does the unit now; this one's result, saved too, changes nothing.
                     logger.warning("%s: the lease was lost (taken again after it expired)", self._unit_id)
+                    return
             except UptimeError as error:
                 # The next renewal may pass; if none does, the lease expires and the unit is done again.
                 logger.warning("%s: the lease could not be renewed: %s", self._unit_id, error)

@@ -256,3 +256,7 @@ class SqlAlchemyWorkerRegistry(WorkerRegistry):
         with transaction(self._engine, write=False) as connection:
             value = connection.execute(select(func.max(workers.c.seen_at))).scalar_one_or_none()
         return None if value is None else utc_from_db(value)
+
+    def forget_seen_before(self, cutoff: datetime) -> int:
+        with transaction(self._engine, write=True) as connection:
+            return int(connection.execute(delete(workers).where(workers.c.seen_at < _t(cutoff))).rowcount)

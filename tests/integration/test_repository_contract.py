@@ -1534,3 +1534,6 @@ def test_worker_heartbeats(work: WorkPorts) -> None:
     assert work.workers.get("h:1") == WorkerBeat("h:1", "h", 1, T0, at(5))
     work.workers.forget("h:1")
     assert work.workers.get("h:1") is None and work.workers.latest_seen() == at(3)
+    assert work.workers.forget_seen_before(at(3)) == 0
+    assert work.workers.forget_seen_before(at(4)) == 1
+    assert work.workers.latest_seen() is None

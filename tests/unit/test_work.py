@@ -264,6 +264,17 @@ def test_the_stall_cause_names_no_worker_then_a_stale_heartbeat_then_the_broker(
     )
 
 
+def test_the_watchdog_forgets_workers_gone_for_a_day(world: World) -> None:
+    world.worker_alive()
+    world.clock.advance(86_400 - 1)
+    world.work.sweep()
+    assert world.workers.get("host:1") is not None
+
+    world.clock.advance(2)
+    world.work.sweep()
+    assert world.workers.get("host:1") is None
+
+
 def test_the_stall_cause_names_a_task_error_and_a_holder(world: World) -> None:
     unit_id = world.part(0)
     world.worker_alive()
