@@ -4,6 +4,7 @@
     store-monitor report --out FILE [--from-csv DATA_DIR] [--as-of INSTANT]
     store-monitor serve [--host H] [--port P] [--no-worker]
     store-monitor worker [--concurrency N]
+    store-monitor create-db
     store-monitor purge-reports
     store-monitor purge-polls
 
@@ -110,6 +111,10 @@ def _parser() -> argparse.ArgumentParser:
         "--beat", action="store_true", help="also send the periodic tasks (run it on one worker only)"
     )
 
+    commands.add_parser(
+        "create-db",
+        help="create the database and its tables, empty (ingest does it too; for data that only comes over HTTP)",
+    )
     commands.add_parser(
         "purge-reports",
         help="delete the reports finished more than REPORT_RETENTION_DAYS days ago (what the hourly task does)",
@@ -245,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prepare_multiprocess_dir(os.environ)
     container: Container | None = None
     try:
-        if arguments.command not in ("ingest",) and getattr(arguments, "from_csv", None) is None:
+        if arguments.command not in ("ingest", "create-db") and getattr(arguments, "from_csv", None) is None:
             # Only an ingestion creates a SQLite database; anything else on a missing one is a mistake.
             require_existing(settings_from_environment(os.environ)["database_url"])
         if arguments.command == "serve":
@@ -255,6 +260,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command == "ingest":
             container = build_container(os.environ, {"storage_backend": "sql"})
             return _ingest(container, arguments.data_dir, arguments.json, arguments.if_changed, arguments.full)
+        if arguments.command == "create-db":
+            container = build_container(os.environ, {"storage_backend": "sql"})
+            container.engine()  # opening it makes the file and the tables
+            print("the database is ready")
+            return 0
         if arguments.command == "purge-reports":
             container = build_container(os.environ)
             return _purge_reports(container)

@@ -124,6 +124,8 @@ def configure(service: ServiceRunner, redis: RedisServer, **settings: str) -> st
         **settings,
     )
     service.use_redis(redis)
+    # Only an ingestion or create-db makes a SQLite database: data that only comes over HTTP needs the latter.
+    assert service.run_cli("create-db").returncode == 0
     return url
 
 

@@ -68,6 +68,7 @@ def test_a_report_through_rabbitmq_is_the_clis(
 
 
 def test_with_rabbitmq_down_a_trigger_answers_503_quickly(runner: ServiceRunner) -> None:
+    assert runner.run_cli("create-db").returncode == 0
     # Nothing listens on port 1: the broker is down.
     api = runner.start_api(overrides={"CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:1//"})
 

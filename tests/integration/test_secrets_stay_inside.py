@@ -73,8 +73,9 @@ def test_only_an_ingestion_creates_a_sqlite_database(tmp_path: Path) -> None:
         assert done.returncode == 2 and str(missing) in done.stderr, done.stderr
     assert not missing.parent.exists() and not (tmp_path / "r.csv").exists()
 
-    assert cli(tmp_path, url, "ingest", str(REPO / "data")).returncode == 0
+    assert cli(tmp_path, url, "create-db").returncode == 0
     assert stat.S_IMODE(missing.stat().st_mode) == 0o600
+    assert cli(tmp_path, url, "ingest", str(REPO / "data")).returncode == 0
     assert cli(tmp_path, url, "report", "--out", "r.csv").returncode == 0
     # While a connection is open the WAL files exist: SQLite gives them the database's mode.
     engine = create_engine_for(url)
