@@ -30,7 +30,7 @@ from adapters.sqlalchemy.database import require_existing
 from domain.clock import parse_instant
 from domain.errors import UptimeError
 from domain.ingestion import FileSummary, IngestSummary
-from entrypoints.container import Container, build_container, settings_from_environment
+from entrypoints.container import Container, build_container
 from entrypoints.logging_setup import configure_from_settings
 from entrypoints.metrics_dir import prepare_multiprocess_dir
 
@@ -251,8 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     container: Container | None = None
     try:
         if arguments.command not in ("ingest", "create-db") and getattr(arguments, "from_csv", None) is None:
-            # Only an ingestion creates a SQLite database; anything else on a missing one is a mistake.
-            require_existing(settings_from_environment(os.environ)["database_url"])
+            # Only an ingestion creates a SQLite database; anything else on a missing one is a
+            # mistake. Building the container first names a bad setting before that.
+            require_existing(str(build_container(os.environ).config.database_url()))
         if arguments.command == "serve":
             return _serve(arguments)
         if arguments.command == "worker":
