@@ -476,13 +476,15 @@ def _on_worker_lost(sender: Any = None, exception: BaseException | None = None, 
 class Heartbeat:
     """The worker's heartbeat: its main process records itself alive every ``WATCHDOG_SECONDS``.
 
-    The consumer's event loop ticks a clock; a loop that stopped turning (a
-    wedged worker) stops the heartbeat, so ``serve`` replaces the worker
-    and ``/health`` says no worker is alive.
+    The consumer's event loop ticks a clock; a loop that stopped turning
+    while connected to its broker (a wedged worker) stops the heartbeat, so
+    ``serve`` replaces the worker and ``/health`` says no worker is alive. A
+    consumer waiting for its broker to come back is alive: it beats on.
     """
 
-    def __init__(self, work: WorkTracker) -> None:
+    def __init__(self, work: WorkTracker, consumer: Any = None) -> None:
         self.work = work
+        self.consumer = consumer
         self.worker_id = holder_id()
         self.started_at = utc_now()
         self.loop_tick = time.monotonic()
@@ -504,9 +506,16 @@ class Heartbeat:
         except UptimeError:
             pass
 
+    def _connected(self) -> bool:
+        connection = getattr(self.consumer, "connection", None)
+        try:
+            return bool(connection is not None and connection.connected)
+        except Exception:  # noqa: BLE001 - a connection that cannot say is not connected
+            return False
+
     def beat(self) -> None:
         silent = time.monotonic() - self.loop_tick
-        if silent > self.work.lease.total_seconds():
+        if silent > self.work.lease.total_seconds() and self._connected():
             logger.warning("the worker's event loop has not turned for %.0f s: no heartbeat recorded", silent)
             return
         try:
@@ -526,7 +535,7 @@ _heartbeat: Heartbeat | None = None
 @worker_ready.connect
 def _start_heartbeat(sender: Any = None, **_: Any) -> None:
     global _heartbeat
-    heartbeat = Heartbeat(work_tracker())
+    heartbeat = Heartbeat(work_tracker(), sender)
     timer = getattr(sender, "timer", None)
     if timer is not None:
         timer.call_repeatedly(1.0, heartbeat.tick)
