@@ -30,6 +30,8 @@ from typing import Any
 
 from celery import Celery
 
+from adapters.celery import filesystem
+
 EMBEDDED_BROKER = "filesystem://"
 BROKER_SOCKET_TIMEOUT_S = 2.0
 TASK_QUEUE = "store-monitor"
@@ -56,9 +58,10 @@ def make_celery(
     if not broker_url or broker_url == EMBEDDED_BROKER:
         redelivers = False
         # The embedded default: messages are files in one folder, so one
-        # machine needs no broker server at all.
+        # machine needs no broker server at all (kombu's transport, each
+        # message written atomically: adapters/celery/filesystem.py).
         broker_folder.mkdir(parents=True, exist_ok=True)
-        broker_url = EMBEDDED_BROKER
+        broker_url = f"{filesystem.SCHEME}://"
         transport_options = {
             "data_folder_in": str(broker_folder),
             "data_folder_out": str(broker_folder),
