@@ -146,9 +146,10 @@ class IngestService:
             self._log.abandon(version)
             raise
         self._remember(source, folder, STATUS_FILE, resume.offset, resume, version)
-        for name, read in ((HOURS_FILE, hours_read), (TIMEZONE_FILE, timezones_read)):
-            if read is not None:
-                self._remember(source, folder, name, None, None, version)
+        # Read now, or skipped as unchanged since the ingestion before this one
+        # stored it: either way its rows are the stored ones as of this version.
+        for name in (HOURS_FILE, TIMEZONE_FILE):
+            self._remember(source, folder, name, None, None, version)
         progress("done", steps, steps)
         return IngestSummary(status_summary, hours_summary, timezone_summary)
 

@@ -182,6 +182,7 @@ def test_a_status_file_that_grew_is_read_from_where_its_last_ingestion_ended(tmp
     data.mkdir()
     status = data / "store_status.csv"
     status.write_text("store_id,status,timestamp_utc\n1,active,2023-01-22 12:00:00 UTC\n", encoding="utf-8")
+    (data / "menu_hours.csv").write_text("store_id,dayOfWeek,start_time_local,end_time_local\n1,0,09:00,17:00\n")
     assert run_cli("ingest", str(data), cwd=tmp_path, database_url=sqlite_url).returncode == 0
     with status.open("a", encoding="utf-8") as file:
         file.write("1,active,2023-01-22 12:00:00 UTC\n2,sleeping,2023-01-22 13:00:00 UTC\n3,active,2023-01-22 14:00:00 UTC\n")
@@ -195,6 +196,10 @@ def test_a_status_file_that_grew_is_read_from_where_its_last_ingestion_ended(tmp
         3, 1, 1, 0, 1,
     )
     assert [error["line"] for error in counts["errors"]] == [4]
+    # The unchanged hours file was not read again, then or now.
+    assert json.loads(tail.stdout)["menu_hours"]["rows"] == 0
+    again = json.loads(run_cli("ingest", str(data), "--json", cwd=tmp_path, database_url=sqlite_url).stdout)
+    assert [again[name]["rows"] for name in ("store_status", "menu_hours", "timezone")] == [0, 0, 0]
     # A file rewritten rather than appended to is read whole again.
     status.write_text("store_id,status,timestamp_utc\n9,active,2023-01-22 12:00:00 UTC\n", encoding="utf-8")
     rewritten = json.loads(run_cli("ingest", str(data), "--json", cwd=tmp_path, database_url=sqlite_url).stdout)
