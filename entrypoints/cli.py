@@ -27,7 +27,7 @@ from dotenv import load_dotenv
 
 from adapters.files import write_atomically
 from adapters.sqlalchemy.database import require_existing
-from domain.clock import parse_instant
+from domain.clock import parse_instant, to_micros
 from domain.errors import UptimeError
 from domain.ingestion import FileSummary, IngestSummary
 from entrypoints.container import Container, build_container
@@ -276,7 +276,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.from_csv is not None:
             if not arguments.from_csv.is_dir():
                 raise UptimeError(f"data folder not found: {arguments.from_csv}")
-            container = build_container(os.environ, {"storage_backend": "csv", "csv_dir": str(arguments.from_csv)})
+            until = "" if as_of is None else str(to_micros(as_of))
+            container = build_container(
+                os.environ, {"storage_backend": "csv", "csv_dir": str(arguments.from_csv), "csv_until_us": until}
+            )
         else:
             container = build_container(os.environ, {"storage_backend": "sql"})
         return _report(container, arguments.out, as_of)

@@ -93,6 +93,10 @@ def open_database(url: str) -> Iterator[Engine]:
         engine.dispose()
 
 
+def optional_int(text: str) -> int | None:
+    return int(text) if text else None
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -139,7 +143,7 @@ class Container(containers.DeclarativeContainer):
     engine: providers.Provider[Engine] = providers.Resource(open_database, config.database_url)
     reader: providers.Provider[InputReader] = providers.Singleton(PandasCsvReader)
     csv_folder: providers.Provider[CsvDataFolder] = providers.Singleton(
-        CsvDataFolder, config.csv_dir.as_(Path), reader
+        CsvDataFolder, config.csv_dir.as_(Path), reader, config.csv_until_us.as_(optional_int)
     )
     calculator: providers.Provider[UptimeCalculator] = providers.Singleton(UptimeCalculator)
 
@@ -293,6 +297,8 @@ def settings_from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         "database_url": environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         "storage_backend": environ.get("STORAGE_BACKEND") or "sql",
         "csv_dir": environ.get("CSV_DIR") or "data",
+        # Set by a report as of an instant from CSV files: later polls are never kept.
+        "csv_until_us": "",
         "reports_dir": environ.get("REPORTS_DIR") or DEFAULT_REPORTS_DIR,
         "report_storage": environ.get("REPORT_STORAGE") or "filesystem",
         # No broker URL: the embedded file-based broker under BROKER_DIR.

@@ -109,6 +109,10 @@ def test_purge_polls_deletes_old_polls_but_each_stores_latest_and_the_report_sta
     assert purged.stdout.startswith("deleted 37 polls")
     assert run_cli("report", "--out", str(after), cwd=tmp_path, database_url=sqlite_url).returncode == 0
     assert after.read_bytes() == before.read_bytes()
+    # The offline report keeps only the recent polls of the month too, and says the same.
+    offline = tmp_path / "offline.csv"
+    assert run_cli("report", "--from-csv", str(data), "--out", str(offline), cwd=tmp_path).returncode == 0
+    assert offline.read_bytes() == before.read_bytes()
     again = run_cli("purge-polls", cwd=tmp_path, database_url=sqlite_url, extra_env={"POLL_RETENTION_DAYS": "10"})
     assert again.stdout.startswith("deleted 0 polls")
 
