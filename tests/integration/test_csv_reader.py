@@ -7,7 +7,7 @@ names quoted; quoting must change nothing.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,6 +42,8 @@ from domain.ingestion import (
     FileSummary,
     ParsedInput,
     RejectedRow,
+    ResumePoint,
+    StatusBatch,
 )
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.ports import StoreRange
@@ -684,15 +686,27 @@ def test_real_2024_starts_with_a_bom_and_has_uuid_ids() -> None:
 
 
 class CountingReader(PandasCsvReader):
-    """The real reader, counting its reads."""
+    """The real reader, counting the files it reads."""
 
     def __init__(self) -> None:
         super().__init__()
         self.reads = 0
 
     def read(self, folder: Path) -> ParsedInput:
-        self.reads += 1
+        self.reads += 3
         return super().read(folder)
+
+    def status_batches(self, folder: Path, resume: ResumePoint | None = None) -> Iterator[StatusBatch]:
+        self.reads += 1
+        return super().status_batches(folder, resume)
+
+    def hours(self, folder: Path) -> tuple[BusinessHours, FileSummary] | None:
+        self.reads += 1
+        return super().hours(folder)
+
+    def timezones(self, folder: Path) -> tuple[StoreTimezones, FileSummary] | None:
+        self.reads += 1
+        return super().timezones(folder)
 
 
 def test_csv_repositories_read_the_folder_once_and_answer_queries(tmp_path: Path) -> None:
@@ -712,7 +726,8 @@ def test_csv_repositories_read_the_folder_once_and_answer_queries(tmp_path: Path
     assert status.polls_since(T0_US, StoreRange("a", "a")).rows() == [("a", T0_US - HOUR_US, False), ("a", T0_US, True)]
     assert hours.hours().rows() == [("a", 0, 9 * HOUR_US, 17 * HOUR_US)]
     assert dict(zones.timezones(StoreRange("b", "z")).by_store) == {"b": "America/Boise"}
-    assert reader.reads == 1
+    assert status.store_ids() == ["a", "b"] and len(hours.hours()) == 1
+    assert reader.reads == 3  # each file once, however many queries
 
 
 def test_csv_repositories_are_read_only(tmp_path: Path) -> None:
