@@ -30,7 +30,7 @@ from typing import Any
 
 from celery import Celery
 
-from adapters.celery import filesystem
+from adapters.celery import filesystem, redis_broker
 
 EMBEDDED_BROKER = "filesystem://"
 BROKER_SOCKET_TIMEOUT_S = 2.0
@@ -81,6 +81,8 @@ def make_celery(
             "max_retries": 1,
         }
     else:
+        if broker_url.startswith("redis://"):
+            broker_url = redis_broker.SCHEME + broker_url.removeprefix("redis")
         transport_options = {
             "visibility_timeout": visibility_timeout_s,
             # How often a worker looks for tasks whose worker vanished: by
