@@ -98,6 +98,13 @@ class StatusPolls:
             for i, t, a in zip(self.store_index, self.timestamp_us, self.active)
         ]
 
+    def until(self, instant_us: int) -> StatusPolls:
+        """The polls at or before ``instant_us`` (this one when none is later)."""
+        keep = self.timestamp_us <= instant_us
+        if keep.all():
+            return self
+        return StatusPolls(self.store_ids, self.store_index[keep], self.timestamp_us[keep], self.active[keep])
+
     @classmethod
     def joined(cls, parts: Sequence[StatusPolls]) -> StatusPolls:
         """The rows of ``parts`` one after the other, over one vocabulary.

@@ -390,7 +390,7 @@ class ReportService:
         if now is None:
             return ReportRows.empty()
         inputs = self._inputs.read(earliest_poll_needed(now), stores, snapshot=snapshot)
-        polls = _until(inputs.polls, now)
+        polls = inputs.polls.until(now)  # a report as of an earlier instant
         if len(polls) == 0:
             return ReportRows.empty()
         return self._calculator.compute(now, polls, inputs.hours, inputs.timezones)
@@ -426,7 +426,7 @@ class ReportService:
         if now is None:
             raise StoreNotFound(store_id)
         inputs = self._inputs.read(earliest_poll_needed(now), StoreRange(store_id, store_id), snapshot=snapshot)
-        polls = _until(inputs.polls, now)
+        polls = inputs.polls.until(now)  # a report as of an earlier instant
         if store_id not in polls.store_ids:
             raise StoreNotFound(store_id)
         week = self._calculator.store_week(now, polls, inputs.hours, inputs.timezones)
@@ -459,15 +459,6 @@ class ReportService:
 
     def _or_latest(self, snapshot: int | None) -> int:
         return self.snapshot() if snapshot is None else snapshot
-
-
-def _until(polls: StatusPolls, now: int) -> StatusPolls:
-    """Drop polls after ``now`` (a report as of an earlier instant)."""
-    later = polls.timestamp_us > now
-    if not later.any():
-        return polls
-    keep = ~later
-    return StatusPolls(polls.store_ids, polls.store_index[keep], polls.timestamp_us[keep], polls.active[keep])
 
 
 Clock = Callable[[], datetime]

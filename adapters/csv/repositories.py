@@ -97,7 +97,7 @@ def _recent_polls(batches: Iterator[StatusBatch], until_us: int | None = None) -
     for batch in batches:
         polls = batch.valid
         if until_us is not None:
-            polls = _until(polls, until_us)
+            polls = polls.until(until_us)
         if not len(polls):
             continue
         code_of = np.fromiter((codes.setdefault(s, len(codes)) for s in polls.store_ids), dtype=np.int32)
@@ -120,13 +120,6 @@ def _recent_polls(batches: Iterator[StatusBatch], until_us: int | None = None) -
     position = np.empty_like(order)
     position[order] = np.arange(len(ids), dtype=np.int32)
     return StatusPolls(tuple(ids[i] for i in order.tolist()), position[store], instant, status)
-
-
-def _until(polls: StatusPolls, until_us: int) -> StatusPolls:
-    keep = polls.timestamp_us <= until_us
-    if keep.all():
-        return polls
-    return StatusPolls(polls.store_ids, polls.store_index[keep], polls.timestamp_us[keep], polls.active[keep])
 
 
 def _keep_recent(

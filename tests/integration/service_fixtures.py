@@ -612,3 +612,23 @@ def check_running_states(states: list[dict[str, Any]], expected_total: int) -> N
         assert 0 <= done <= total, state
         assert done >= previous_done and total >= previous_total, f"progress went back: {states}"
         previous_done, previous_total = done, total
+
+
+def require_empty_rabbitmq_queue(url: str) -> None:
+    """Empty the service's queue on the RabbitMQ at ``url``; skip (fail with REQUIRE_RABBITMQ=1) if it does not answer."""
+    from kombu import Connection, Queue
+
+    from adapters.celery.app import TASK_QUEUE
+
+    try:
+        with Connection(url, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=1)
+            # Declared as Celery declares it, then emptied of an earlier run's messages.
+            queue = Queue(TASK_QUEUE, durable=True)(connection.default_channel)
+            queue.declare()
+            queue.purge()
+    except Exception as error:  # noqa: BLE001 - any failure means no usable server
+        reason = f"RabbitMQ does not answer at {url}: {error}"
+        if os.environ.get("REQUIRE_RABBITMQ") == "1":
+            pytest.fail(f"REQUIRE_RABBITMQ=1 but {reason}")
+        pytest.skip(reason)

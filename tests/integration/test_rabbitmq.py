@@ -12,10 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kombu import Connection, Queue
-from service_fixtures import ServiceRunner, real_2023_sqlite, sqlite_copy
-
-from adapters.celery.app import TASK_QUEUE
+from service_fixtures import ServiceRunner, real_2023_sqlite, require_empty_rabbitmq_queue, sqlite_copy
 
 __all__ = ["real_2023_sqlite"]
 
@@ -27,18 +24,7 @@ RABBITMQ_URL = os.environ.get("RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5
 @pytest.fixture
 def rabbitmq() -> Iterator[str]:
     """RABBITMQ_URL with the service's queue emptied of an earlier run's messages."""
-    try:
-        with Connection(RABBITMQ_URL, connect_timeout=2) as connection:
-            connection.ensure_connection(max_retries=1)
-            # Declared as Celery declares it, then emptied.
-            queue = Queue(TASK_QUEUE, durable=True)(connection.default_channel)
-            queue.declare()
-            queue.purge()
-    except Exception as error:  # noqa: BLE001 - any failure means no usable server
-        reason = f"RabbitMQ does not answer at {RABBITMQ_URL}: {error}"
-        if os.environ.get("REQUIRE_RABBITMQ") == "1":
-            pytest.fail(f"REQUIRE_RABBITMQ=1 but {reason}")
-        pytest.skip(reason)
+    require_empty_rabbitmq_queue(RABBITMQ_URL)
     yield RABBITMQ_URL
 
 

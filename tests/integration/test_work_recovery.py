@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 from service_fixtures import (
     ApiClient,
+    require_empty_rabbitmq_queue,
     free_port,
     LoadedDatabase,
     RedisServer,
@@ -418,21 +419,7 @@ def test_postgres_connections_of_the_workers_terminated_mid_report(
 def on_rabbitmq(
     service: ServiceRunner, real_2023_sqlite: tuple[Path, bytes], sqlite_url: str
 ) -> Iterator[LoadedDatabase]:
-    from kombu import Connection, Queue
-
-    from adapters.celery.app import TASK_QUEUE
-
-    try:
-        with Connection(RABBITMQ_URL, connect_timeout=2) as connection:
-            connection.ensure_connection(max_retries=1)
-            queue = Queue(TASK_QUEUE, durable=True)(connection.default_channel)
-            queue.declare()
-            queue.purge()
-    except Exception as error:  # noqa: BLE001 - any failure means no usable server
-        reason = f"RabbitMQ does not answer at {RABBITMQ_URL}: {error}"
-        if os.environ.get("REQUIRE_RABBITMQ") == "1":
-            pytest.fail(f"REQUIRE_RABBITMQ=1 but {reason}")
-        pytest.skip(reason)
+    require_empty_rabbitmq_queue(RABBITMQ_URL)
     database = sqlite_copy(real_2023_sqlite, sqlite_url)
     service.settings.update(
         DATABASE_URL=database.url, REPORTS_DIR=str(service.folder / "reports"), CELERY_BROKER_URL=RABBITMQ_URL, **FAST
