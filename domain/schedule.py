@@ -21,7 +21,17 @@ from domain.localtime import ZoneClock, weekday_of
 
 # Store index and time share one int64 sort key: time needs < 2**41 µs
 # (25 days) of range after the origin, which leaves room for 4M stores.
+# Longer spans (a trend of 90 days) take a wider stride: see ``key_stride``.
 KEY_STRIDE = 1 << 41
+
+
+def key_stride(length_us: int) -> int:
+    """The stride of sort keys for times ``0 <= t <= length_us`` after an origin.
+
+    ``KEY_STRIDE`` for a week and its margins, as before; a power of two
+    above ``length_us`` for longer spans (fewer stores then fit one key).
+    """
+    return max(KEY_STRIDE, 1 << (int(length_us) + 1).bit_length())
 
 
 @attrs.frozen
@@ -81,10 +91,12 @@ class BusinessSchedule:
     end: Int64Array
     _cumulative_before: Int64Array
     _keys: Int64Array
+    _stride: int = KEY_STRIDE
 
     @classmethod
     def unite(cls, window: Interval, store: Int64Array, start: Int64Array, end: Int64Array) -> BusinessSchedule:
         """Clip intervals to ``window`` and merge the overlapping or touching ones."""
+        stride = key_stride(window.length)
         start = np.clip(start, window.start, window.end)
         end = np.clip(end, window.start, window.end)
         nonempty = end > start
@@ -93,11 +105,11 @@ class BusinessSchedule:
         store, start, end = store[order], start[order], end[order]
         if len(store) == 0:
             empty = np.zeros(0, dtype=np.int64)
-            return cls(window, empty, empty, empty, empty, empty)
+            return cls(window, empty, empty, empty, empty, empty, stride)
 
         # Running maximum of the end within each store: the store term of the
         # key dominates, so earlier stores never leak into a later one.
-        reach = np.maximum.accumulate(store * KEY_STRIDE + (end - window.start)) - store * KEY_STRIDE + window.start
+        reach = np.maximum.accumulate(store * stride + (end - window.start)) - store * stride + window.start
         begins_block: BoolArray = np.ones(len(store), dtype=np.bool_)
         begins_block[1:] = (store[1:] != store[:-1]) | (start[1:] > reach[:-1])
         first = np.flatnonzero(begins_block)
@@ -108,15 +120,15 @@ class BusinessSchedule:
         before_global = np.cumsum(lengths) - lengths
         store_first_block = np.searchsorted(merged_store, merged_store, side="left")
         cumulative = before_global - before_global[store_first_block]
-        keys = merged_store * KEY_STRIDE + (merged_start - window.start)
-        return cls(window, merged_store, merged_start, merged_end, cumulative, keys)
+        keys = merged_store * stride + (merged_start - window.start)
+        return cls(window, merged_store, merged_start, merged_end, cumulative, keys, stride)
 
     def covered_before(self, store: Int64Array, instant: Int64Array) -> Int64Array:
         """Business time of each ``store[i]`` in ``[window.start, instant[i])``."""
         if len(self.store) == 0:
             return np.zeros(len(store), dtype=np.int64)
         instant = np.clip(instant, self.window.start, self.window.end)
-        query = store * KEY_STRIDE + (instant - self.window.start)
+        query = store * self._stride + (instant - self.window.start)
         block = np.searchsorted(self._keys, query, side="right") - 1
         safe = np.maximum(block, 0)
         valid = (block >= 0) & (self.store[safe] == store)

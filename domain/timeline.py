@@ -22,8 +22,13 @@ from domain.interval import Interval
 from domain.schedule import KEY_STRIDE
 
 
-# One sort key holds store, time and status: (store * KEY_STRIDE + time) * 2 + active.
-MAX_STORES = 1 << (62 - KEY_STRIDE.bit_length())
+# One sort key holds store, time and status: (store * stride + time) * 2 + active.
+def max_stores(stride: int) -> int:
+    """How many stores fit the sort keys of one computation with ``stride``."""
+    return 1 << (62 - stride.bit_length())
+
+
+MAX_STORES = max_stores(KEY_STRIDE)
 
 
 @attrs.frozen
@@ -35,29 +40,39 @@ class SortedPolls:
     """
 
     origin: int
-    keys: Int64Array  # store * KEY_STRIDE + (instant - origin)
+    keys: Int64Array  # store * stride + (instant - origin)
     store: Int64Array
     instant: Int64Array
     active: BoolArray
+    # Above every ``instant - origin`` the keys are asked about (see ``key_stride``).
+    stride: int = KEY_STRIDE
 
     @classmethod
-    def of(cls, store: Int64Array, instant: Int64Array, active: BoolArray, origin: int) -> SortedPolls:
-        if len(store) and int(store.max()) >= MAX_STORES:
-            raise ValueError(f"at most {MAX_STORES} stores fit one computation; split the report")
+    def of(
+        cls, store: Int64Array, instant: Int64Array, active: BoolArray, origin: int, stride: int = KEY_STRIDE
+    ) -> SortedPolls:
+        limit = max_stores(stride)
+        if len(store) and int(store.max()) >= limit:
+            raise ValueError(f"at most {limit} stores fit one computation; split the report")
+        # A time past the stride would run into the next store's keys.
+        if len(instant) and int(instant.max()) - origin >= stride:
+            raise ValueError("the polls reach beyond the span their sort keys can hold")
         early = instant < origin
         if early.any():
             store, instant, active = _latest_before(store, instant, active, early, origin)
         # Sorting one packed int64 is several times faster than a lexsort of
         # three columns, and polls arrive unsorted from CSV files.
-        packed = ((store * KEY_STRIDE + (instant - origin)) << 1) | active.astype(np.int64)
+        packed = ((store * stride + (instant - origin)) << 1) | active.astype(np.int64)
         packed.sort()
         keys = packed >> 1
-        sorted_store = keys // KEY_STRIDE
-        return cls(origin, keys, sorted_store, keys - sorted_store * KEY_STRIDE + origin, (packed & 1).astype(np.bool_))
+        sorted_store = keys // stride
+        return cls(
+            origin, keys, sorted_store, keys - sorted_store * stride + origin, (packed & 1).astype(np.bool_), stride
+        )
 
     def key(self, store: Int64Array, instant: Int64Array) -> Int64Array:
         """Keys of (store, instant) pairs on the same scale, instants at or after ``origin``."""
-        keys: Int64Array = store * KEY_STRIDE + (instant - self.origin)
+        keys: Int64Array = store * self.stride + (instant - self.origin)
         return keys
 
 

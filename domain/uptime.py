@@ -16,7 +16,7 @@ from domain.inputs import BusinessHours, Int64Array, StatusPolls, StoreTimezones
 from domain.interval import Interval
 from domain.localtime import ZoneClocks
 from domain.report import ReportRows
-from domain.schedule import BusinessSchedule, OpeningRows, dates_for_rows, opening_intervals
+from domain.schedule import BusinessSchedule, OpeningRows, dates_for_rows, key_stride, opening_intervals
 from domain.timeline import SortedPolls, StatusTimeline
 
 WEEK = 7 * MICROS_PER_DAY
@@ -42,9 +42,13 @@ class ReportWindows:
         )
 
 
-def earliest_poll_needed(now: int) -> int:
-    """Polls before this instant matter only through each store's latest one."""
-    return now - WEEK - LOOKBACK
+def earliest_poll_needed(now: int, span: int = WEEK) -> int:
+    """Polls before this instant matter only through each store's latest one.
+
+    ``span`` is how far back from ``now`` the figures reach: the week of a
+    report, or the days of a trend.
+    """
+    return now - span - LOOKBACK
 
 
 @attrs.frozen
@@ -53,6 +57,16 @@ class StoreWeek:
 
     store_ids: tuple[str, ...]
     windows: ReportWindows
+    schedule: BusinessSchedule
+    timeline: StatusTimeline
+
+
+@attrs.frozen
+class StoreSpan:
+    """The schedule and timeline of many stores over one window ``span`` (a week, or N days)."""
+
+    store_ids: tuple[str, ...]
+    span: Interval
     schedule: BusinessSchedule
     timeline: StatusTimeline
 
@@ -72,36 +86,50 @@ class UptimeCalculator:
     def store_week(
         self, now: int, polls: StatusPolls, hours: BusinessHours, timezones: StoreTimezones
     ) -> StoreWeek:
-        """The schedule and timeline of every store with at least one poll."""
+        """The schedule and timeline of every store with at least one poll, over the week."""
         windows = ReportWindows.ending_at(now)
+        span = self.store_span(windows.week, polls, hours, timezones)
+        return StoreWeek(span.store_ids, windows, span.schedule, span.timeline)
+
+    def store_span(
+        self, span: Interval, polls: StatusPolls, hours: BusinessHours, timezones: StoreTimezones
+    ) -> StoreSpan:
+        """The schedule and timeline of every store with at least one poll, over ``span``.
+
+        The schedule is clipped to ``span``; the timeline covers the local days
+        that touch it. Polls must reach back to ``earliest_poll_needed`` of
+        the span (with each store's latest before that).
+        """
         # Only stores with a poll are reported; renumber them densely.
         polled = np.bincount(polls.store_index, minlength=len(polls.store_ids)) > 0
         store_ids = tuple(s for s, keep in zip(polls.store_ids, polled.tolist()) if keep)
         new_index = np.cumsum(polled) - 1
         if not store_ids:
             empty = np.zeros(0, dtype=np.int64)
-            schedule = BusinessSchedule.unite(windows.week, empty, empty, empty)
+            schedule = BusinessSchedule.unite(span, empty, empty, empty)
             timeline = StatusTimeline(empty, empty, empty, np.zeros(0, dtype=np.bool_))
-            return StoreWeek((), windows, schedule, timeline)
+            return StoreSpan((), span, schedule, timeline)
 
         zone_names = sorted({timezones.of(s) for s in store_ids})
         zone_number = {name: i for i, name in enumerate(zone_names)}
         zone_of_store = np.array([zone_number[timezones.of(s)] for s in store_ids], dtype=np.int64)
-        days_of_zone: list[LocalDays] = [
-            local_days_touching(self._clocks[name], windows.week) for name in zone_names
-        ]
+        days_of_zone: list[LocalDays] = [local_days_touching(self._clocks[name], span) for name in zone_names]
 
-        schedule = self._schedule(windows.week, store_ids, zone_of_store, zone_names, hours)
+        schedule = self._schedule(span, store_ids, zone_of_store, zone_names, hours)
         days = store_days(zone_of_store, days_of_zone)
+        origin = StatusTimeline.origin_for(days)
+        # The keys must hold every day end and poll after the origin: a week
+        # keeps the usual stride, a span of many days takes a wider one.
+        reach = max(int(days.last_end.max()), int(polls.timestamp_us.max())) - origin
         sorted_polls = SortedPolls.of(
-            new_index[polls.store_index], polls.timestamp_us, polls.active, StatusTimeline.origin_for(days)
+            new_index[polls.store_index], polls.timestamp_us, polls.active, origin, key_stride(reach)
         )
         timeline = StatusTimeline.build(sorted_polls, days)
-        return StoreWeek(store_ids, windows, schedule, timeline)
+        return StoreSpan(store_ids, span, schedule, timeline)
 
     def _schedule(
         self,
-        week: Interval,
+        span: Interval,
         store_ids: tuple[str, ...],
         zone_of_store: Int64Array,
         zone_names: list[str],
@@ -125,19 +153,19 @@ class UptimeCalculator:
                 rows.store[in_zone], rows.weekday[in_zone], rows.start_us[in_zone], rows.end_us[in_zone]
             )
             clock = self._clocks[name]
-            s, a, b = opening_intervals(zone_rows, clock, dates_for_rows(clock, week))
+            s, a, b = opening_intervals(zone_rows, clock, dates_for_rows(clock, span))
             stores.append(s)
             starts.append(a)
             ends.append(b)
 
-        # A store without any row is open all week.
+        # A store without any row is open all the time.
         has_rows = np.zeros(len(store_ids), dtype=np.bool_)
         has_rows[rows.store] = True
         always_open = np.flatnonzero(~has_rows).astype(np.int64)
         stores.append(always_open)
-        starts.append(np.full(len(always_open), week.start, dtype=np.int64))
-        ends.append(np.full(len(always_open), week.end, dtype=np.int64))
-        return BusinessSchedule.unite(week, np.concatenate(stores), np.concatenate(starts), np.concatenate(ends))
+        starts.append(np.full(len(always_open), span.start, dtype=np.int64))
+        ends.append(np.full(len(always_open), span.end, dtype=np.int64))
+        return BusinessSchedule.unite(span, np.concatenate(stores), np.concatenate(starts), np.concatenate(ends))
 
 
 def measure(week: StoreWeek) -> ReportRows:
@@ -163,3 +191,38 @@ def measure(week: StoreWeek) -> ReportRows:
 
     (up_hour, down_hour), (up_day, down_day), (up_week, down_week) = figures
     return ReportRows(week.store_ids, up_hour, up_day, up_week, down_hour, down_day, down_week)
+
+
+def uptime_before(span: StoreSpan, store: Int64Array, instant: Int64Array) -> Int64Array:
+    """Uptime of each ``store[i]`` in ``[span.start, instant[i])``: business time that is ``active``.
+
+    So the uptime in any ``[a, b)`` inside the span is ``uptime_before(b) -
+    uptime_before(a)``: many consecutive windows (the days of a trend) cost
+    one pass over the timeline and a search per boundary, not a pass per
+    window. Integer sums: exact to the microsecond.
+    """
+    timeline, schedule = span.timeline, span.schedule
+    if len(timeline.store) == 0:
+        return np.zeros(len(store), dtype=np.int64)
+    # Business time active in each segment (0 for inactive ones), summed
+    # within each store: the uptime before each segment starts.
+    seg_store = timeline.store
+    inside = schedule.covered_before(seg_store, timeline.end) - schedule.covered_before(seg_store, timeline.start)
+    up = np.where(timeline.active, inside, 0)
+    before_global = np.cumsum(up) - up
+    first_of_store = np.searchsorted(seg_store, seg_store, side="left")
+    up_before_segment = before_global - before_global[first_of_store]
+
+    # The segment holding each instant: the last of its store that starts at or before it.
+    origin = int(timeline.start.min())
+    stride = key_stride(max(int(timeline.end.max()), int(instant.max(initial=origin))) - origin)
+    keys = seg_store * stride + (timeline.start - origin)
+    at = np.maximum(instant, origin)
+    segment = np.searchsorted(keys, store * stride + (at - origin), side="right") - 1
+    safe = np.maximum(segment, 0)
+    valid = (segment >= 0) & (seg_store[safe] == store)
+    partial = schedule.covered_before(store, np.minimum(at, timeline.end[safe])) - schedule.covered_before(
+        store, timeline.start[safe]
+    )
+    result: Int64Array = np.where(valid, up_before_segment[safe] + np.where(timeline.active[safe], partial, 0), 0)
+    return result
