@@ -57,6 +57,7 @@ from domain.interval import Interval
 from domain.localtime import ZoneClock, date_of
 from domain.report import REPORT_HEADER, Report, ReportRows, ReportStatus, render_lines
 from domain.uptime import ReportWindows, UptimeCalculator, earliest_poll_needed, measure
+from domain.trend import TREND_HEADER, TrendSeries, check_days, daily_series, earliest_trend_poll, render_trend_lines
 from domain.work import COMPUTE_PART_TASK, PLAN_REPORT_TASK, WorkTracker, unit_for
 
 
@@ -456,6 +457,47 @@ class ReportService:
                 for day, start, end in zip(days.days.tolist(), days.starts.tolist(), days.ends.tolist())
             ),
         )
+
+    def trend(self, now: int, days: int, stores: StoreRange | None = None, snapshot: int | None = None) -> TrendSeries:
+        """The daily trend at ``now`` over ``days`` days of every store (in ``stores``) with a poll at or before it.
+
+        Read and computed as ``compute`` is, reaching back ``days`` days
+        instead of a week; parts over disjoint store ranges join into the whole.
+        """
+        check_days(days)
+        snapshot = self._or_latest(snapshot)
+        inputs = self._inputs.read(earliest_trend_poll(now, days), stores, snapshot=snapshot)
+        polls = inputs.polls.until(now)  # a trend as of an earlier instant
+        if len(polls) == 0:
+            return TrendSeries.empty(now, days)
+        return daily_series(self._calculator, now, days, polls, inputs.hours, inputs.timezones)
+
+    def trend_pieces(self, days: int, as_of: datetime | None = None, chunk_size: int = 2000) -> Iterator[str]:
+        """The trend as CSV text, header first, then the lines of ``chunk_size`` stores at a time.
+
+        ``now`` is fixed as for a report (the latest poll, at or before
+        ``as_of``); before every poll the file is its header alone.
+        """
+        check_days(days)
+        snapshot = self.snapshot()
+        now = self.now(snapshot, None if as_of is None else to_micros(as_of))
+        yield TREND_HEADER + "\n"
+        if now is None:
+            return
+        for part in split_stores(self.store_ids(snapshot), chunk_size):
+            yield render_trend_lines(self.trend(now, days, part, snapshot))
+
+    def store_trend(self, store_id: str, days: int, as_of: datetime | None = None) -> TrendSeries:
+        """One store's trend, reading only its own polls and rows; ``StoreNotFound`` without a poll by ``now``."""
+        check_days(days)
+        snapshot = self.snapshot()
+        now = self.now(snapshot, None if as_of is None else to_micros(as_of))
+        if now is None:
+            raise StoreNotFound(store_id)
+        series = self.trend(now, days, StoreRange(store_id, store_id), snapshot)
+        if store_id not in series.store_ids:
+            raise StoreNotFound(store_id)
+        return series
 
     def _or_latest(self, snapshot: int | None) -> int:
         return self.snapshot() if snapshot is None else snapshot

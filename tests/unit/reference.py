@@ -190,3 +190,51 @@ def reference_business_time(
         inside((now_us - MICROS_PER_DAY, now_us)),
         inside(week_window),
     )
+
+
+# (business, uptime, downtime) of one window, µs
+DayFigures = tuple[int, int, int]
+
+
+def reference_daily_series(
+    now_us: int,
+    days: int,
+    polls_rows: Iterable[PollRow],
+    hours_rows: Iterable[HoursRow],
+    timezones: Mapping[str, str],
+) -> dict[str, list[DayFigures]]:
+    """Per store with a poll, day 1 (``[now - 24 h, now)``) to day ``days``, each window on its own.
+
+    Every day is measured from scratch, its business hours and timeline laid
+    over that day's window alone, exactly as ``store_figures`` lays them over
+    the report's week.
+    """
+    polls_by_store: dict[str, list[tuple[int, bool]]] = {}
+    for store_id, instant, active in polls_rows:
+        polls_by_store.setdefault(store_id, []).append((instant, active))
+    hours_by_store: dict[str, list[tuple[int, int, int]]] = {}
+    for store_id, weekday, start, end in hours_rows:
+        hours_by_store.setdefault(store_id, []).append((weekday, start, end))
+    series: dict[str, list[DayFigures]] = {}
+    for store_id in sorted(polls_by_store):
+        tz = pytz.timezone(timezones.get(store_id, DEFAULT_TIMEZONE))
+        polls = sorted(polls_by_store[store_id])
+        hours = hours_by_store.get(store_id, [])
+        series[store_id] = [
+            window_figures((now_us - day * MICROS_PER_DAY, now_us - (day - 1) * MICROS_PER_DAY), polls, hours, tz)
+            for day in range(1, days + 1)
+        ]
+    return series
+
+
+def window_figures(
+    window: Span, polls: Sequence[tuple[int, bool]], hours: Sequence[tuple[int, int, int]], tz: pytz.BaseTzInfo
+) -> DayFigures:
+    """Business time, uptime and downtime of one store in ``window``; ``polls`` sorted by instant."""
+    business = merge(business_spans(window, hours, tz))
+    timeline = status_timeline(dates_touching(window, tz), polls, tz)
+    totals = {True: 0, False: 0}
+    for open_start, open_end in business:
+        for segment_start, segment_end, active in timeline:
+            totals[active] += max(0, min(open_end, segment_end) - max(open_start, segment_start))
+    return sum(end - start for start, end in business), totals[True], totals[False]
