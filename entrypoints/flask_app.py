@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 from domain.errors import UptimeError
 from domain.ports import QueueUnavailable, ReportNotFound, ReportStorageError, RepositoryError
 from domain.services import ReportNotReady
-from entrypoints import ingest_views, observability, poll_views, views, web
+from entrypoints import ingest_views, observability, poll_views, trend_views, views, web
 from entrypoints.container import Container, build_container
 
 # The status of each domain error a view lets through; the first match wins.
@@ -64,6 +64,8 @@ def create_app(container: Container | None = None) -> UptimeFlask:
     ingest_views.install(app, container)
     container.wire(modules=[poll_views])
     app.register_blueprint(poll_views.bp)
+    container.wire(modules=[trend_views])
+    app.register_blueprint(trend_views.bp)
     app.register_error_handler(Exception, json_error)
     # Before the token check: a refused request is logged too.
     observability.install(app, str(container.config.api_token()))

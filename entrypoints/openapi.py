@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 description of the HTTP API, served at ``/openapi.json``.
 
-It lists exactly the routes of ``entrypoints.views`` and ``entrypoints.ingest_views``
-and every status each can answer with; the unit tests check both against the
+It lists exactly the routes of ``entrypoints.views``, ``entrypoints.ingest_views``,
+``entrypoints.poll_views`` and ``entrypoints.trend_views`` and every status each can answer with; the unit tests check both against the
 running app.
 
 Every operation needs the bearer token (when the server sets ``API_TOKEN``)
@@ -27,6 +27,7 @@ REPORTS_PATH = "/reports"
 POLLS_PATH = "/polls"
 NDJSON = "application/x-ndjson"
 STORE_PATH = "/stores/{store_id}"
+TREND_PATH = "/stores/{store_id}/trend"
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -305,6 +306,7 @@ def _paths() -> dict[str, Any]:
         **_ingest_paths(),
         **_poll_paths(),
         **_web_paths(),
+        **_trend_paths(),
     }
 
 
@@ -347,7 +349,7 @@ def openapi_document() -> dict[str, Any]:
         "security": [{BEARER_SCHEME: []}],
         "paths": _with_unauthorized(_paths()),
         "components": {
-            "schemas": copy.deepcopy({**_SCHEMAS, **_WEB_SCHEMAS}),
+            "schemas": copy.deepcopy({**_SCHEMAS, **_WEB_SCHEMAS, **_TREND_SCHEMAS}),
             "securitySchemes": copy.deepcopy(_SECURITY_SCHEMES),
         },
     }
@@ -654,4 +656,116 @@ def _web_paths() -> dict[str, Any]:
                 },
             }
         },
+    }
+
+
+# --- one store's daily trend (entrypoints.trend_views) ---------------------------------
+
+
+def _hours_figure(description: str) -> dict[str, Any]:
+    return {"type": "number", "minimum": 0, "maximum": 24, "description": description + ", rounded to 4 decimals."}
+
+
+_TREND_SCHEMAS: dict[str, Any] = {
+    "TrendDay": {
+        "type": "object",
+        "description": (
+            "One 24-hour window back from now: day k is [now - k * 24 h, now - (k - 1) * 24 h). "
+            "uptime_hours + downtime_hours = business_hours before rounding."
+        ),
+        "properties": {
+            "day": {"type": "integer", "minimum": 1, "maximum": 90, "description": "1 is the day ending at now."},
+            "window_start_utc": _INSTANT,
+            "window_end_utc": _INSTANT,
+            "business_hours": _hours_figure("Business time inside the window, in hours"),
+            "uptime_hours": _hours_figure("Business time inside the window while active, in hours"),
+            "downtime_hours": _hours_figure("Business time inside the window while inactive, in hours"),
+        },
+        "required": [
+            "day",
+            "window_start_utc",
+            "window_end_utc",
+            "business_hours",
+            "uptime_hours",
+            "downtime_hours",
+        ],
+        "additionalProperties": False,
+    },
+    "StoreTrend": {
+        "type": "object",
+        "description": (
+            "One store's business time, uptime and downtime day by day, under the report's rules: "
+            "day 1 is its report row's last day, days 1 to 7 add up to its last week."
+        ),
+        "properties": {
+            "store_id": {"type": "string"},
+            "now": {
+                **_INSTANT,
+                "description": "The latest poll of any store (at or before as_of); UTC, ISO 8601 with microseconds and 'Z'.",
+            },
+            "days": {"type": "integer", "minimum": 1, "maximum": 90},
+            "series": {
+                "type": "array",
+                "description": "One entry per day, day 1 first.",
+                "items": _ref("TrendDay"),
+            },
+        },
+        "required": ["store_id", "now", "days", "series"],
+        "additionalProperties": False,
+    },
+}
+
+
+def _trend_paths() -> dict[str, Any]:
+    """``GET /stores/{store_id}/trend``."""
+    return {
+        TREND_PATH: {
+            "get": {
+                "operationId": "storeTrend",
+                "summary": "One store's business time, uptime and downtime for each of the last N days",
+                "description": (
+                    "Computed at once, from the store's own polls and rows only. now is fixed as for a "
+                    "report: the latest poll of any store, or with as_of the latest at or before it (later "
+                    "polls are left out)."
+                ),
+                "parameters": [
+                    {
+                        "name": "store_id",
+                        "in": "path",
+                        "required": True,
+                        "description": (
+                            "The store's id exactly as in the report, URL-encoded; an id holding '/' may "
+                            "also be sent with its slashes, as everything before the last '/trend' is the id."
+                        ),
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "days",
+                        "in": "query",
+                        "required": False,
+                        "description": "How many 24-hour days back from now (default 28).",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 90, "default": 28},
+                    },
+                    {
+                        "name": "as_of",
+                        "in": "query",
+                        "required": False,
+                        "description": (
+                            "An ISO 8601 instant with its UTC offset (2023-01-25T12:00:00Z): now is the latest "
+                            "poll at or before it."
+                        ),
+                        "schema": {"type": "string", "format": "date-time"},
+                    },
+                ],
+                "responses": {
+                    "200": _json("The store's days, day 1 first.", _ref("StoreTrend")),
+                    "400": _error(
+                        "days is not a whole number from 1 to 90, or as_of is not an ISO 8601 instant with its "
+                        "offset; the error names the parameter."
+                    ),
+                    "404": _error("No store with this id has any status poll (at or before as_of)."),
+                    "503": _error("The database does not answer."),
+                },
+            }
+        }
     }

@@ -668,6 +668,7 @@ ROUTES = {
     "/ingest/{ingest_id}": {"get"},
     "/reports": {"get"},
     "/stores/{store_id}": {"get"},
+    "/stores/{store_id}/trend": {"get"},
     "/metrics": {"get"},
     "/polls": {"post"},
 }
@@ -677,6 +678,8 @@ INGEST_PATHS = {"/ingest", "/ingest/{ingest_id}", "/polls"}
 WEB_PATHS = {"/reports", "/stores/{store_id}"}
 # ... and of this in test_metrics.py.
 METRICS_PATHS = {"/metrics"}
+# ... and of this in test_trend_api.py.
+TREND_PATHS = {"/stores/{store_id}/trend"}
 # The endpoints of the web page itself (/ and its files), which the API document leaves out.
 PAGE_ENDPOINTS = {"web.index", "web.static"}
 
@@ -724,6 +727,8 @@ def test_the_document_describes_exactly_the_routes(api: Api) -> None:
         "LocalDay",
         "StoreFigures",
         "StoreDetail",
+        "TrendDay",
+        "StoreTrend",
     }
 
 
@@ -843,7 +848,7 @@ def test_the_documented_statuses_are_exactly_the_cases() -> None:
         for path, operations in DOCUMENT["paths"].items()
         for method, operation in operations.items()
         for status in operation["responses"]
-        if path not in INGEST_PATHS | WEB_PATHS | METRICS_PATHS
+        if path not in INGEST_PATHS | WEB_PATHS | METRICS_PATHS | TREND_PATHS
     }
     assert documented == set(CASES)
 
