@@ -1280,7 +1280,7 @@
           return;
         }
         setBar(TREND_BAR, 100, "Complete: 100%. The trend is ready.", "done");
-        showTrend(body);
+        showTrend(body, trendId);
         return;
       }
       const progress = body.progress || { done: 0, total: 0 };
@@ -1294,11 +1294,11 @@
     }
   }
 
-  function showTrend(trend) {
+  function showTrend(trend, trendId) {
     state.fleetTrend = trend;
     const days = chronological(trend.fleet);
     $("trend-subtitle").textContent =
-      "Fleet trend " + trend.trend_id + ": " + days.length + (days.length === 1 ? " day" : " days") + " up to " + utcWhen.format(utcDate(trend.now)) + " UTC, the latest poll.";
+      "Fleet trend " + trendId + ": " + days.length + (days.length === 1 ? " day" : " days") + " up to " + utcWhen.format(utcDate(trend.now)) + " UTC, the latest poll.";
     $("trend-result").hidden = false;
     drawFleetTrend();
     $("fleet-trend-table").tBodies[0].replaceChildren(

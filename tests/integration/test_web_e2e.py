@@ -834,6 +834,9 @@ def test_the_fleet_trend_runs_draws_and_opens_the_stores_slipping_most(
     expect(page.get_by_role("table", name="Stores slipping most")).to_be_visible()
     assert too_small(page, "#fleet-trend") == []
     assert accessibility_problems(page) == []
+    # The chart is one image to a screen reader, named by its summary; its numbers are in the table.
+    images = named(page, "image")
+    assert any(name.startswith("The fleet's daily uptime and the stores below 90% and 50%, over 21 days: From ") for name in images), images
     screenshots.element(page, "#trend-section", "desktop-fleet-trend")
 
     # A slipping store's id is copyable and opens the store, its id encoded in the paths.
