@@ -11,10 +11,11 @@ prompt. Screenshots are kept under the test's folder and, when
 
 The trend charts (a store's daily uptime, the fleet trend) are checked twice:
 against answers the tests serve in the browser (``page.route``), in the shapes
-the API documents, which pins what the page draws from each field; and, in
-``test_trends_from_the_real_endpoints``, against the server's own
-``/stores/<id>/trend``, ``/trigger_trend`` and ``/get_trend/<id>``. That test
-is skipped while the server answers 404 to ``POST /trigger_trend``, unless
+the API documents, which pins what the page draws from each field; and
+against the server's own endpoints: ``test_a_store_trend_from_the_real_endpoint``
+(``GET /stores/<id>/trend``) and ``test_the_fleet_trend_from_the_real_endpoints``
+(``POST /trigger_trend``, ``GET /get_trend/<id>``). The latter is skipped while
+the server answers 404 to ``POST /trigger_trend``, unless
 ``REQUIRE_TREND_ENDPOINTS=1``, which makes that a failure.
 
 Accessibility is checked in Chromium's own accessibility tree
@@ -644,6 +645,9 @@ def test_trigger_watch_download_and_look_into_a_store(
     assert [tuple(day) for day in drawn] == expected_days
     zero = page.locator(f'#store-trend rect[data-day="{ZERO_DAY}"]')
     assert float(zero.get_attribute("height") or "0") > 0, "a day at 0% must still show, unlike a day without hours"
+    down_fill = page.evaluate("getComputedStyle(document.querySelector('#store-section .legend .trend-zero')).fill")
+    assert zero.evaluate("bar => getComputedStyle(bar).fill") == down_fill
+    assert page.locator('#store-trend rect[data-day="1"]').evaluate("bar => getComputedStyle(bar).fill") != down_fill
     chart = page.get_by_role("img", name=re.compile(f"^Daily uptime of store {re.escape(store.store_id)}"))
     expect(chart).to_be_visible()
     expect(page.locator("#store-trend-status")).to_contain_text("1 day without business hours")
@@ -896,8 +900,37 @@ def test_the_fleet_trend_on_a_phone(stack: Stack, browser: Browser, screenshots:
     assert errors == []
 
 
-def test_trends_from_the_real_endpoints(stack: Stack, browser: Browser, screenshots: Screenshots) -> None:
-    """The page against the server's own trend endpoints.
+def test_a_store_trend_from_the_real_endpoint(stack: Stack, browser: Browser, screenshots: Screenshots) -> None:
+    """The page against the server's own ``GET /stores/<id>/trend``."""
+    from playwright.sync_api import expect
+
+    rows = report_rows(stack.database.cli_csv)
+    store = interesting_store(rows)
+    status, expected = send_json(stack.open_api, "GET", "/stores/" + quote(store.store_id, safe="") + "/trend?days=28")
+    assert status == 200, expected
+    assert len(expected["series"]) == 28
+    errors: list[str] = []
+    page = new_page(browser, DESKTOP, errors)
+    page.goto(stack.open_api.base_url + "/")
+    expect(page.locator("#progress")).to_have_attribute("aria-valuenow", "100", timeout=REPORT_TIMEOUT_MS)
+    open_store_by_search(page, store.store_id)
+    expect(page.locator("#store-trend-table tbody tr")).to_have_count(28)
+    drawn = page.locator("#store-trend [data-day]").evaluate_all(
+        "days => days.map(day => [Number(day.dataset.day), day.dataset.uptime])"
+    )
+    assert [tuple(day) for day in drawn] == [
+        (day["day"], store_day_percent(day)) for day in sorted(expected["series"], key=lambda day: -day["day"])
+    ]
+    # Day 1 is the store's last day of the report: the same uptime.
+    day_1 = next(day for day in expected["series"] if day["day"] == 1)
+    assert round(day_1["uptime_hours"], 2) == store.up("day")
+    screenshots.element(page, "#store-section", "desktop-store-trend-real")
+    assert accessibility_problems(page) == []
+    assert errors == []
+
+
+def test_the_fleet_trend_from_the_real_endpoints(stack: Stack, browser: Browser, screenshots: Screenshots) -> None:
+    """The page against the server's own ``POST /trigger_trend`` and ``GET /get_trend/<id>``.
 
     Skipped while the server answers 404 to ``POST /trigger_trend`` (the
     endpoints are not served yet); ``REQUIRE_TREND_ENDPOINTS=1`` makes that a
@@ -907,28 +940,16 @@ def test_trends_from_the_real_endpoints(stack: Stack, browser: Browser, screensh
 
     status, answer = send_json(stack.open_api, "POST", "/trigger_trend", {"days": 7})
     if status == 404:
-        reason = f"the trend endpoints are not served yet: POST /trigger_trend answers 404 ({answer})"
+        reason = f"the fleet trend endpoints are not served yet: POST /trigger_trend answers 404 ({answer})"
         if os.environ.get("REQUIRE_TREND_ENDPOINTS") == "1":
             pytest.fail(f"REQUIRE_TREND_ENDPOINTS=1 but {reason}")
         pytest.skip(reason)
     assert status == 200 and isinstance(answer, dict) and isinstance(answer.get("trend_id"), str), (status, answer)
 
-    rows = report_rows(stack.database.cli_csv)
-    store = interesting_store(rows)
-    status, expected_store = send_json(stack.open_api, "GET", "/stores/" + quote(store.store_id, safe="") + "/trend?days=28")
-    assert status == 200, expected_store
     errors: list[str] = []
     page = new_page(browser, DESKTOP, errors)
     page.goto(stack.open_api.base_url + "/")
     expect(page.locator("#progress")).to_have_attribute("aria-valuenow", "100", timeout=REPORT_TIMEOUT_MS)
-    open_store_by_search(page, store.store_id)
-    expect(page.locator("#store-trend-table tbody tr")).to_have_count(len(expected_store["series"]))
-    drawn = page.locator("#store-trend [data-day]").evaluate_all(
-        "days => days.map(day => [Number(day.dataset.day), day.dataset.uptime])"
-    )
-    assert [tuple(day) for day in drawn] == [
-        (day["day"], store_day_percent(day)) for day in sorted(expected_store["series"], key=lambda day: -day["day"])
-    ]
 
     with page.expect_response(lambda response: response.url.endswith("/trigger_trend")) as triggered:
         page.get_by_label("Days to cover (1 to 90)").fill("14")
