@@ -19,10 +19,11 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import numpy as np
+from numpy.typing import NDArray
 
 from domain.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones
 from domain.ports import (
@@ -67,8 +68,11 @@ def _positions(ids: list[str], of: tuple[str, ...]) -> Int64Array:
 # Sort keys pack (store, instant, status) into one int64 while they fit.
 _PACKED_LIMIT = 2**62
 
+# Store positions: int64 in the repository, int32 in the CSV backend's larger tables.
+StoreArray = TypeVar("StoreArray", Int64Array, NDArray[np.int32])
 
-def _unique_polls(store: Int64Array, time: Int64Array, active: BoolArray) -> tuple[Int64Array, Int64Array, BoolArray]:
+
+def _unique_polls(store: StoreArray, time: Int64Array, active: BoolArray) -> tuple[StoreArray, Int64Array, BoolArray]:
     """The rows sorted by ``(store, time)``, keeping the first row of each key."""
     if len(time) == 0:
         return store, time, active
@@ -76,28 +80,44 @@ def _unique_polls(store: Int64Array, time: Int64Array, active: BoolArray) -> tup
     span = int(time.max()) - first_time + 1
     if (int(store.max()) + 1) * span * 2 >= _PACKED_LIMIT:
         return _unique_polls_by_argsort(store, time, active)
-    # A plain sort of packed keys is several times faster than an argsort.
-    key = store * span + (time - first_time)
-    packed = np.sort(key * 2 + active)
-    packed = packed[_starts_of_runs(packed)]
-    sorted_key = packed >> 1
-    clash = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
+    # A plain sort of packed keys is several times faster than an argsort;
+    # the arithmetic is done in place, as a fleet's week is tens of millions of rows.
+    packed = store.astype(np.int64)
+    packed *= span
+    packed += time
+    packed -= first_time
+    packed <<= 1
+    packed |= active
+    packed.sort()
+    starts = _starts_of_runs(packed)
+    if not starts.all():
+        packed = packed[starts]
+    del starts
+    clash = _status_clashes(packed)
     if len(clash):
         # The same key with both statuses: the earlier row decides.
-        clashing = sorted_key[clash]
+        clashing = packed[clash] >> 1
+        key = store.astype(np.int64) * span + (time - first_time)
         rows = np.flatnonzero(np.isin(key, clashing))
         _, first = np.unique(key[rows], return_index=True)
         winner_active = active[rows[first]]
         # Per clash the inactive entry comes first; drop the loser.
         drop = np.where(winner_active, clash, clash + 1)
         packed = np.delete(packed, drop)
-        sorted_key = packed >> 1
-    return sorted_key // span, sorted_key % span + first_time, (packed & 1).astype(np.bool_)
+    unique_active = (packed & 1).astype(np.bool_)
+    packed >>= 1
+    # Store s holds the keys [s * span, (s + 1) * span): count them rather than divide.
+    stores = int(store.max()) + 1
+    ends = np.searchsorted(packed, np.arange(1, stores + 1, dtype=np.int64) * span)
+    unique_store = np.repeat(np.arange(stores).astype(store.dtype), np.diff(ends, prepend=0))
+    packed %= span
+    packed += first_time
+    return unique_store, packed, unique_active
 
 
 def _unique_polls_by_argsort(
-    store: Int64Array, time: Int64Array, active: BoolArray
-) -> tuple[Int64Array, Int64Array, BoolArray]:
+    store: StoreArray, time: Int64Array, active: BoolArray
+) -> tuple[StoreArray, Int64Array, BoolArray]:
     order = np.lexsort((time, store))  # stable: earlier rows first within a key
     store, time, active = store[order], time[order], active[order]
     keep = np.ones(len(time), dtype=np.bool_)
@@ -105,7 +125,21 @@ def _unique_polls_by_argsort(
     return store[keep], time[keep], active[keep]
 
 
-def _starts_of_runs(values: Int64Array) -> BoolArray:
+def _status_clashes(packed: Int64Array, block: int = 1 << 20) -> Int64Array:
+    """Positions ``i`` of sorted distinct packed keys where ``i`` and ``i + 1`` differ only in the status bit.
+
+    A block at a time: over the whole column the shifted copies would take
+    three times its memory.
+    """
+    pairs = max(len(packed) - 1, 0)
+    found = []
+    for first in range(0, pairs, block):
+        last = min(first + block, pairs)
+        found.append(first + np.flatnonzero((packed[first + 1 : last + 1] >> 1) == (packed[first:last] >> 1)))
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+def _starts_of_runs(values: NDArray[np.integer[Any]]) -> BoolArray:
     start = np.ones(len(values), dtype=np.bool_)
     start[1:] = values[1:] != values[:-1]
     return start
@@ -193,26 +227,27 @@ class InMemoryStatusRepository(StatusRepository):
         return [self._store_ids[i] for i in np.unique(self._store[seen]).tolist()]
 
     def polls_since(self, start_us: int, stores: StoreRange | None = None, *, snapshot: int) -> StatusPolls:
-        first_id, end_id = _store_bounds(self._store_ids, stores)
-        lo, hi = np.searchsorted(self._store, [first_id, end_id])
+        lo, hi = np.searchsorted(self._store, _store_bounds(self._store_ids, stores))
         store, time, active = self._store[lo:hi], self._time[lo:hi], self._active[lo:hi]
         seen = self._version[lo:hi] <= snapshot
         if not seen.all():
             store, time, active = store[seen], time[seen], active[seen]
-        since = time >= start_us
-        # A store's polls before start_us come first in its run; the last of
-        # them is followed by another store or by a poll at or after start_us.
-        last_before = ~since
-        last_before[:-1] &= (store[1:] != store[:-1]) | since[1:]
-        keep = since | last_before
-        store, time, active = store[keep], time[keep], active[keep]
-        present = np.unique(store)
-        return StatusPolls(
-            tuple(self._store_ids[i] for i in present),
-            np.searchsorted(present, store),
-            time,
-            active,
-        )
+        return sorted_polls_since(self._store_ids, store, time, active, start_us)
+
+
+def sorted_polls_since(
+    store_ids: tuple[str, ...], store: StoreArray, time: Int64Array, active: BoolArray, start_us: int
+) -> StatusPolls:
+    """Of polls sorted by ``(store, instant)``, those from ``start_us`` on and each store's latest earlier one."""
+    since = time >= start_us
+    # A store's polls before start_us come first in its run; the last of
+    # them is followed by another store or by a poll at or after start_us.
+    last_before = ~since
+    last_before[:-1] &= (store[1:] != store[:-1]) | since[1:]
+    keep = since | last_before
+    store, time, active = store[keep], time[keep], active[keep]
+    present = np.unique(store)
+    return StatusPolls(tuple(store_ids[i] for i in present.tolist()), np.searchsorted(present, store), time, active)
 
 
 @attrs.frozen

@@ -8,6 +8,8 @@ through ``store_index``.
 
 from __future__ import annotations
 
+import operator
+
 from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
@@ -23,7 +25,8 @@ DEFAULT_TIMEZONE = "America/Chicago"
 
 
 def _sorted_unique(instance: object, attribute: attrs.Attribute[tuple[str, ...]], ids: tuple[str, ...]) -> None:
-    if any(later <= earlier for earlier, later in zip(ids, ids[1:])):
+    # map() keeps the comparisons in C: a batch of a large fleet holds tens of thousands of ids.
+    if not all(map(operator.lt, ids, ids[1:])):
         raise ValueError(f"{attribute.name} must be sorted and unique")
 
 

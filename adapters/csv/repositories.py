@@ -1,11 +1,11 @@
 """Read-only repositories over a data folder, for reports without a database.
 
-The folder is read once, on first use, and shared by the three repositories;
-queries are answered by the in-memory repositories.
-
-The folder is one fixed state of the data, never ingested into: its rows all
-have ``INITIAL_VERSION``, ``CsvIngestionLog`` gives that as the only snapshot,
-and a read sees that state whatever snapshot it names (so naming none is fine).
+The folder is read once, on first use, and shared by the three repositories.
+It is one fixed state of the data, never ingested into: its rows all have
+``INITIAL_VERSION``, ``CsvIngestionLog`` gives that as the only snapshot, and
+a read sees that state whatever snapshot it names (so naming none is fine).
+So, unlike the in-memory repositories, the folder keeps no versions: its rows
+are columns sorted by store, and a part's rows are one slice of them.
 """
 
 from __future__ import annotations
@@ -13,16 +13,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
+import attrs
 import numpy as np
 from numpy.typing import NDArray
 
-from adapters.csv.reader import PandasCsvReader
-from adapters.memory import (
-    InMemoryBusinessHoursRepository,
-    InMemoryStatusRepository,
-    InMemoryTimezoneRepository,
-)
+from adapters.csv.reader import PandasCsvReader, release_free_memory
+from adapters.memory import _starts_of_runs, _store_bounds, _unique_polls, sorted_polls_since
 from domain.errors import UptimeError
 from domain.ingestion import StatusBatch
 from domain.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones
@@ -35,9 +33,81 @@ from domain.ports import (
     StoreRange,
     TimezoneRepository,
 )
-from domain.uptime import earliest_poll_needed
+from domain.uptime import WEEK, earliest_poll_needed
 
 READ_ONLY_MESSAGE = "the CSV backend is read-only; ingest into a database"
+
+
+@attrs.frozen
+class FolderPolls:
+    """The folder's polls that reports use, sorted by ``(store, instant)``, one per key.
+
+    Store positions are int32: at ten times the real fleet a week is tens of
+    millions of polls, and each byte per poll is tens of MiB.
+    """
+
+    store_ids: tuple[str, ...]
+    store: NDArray[np.int32]
+    time: Int64Array
+    active: BoolArray
+
+    def latest(self, until_us: int | None = None) -> int | None:
+        time = self.time if until_us is None else self.time[self.time <= until_us]
+        return int(time.max()) if len(time) else None
+
+    def since(self, start_us: int, stores: StoreRange | None) -> StatusPolls:
+        lo, hi = np.searchsorted(self.store, _store_bounds(self.store_ids, stores))
+        return sorted_polls_since(self.store_ids, self.store[lo:hi], self.time[lo:hi], self.active[lo:hi], start_us)
+
+
+@attrs.frozen
+class FolderHours:
+    """The folder's business-hours rows, sorted by store (repeated rows once)."""
+
+    hours: BusinessHours
+
+    @classmethod
+    def of(cls, hours: BusinessHours) -> FolderHours:
+        order = np.lexsort((hours.end_us, hours.start_us, hours.weekday, hours.store_index))
+        columns = [column[order] for column in (hours.store_index, hours.weekday, hours.start_us, hours.end_us)]
+        distinct = np.ones(len(order), dtype=np.bool_)
+        distinct[1:] = np.any([column[1:] != column[:-1] for column in columns], axis=0)
+        index, weekday, start, end = (column[distinct] for column in columns)
+        # Only stores with rows are listed, as a database lists them.
+        present = np.unique(index)
+        store_ids = tuple(hours.store_ids[i] for i in present.tolist())
+        return cls(BusinessHours(store_ids, np.searchsorted(present, index), weekday, start, end))
+
+    def of_stores(self, stores: StoreRange | None) -> BusinessHours:
+        hours = self.hours
+        first, end = _store_bounds(hours.store_ids, stores)
+        lo, hi = np.searchsorted(hours.store_index, [first, end])
+        return BusinessHours(
+            hours.store_ids[first:end],
+            hours.store_index[lo:hi] - first,
+            hours.weekday[lo:hi],
+            hours.start_us[lo:hi],
+            hours.end_us[lo:hi],
+        )
+
+
+@attrs.frozen
+class FolderTimezones:
+    """The folder's timezone per store, with its store ids sorted."""
+
+    timezones: StoreTimezones
+    store_ids: tuple[str, ...]
+
+    @classmethod
+    def of(cls, timezones: StoreTimezones) -> FolderTimezones:
+        return cls(timezones, tuple(sorted(timezones.by_store)))
+
+    def of_stores(self, stores: StoreRange | None) -> StoreTimezones:
+        if stores is None:
+            return self.timezones
+        first, end = _store_bounds(self.store_ids, stores)
+        by_store = self.timezones.by_store
+        return StoreTimezones({store_id: by_store[store_id] for store_id in self.store_ids[first:end]})
 
 
 class CsvDataFolder:
@@ -49,50 +119,95 @@ class CsvDataFolder:
     Memory follows the week, not the length of the file's history.
     """
 
-    def __init__(self, folder: Path, reader: InputReader | None = None, until_us: int | None = None) -> None:
+    def __init__(
+        self, folder: Path, reader: InputReader | None = None, until_us: int | None = None, span_us: int = WEEK
+    ) -> None:
         self.folder = folder
         self._reader = reader if reader is not None else PandasCsvReader()
         # A report as of an instant: later polls are left out before anything is kept.
         self._until_us = until_us
+        # How far back from the latest poll the figures reach: a report's week, a trend's days.
+        self._span_us = span_us
         self._lock = threading.Lock()
-        self._status: InMemoryStatusRepository | None = None
-        self._hours: InMemoryBusinessHoursRepository | None = None
-        self._timezones: InMemoryTimezoneRepository | None = None
+        self._status: FolderPolls | None = None
+        self._hours: FolderHours | None = None
+        self._timezones: FolderTimezones | None = None
 
-    def status(self) -> InMemoryStatusRepository:
+    def status(self) -> FolderPolls:
         with self._lock:
             if self._status is None:
-                batches = self._reader.status_batches(self.folder)
-                self._status = InMemoryStatusRepository(_recent_polls(batches, self._until_us))
+                self._status = _recent_polls(self._reader.status_batches(self.folder), self._until_us, self._span_us)
             return self._status
 
-    def hours(self) -> InMemoryBusinessHoursRepository:
+    def hours(self) -> FolderHours:
         with self._lock:
             if self._hours is None:
                 read = self._reader.hours(self.folder)
-                self._hours = InMemoryBusinessHoursRepository(read[0] if read is not None else BusinessHours.empty())
+                self._hours = FolderHours.of(read[0] if read is not None else BusinessHours.empty())
+                release_free_memory()
             return self._hours
 
-    def timezones(self) -> InMemoryTimezoneRepository:
+    def timezones(self) -> FolderTimezones:
         with self._lock:
             if self._timezones is None:
                 read = self._reader.timezones(self.folder)
-                self._timezones = InMemoryTimezoneRepository(read[0] if read is not None else StoreTimezones())
+                self._timezones = FolderTimezones.of(read[0] if read is not None else StoreTimezones())
+                release_free_memory()
             return self._timezones
 
 
-# Rows gathered before the ones too old to matter are dropped again.
+# Rows gathered before the ones too old to matter are dropped again (and
+# again each time as many more have come as were kept).
 _PRUNE_ROWS = 4_000_000
+ColumnT = TypeVar("ColumnT", NDArray[np.int32], Int64Array, BoolArray)
 
 
-def _recent_polls(batches: Iterator[StatusBatch], until_us: int | None = None) -> StatusPolls:
-    """The polls a report at the latest one (at or before ``until_us``) can use, in file
-    order (so the first of a repeat wins)."""
+@attrs.define
+class _Gathered:
+    """Polls as the batches gave them: per batch, store codes, instants and statuses."""
+
+    stores: list[NDArray[np.int32]] = attrs.Factory(list)
+    instants: list[Int64Array] = attrs.Factory(list)
+    active: list[BoolArray] = attrs.Factory(list)
+
+    def __len__(self) -> int:
+        return sum(len(chunk) for chunk in self.instants)
+
+    def prune(self, latest: int, store_count: int, span_us: int = WEEK) -> None:
+        """Drop the polls before ``earliest_poll_needed(latest, span_us)`` but each store's latest of them.
+
+        Batch by batch: joining them first would hold the polls twice.
+        """
+        cutoff = earliest_poll_needed(latest, span_us)
+        if all(int(chunk.min()) >= cutoff for chunk in self.instants):
+            return
+        newest_early = np.full(store_count, np.iinfo(np.int64).min, dtype=np.int64)
+        for store, instant in zip(self.stores, self.instants):
+            early = instant < cutoff
+            np.maximum.at(newest_early, store[early], instant[early])
+        for i, (store, instant) in enumerate(zip(self.stores, self.instants)):
+            keep = (instant >= cutoff) | (instant == newest_early[store])
+            if not keep.all():
+                self.stores[i], self.instants[i], self.active[i] = store[keep], instant[keep], self.active[i][keep]
+
+    def take(self) -> tuple[NDArray[np.int32], Int64Array, BoolArray]:
+        """The polls as three columns, emptying the lists a column at a time
+        (so that the polls are held twice over one column at most)."""
+        return _joined(self.stores), _joined(self.instants), _joined(self.active)
+
+
+def _joined(chunks: list[ColumnT]) -> ColumnT:
+    column: ColumnT = np.concatenate(chunks)
+    chunks.clear()
+    return column
+
+
+def _recent_polls(batches: Iterator[StatusBatch], until_us: int | None = None, span_us: int = WEEK) -> FolderPolls:
+    """The polls a report at the latest one (at or before ``until_us``) can use
+    (the first of a repeated ``(store, instant)`` in file order wins)."""
     codes: dict[str, int] = {}
-    stores: list[NDArray[np.int32]] = []
-    instants: list[Int64Array] = []
-    active: list[BoolArray] = []
-    gathered = 0
+    gathered = _Gathered()
+    prune_at = _PRUNE_ROWS
     latest: int | None = None
     for batch in batches:
         polls = batch.valid
@@ -100,39 +215,40 @@ def _recent_polls(batches: Iterator[StatusBatch], until_us: int | None = None) -
             polls = polls.until(until_us)
         if not len(polls):
             continue
-        code_of = np.fromiter((codes.setdefault(s, len(codes)) for s in polls.store_ids), dtype=np.int32)
-        stores.append(code_of[polls.store_index])
-        instants.append(polls.timestamp_us)
-        active.append(polls.active)
-        gathered += len(polls)
+        # A batch lists a good part of the fleet, nearly all of it seen before:
+        # map its ids without a Python-level loop body, adding the new ones first.
+        if not codes.keys() >= set(polls.store_ids):
+            for store_id in polls.store_ids:
+                codes.setdefault(store_id, len(codes))
+        code_of = np.fromiter(map(codes.__getitem__, polls.store_ids), dtype=np.int32, count=len(polls.store_ids))
+        gathered.stores.append(code_of[polls.store_index])
+        gathered.instants.append(polls.timestamp_us)
+        gathered.active.append(polls.active)
         newest = int(polls.timestamp_us.max())
         latest = newest if latest is None else max(latest, newest)
-        if gathered >= _PRUNE_ROWS:
-            kept = _keep_recent(np.concatenate(stores), np.concatenate(instants), np.concatenate(active), latest)
-            stores, instants, active = [kept[0]], [kept[1]], [kept[2]]
-            gathered = len(kept[1])
+        if len(gathered) >= prune_at:
+            gathered.prune(latest, len(codes), span_us)
+            prune_at = max(_PRUNE_ROWS, 2 * len(gathered))
     if latest is None:
-        return StatusPolls.empty()
-    store, instant, status = _keep_recent(np.concatenate(stores), np.concatenate(instants), np.concatenate(active), latest)
-    del stores, instants, active
-    ids = sorted(codes, key=codes.__getitem__)
+        empty = np.zeros(0, dtype=np.int64)
+        return FolderPolls((), empty.astype(np.int32), empty, empty.astype(np.bool_))
+    gathered.prune(latest, len(codes), span_us)
+    release_free_memory()
+    # Codes in the order first seen; renumbered in the order of the ids.
+    ids = list(codes)
     order = np.argsort(np.array(ids, dtype=object)).astype(np.int32)
     position = np.empty_like(order)
     position[order] = np.arange(len(ids), dtype=np.int32)
-    return StatusPolls(tuple(ids[i] for i in order.tolist()), position[store], instant, status)
-
-
-def _keep_recent(
-    store: NDArray[np.int32], instant: Int64Array, status: BoolArray, latest: int
-) -> tuple[NDArray[np.int32], Int64Array, BoolArray]:
-    """Rows from ``earliest_poll_needed(latest)`` on, and each store's latest earlier ones."""
-    early = instant < earliest_poll_needed(latest)
-    if not early.any():
-        return store, instant, status
-    newest_early = np.full(int(store.max()) + 1, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(newest_early, store[early], instant[early])
-    keep = ~early | (instant == newest_early[store])
-    return store[keep], instant[keep], status[keep]
+    for i, chunk in enumerate(gathered.stores):
+        gathered.stores[i] = position[chunk]
+    sorted_ids = tuple(ids[i] for i in order.tolist())
+    store, instant, status = _unique_polls(*gathered.take())
+    # Ids whose every poll was left out (after ``until_us``) have none.
+    present = store[_starts_of_runs(store)]  # sorted: the first row of each store
+    if len(present) < len(sorted_ids):
+        store = np.searchsorted(present, store).astype(np.int32)
+        sorted_ids = tuple(sorted_ids[i] for i in present.tolist())
+    return FolderPolls(sorted_ids, store, instant, status)
 
 
 class CsvIngestionLog(IngestionLog):
@@ -165,15 +281,15 @@ class CsvStatusRepository(StatusRepository):
         raise UptimeError(READ_ONLY_MESSAGE)
 
     def latest_timestamp(self, *, snapshot: int = INITIAL_VERSION, until_us: int | None = None) -> int | None:
-        return self._data.status().latest_timestamp(snapshot=INITIAL_VERSION, until_us=until_us)
+        return self._data.status().latest(until_us)
 
     def store_ids(self, *, snapshot: int = INITIAL_VERSION) -> list[str]:
-        return self._data.status().store_ids(snapshot=INITIAL_VERSION)
+        return list(self._data.status().store_ids)
 
     def polls_since(
         self, start_us: int, stores: StoreRange | None = None, *, snapshot: int = INITIAL_VERSION
     ) -> StatusPolls:
-        return self._data.status().polls_since(start_us, stores, snapshot=INITIAL_VERSION)
+        return self._data.status().since(start_us, stores)
 
 
 class CsvBusinessHoursRepository(BusinessHoursRepository):
@@ -184,7 +300,7 @@ class CsvBusinessHoursRepository(BusinessHoursRepository):
         raise UptimeError(READ_ONLY_MESSAGE)
 
     def hours(self, stores: StoreRange | None = None, *, snapshot: int = INITIAL_VERSION) -> BusinessHours:
-        return self._data.hours().hours(stores, snapshot=INITIAL_VERSION)
+        return self._data.hours().of_stores(stores)
 
 
 class CsvTimezoneRepository(TimezoneRepository):
@@ -195,4 +311,4 @@ class CsvTimezoneRepository(TimezoneRepository):
         raise UptimeError(READ_ONLY_MESSAGE)
 
     def timezones(self, stores: StoreRange | None = None, *, snapshot: int = INITIAL_VERSION) -> StoreTimezones:
-        return self._data.timezones().timezones(stores, snapshot=INITIAL_VERSION)
+        return self._data.timezones().of_stores(stores)
