@@ -2,6 +2,7 @@
 
     store-monitor ingest DATA_DIR [--json] [--if-changed]
     store-monitor report --out FILE [--from-csv DATA_DIR] [--as-of INSTANT]
+    store-monitor trend [--days N] --out FILE [--from-csv DATA_DIR] [--as-of INSTANT]
     store-monitor serve [--host H] [--port P] [--no-worker]
     store-monitor worker [--concurrency N]
     store-monitor create-db
@@ -18,18 +19,22 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from dependency_injector import providers
 from dotenv import load_dotenv
 
+from adapters.csv.repositories import CsvDataFolder
 from adapters.files import write_atomically
 from adapters.sqlalchemy.database import require_existing
-from domain.clock import parse_instant, to_micros
+from domain.clock import MICROS_PER_DAY, parse_instant, to_micros
 from domain.errors import UptimeError
 from domain.ingestion import FileSummary, IngestSummary
+from domain.trend import DEFAULT_TREND_DAYS, MAX_TREND_DAYS, MIN_TREND_DAYS
+from domain.uptime import WEEK
 from entrypoints.container import Container, build_container
 from entrypoints.logging_setup import configure_from_settings
 from entrypoints.metrics_dir import prepare_multiprocess_dir
@@ -87,6 +92,30 @@ def _parser() -> argparse.ArgumentParser:
         "--as-of",
         metavar="INSTANT",
         help="the report as of an ISO 8601 instant with its offset (2023-01-25T12:00:00Z): "
+        "now is the latest poll at or before it, later polls are left out",
+    )
+
+    trend = commands.add_parser(
+        "trend", help="write each store's business time, uptime and downtime for each of the last N days (CSV)"
+    )
+    trend.add_argument(
+        "--days",
+        type=_days,
+        default=DEFAULT_TREND_DAYS,
+        metavar="N",
+        help=f"24-hour days back from now, {MIN_TREND_DAYS} to {MAX_TREND_DAYS} (default {DEFAULT_TREND_DAYS})",
+    )
+    trend.add_argument("--out", type=Path, required=True, help="where to write the CSV ('-' for stdout)")
+    trend.add_argument(
+        "--from-csv",
+        type=Path,
+        metavar="DATA_DIR",
+        help="compute straight from a data folder, without any database",
+    )
+    trend.add_argument(
+        "--as-of",
+        metavar="INSTANT",
+        help="as of an ISO 8601 instant with its offset (2023-01-25T12:00:00Z): "
         "now is the latest poll at or before it, later polls are left out",
     )
 
@@ -175,21 +204,50 @@ def _as_of(text: str | None) -> datetime | None:
         raise UptimeError(f"--as-of {text!r} {error}") from None
 
 
+def _days(text: str) -> int:
+    """The ``--days`` option: a whole number of days a trend can span."""
+    if not (text.isascii() and text.isdigit()) or not MIN_TREND_DAYS <= int(text) <= MAX_TREND_DAYS:
+        raise argparse.ArgumentTypeError(f"must be a whole number from {MIN_TREND_DAYS} to {MAX_TREND_DAYS}, not {text!r}")
+    return int(text)
+
+
 def _report(container: Container, out: Path, as_of: datetime | None = None) -> int:
     progress = TerminalProgress(sys.stderr)
     progress("computing the report", 0, 1)
     # In parts of REPORT_CHUNK_SIZE stores, written as they come: memory holds one part.
     pieces = container.report_service().csv_pieces(as_of, container.config.report_chunk_size.as_int()())
-    if str(out) == "-":
-        sys.stdout.writelines(pieces)
-    else:
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(out, lambda file: file.writelines(piece.encode("utf-8") for piece in pieces))
-        except OSError as error:
-            raise UptimeError(f"cannot write the report to {out}: {error.strerror or error}") from error
+    _write(out, pieces, "the report")
     progress("done", 1, 1)
     return 0
+
+
+def _trend(container: Container, out: Path, days: int, as_of: datetime | None = None) -> int:
+    progress = TerminalProgress(sys.stderr)
+    progress("computing the trend", 0, 1)
+    # In parts of REPORT_CHUNK_SIZE stores, as the report: memory holds one part.
+    pieces = container.report_service().trend_pieces(days, as_of, container.config.report_chunk_size.as_int()())
+    _write(out, pieces, "the trend")
+    progress("done", 1, 1)
+    return 0
+
+
+def _reach_back(container: Container, folder: Path, as_of: datetime | None, days: int) -> None:
+    """Make the CSV folder keep the polls of ``days`` days back, not only of a report's week."""
+    until = None if as_of is None else to_micros(as_of)
+    span = max(WEEK, days * MICROS_PER_DAY)
+    container.csv_folder.override(providers.Singleton(CsvDataFolder, folder, container.reader, until, span))
+
+
+def _write(out: Path, pieces: Iterator[str], what: str) -> None:
+    """Write ``pieces`` to ``out`` as they come (``-``: standard output); a file appears whole or not at all."""
+    if str(out) == "-":
+        sys.stdout.writelines(pieces)
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(out, lambda file: file.writelines(piece.encode("utf-8") for piece in pieces))
+    except OSError as error:
+        raise UptimeError(f"cannot write {what} to {out}: {error.strerror or error}") from error
 
 
 def _purge_polls(container: Container) -> int:
@@ -280,8 +338,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             container = build_container(
                 os.environ, {"storage_backend": "csv", "csv_dir": str(arguments.from_csv), "csv_until_us": until}
             )
+            if arguments.command == "trend":
+                _reach_back(container, arguments.from_csv, as_of, arguments.days)
         else:
             container = build_container(os.environ, {"storage_backend": "sql"})
+        if arguments.command == "trend":
+            return _trend(container, arguments.out, arguments.days, as_of)
         return _report(container, arguments.out, as_of)
     except UptimeError as error:
         print(f"store-monitor: error: {error}", file=sys.stderr)
