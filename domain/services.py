@@ -129,11 +129,20 @@ class IngestService:
             name: None if full else self._known(source, folder, name) for name in (STATUS_FILE, HOURS_FILE, TIMEZONE_FILE)
         }
         status_from = known[STATUS_FILE]
+        hours_unchanged = self._unchanged(known[HOURS_FILE], folder, HOURS_FILE)
+        timezones_unchanged = self._unchanged(known[TIMEZONE_FILE], folder, TIMEZONE_FILE)
+        if (
+            self._read_to_end(status_from, folder, STATUS_FILE)
+            and (hours_unchanged or self._reader.fingerprint(folder, HOURS_FILE) is None)
+            and (timezones_unchanged or self._reader.fingerprint(folder, TIMEZONE_FILE) is None)
+        ):
+            # Nothing new in any file (an absent hours or timezone file changes
+            # nothing): no ingestion begins, and reports keep their snapshot.
+            progress("done", steps, steps)
+            return IngestSummary(FileSummary(), FileSummary(), FileSummary())
         batches = self._reader.status_batches(folder, status_from.resume if status_from is not None else None)
-        hours_read = None if self._unchanged(known[HOURS_FILE], folder, HOURS_FILE) else self._reader.hours(folder)
-        timezones_read = (
-            None if self._unchanged(known[TIMEZONE_FILE], folder, TIMEZONE_FILE) else self._reader.timezones(folder)
-        )
+        hours_read = None if hours_unchanged else self._reader.hours(folder)
+        timezones_read = None if timezones_unchanged else self._reader.timezones(folder)
         version = self._log.begin()
         try:
             progress("storing status polls", 1, steps)
@@ -201,7 +210,11 @@ class IngestService:
     def _unchanged(self, known: ReadPosition | None, folder: Path, name: str) -> bool:
         """An hours or timezone file read whole last time, unchanged since, by the latest
         ingestion (so nothing since could have replaced its rows): no need to read it."""
-        if known is None or known.version != self._log.latest_complete():
+        return known is not None and known.version == self._log.latest_complete() and self._read_to_end(known, folder, name)
+
+    def _read_to_end(self, known: ReadPosition | None, folder: Path, name: str) -> bool:
+        """The file holds nothing after where its last ingestion ended (``known``, its prefix checked)."""
+        if known is None:
             return False
         whole = self._reader.fingerprint(folder, name)
         return whole is not None and whole.length == known.resume.offset
