@@ -14,6 +14,8 @@ of its files changed since the last successful ingestion.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -72,6 +74,9 @@ class IngestRun:
     files: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     summary: dict[str, Any] | None = None
     error: str | None = None
+    # Where the files come from, when the upload named it: the files of one
+    # source are read from where its last ingestion of them ended.
+    source: str | None = None
 
     @property
     def is_running(self) -> bool:
@@ -80,6 +85,23 @@ class IngestRun:
 
 def _no_progress(step: str, done: int, total: int) -> None:
     pass
+
+
+MAX_SOURCE_CHARS = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_source(source: str | None) -> str | None:
+    """The name of an upload's source, as given; ``InvalidUpload`` when it is empty, too long or holds a control character."""
+    if source is None:
+        return None
+    if not source.strip():
+        raise InvalidUpload("source is blank: name where the files come from, or leave the field out")
+    if len(source) > MAX_SOURCE_CHARS:
+        raise InvalidUpload(f"source is longer than {MAX_SOURCE_CHARS} characters")
+    if _CONTROL.search(source):
+        raise InvalidUpload("source holds a control character (U+0000 to U+001F or U+007F)")
+    return source
 
 
 def check_upload_names(names: Iterable[str]) -> tuple[str, ...]:
@@ -129,7 +151,7 @@ class IngestRunService:
         self._max_bytes = max_bytes
         self._work = work
 
-    def start(self, files: Mapping[str, ByteStream]) -> IngestRun:
+    def start(self, files: Mapping[str, ByteStream], source: str | None = None) -> IngestRun:
         """Store the files under a new id, record the run as running, then queue it.
 
         ``files`` maps file names (``store_status.csv``...) to their content.
@@ -140,13 +162,14 @@ class IngestRunService:
         reason and ``QueueUnavailable`` propagates.
         """
         names = check_upload_names(files)
+        source = check_source(source)
         ingest_id = self._new_id()
         try:
             remaining = self._max_bytes
             for name in names:
                 remaining -= self._uploads.save(ingest_id, name, files[name], remaining)
             at = self._clock()
-            run = IngestRun(ingest_id, ReportStatus.RUNNING, created_at=at, updated_at=at, files=names)
+            run = IngestRun(ingest_id, ReportStatus.RUNNING, created_at=at, updated_at=at, files=names, source=source)
             self._registry.add(run)
         except UploadTooLarge as error:
             self._discard(ingest_id)
@@ -186,7 +209,9 @@ class IngestRunService:
             progress(step, done, total)
 
         try:
-            summary = self._ingest.ingest(self._uploads.folder(ingest_id), step)
+            # A named source's files are known by its name (each upload has a folder of its own).
+            source = None if current.source is None else f"upload:{current.source}"
+            summary = self._ingest.ingest(self._uploads.folder(ingest_id), step, source)
         except RepositoryError:
             raise
         except UptimeError as error:

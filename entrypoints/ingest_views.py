@@ -2,8 +2,10 @@
 
 ``POST /ingest`` takes ``multipart/form-data`` with each CSV file in the
 field of its name (``store_status``, ``menu_hours``, ``timezone``, with or
-without ``.csv``) and answers 202 with the run's id; a worker ingests the
-files. ``GET /ingest/<ingest_id>`` gives the run's state and, once complete,
+without ``.csv``), and optionally a text field ``source`` naming where the
+files come from, and answers 202 with the run's id; a worker ingests the
+files. The files of a named source are read as a watched folder's are: a
+status file that grew is read from where that source's last ingestion ended. ``GET /ingest/<ingest_id>`` gives the run's state and, once complete,
 the same summary ``store-monitor ingest --json`` prints.
 
 The request size is capped by Flask's ``MAX_CONTENT_LENGTH`` (the setting
@@ -62,7 +64,7 @@ def start_ingestion(
             f"the request is larger than the limit of {limit} bytes (INGEST_MAX_BYTES); nothing was kept"
         ) from None
     try:
-        run = run_service().start(files)
+        run = run_service().start(files, request.form.get("source"))
     except InvalidUpload as error:
         raise BadRequest(str(error)) from None
     except UploadTooLarge as error:
@@ -99,6 +101,8 @@ def uploaded_files() -> dict[str, ByteStream]:
     if request.mimetype != "multipart/form-data":
         raise BadRequest(f"send the files as multipart/form-data, e.g. {_EXAMPLE} URL")
     for field in request.form:
+        if field == "source":
+            continue
         if field in FIELDS:
             raise BadRequest(f"field {field!r} holds text, not a file: send it as a file (curl -F {field}=@FILE)")
         raise BadRequest(f"unknown field {quoted(field)}: the fields are {_FIELD_LIST}")

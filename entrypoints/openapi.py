@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from domain.ingest_runs import MAX_SOURCE_CHARS
+
 API_VERSION = "1.0.0"
 
 TRIGGER_PATH = "/trigger_report"
@@ -371,7 +373,10 @@ def _ingest_paths() -> dict[str, Any]:
                     "worker ingests them as 'store-monitor ingest' does a data folder. Poll "
                     "GET /ingest/{ingest_id} until it is Complete or Failed. Each file goes in the "
                     "field of its name, with or without '.csv'; store_status is required. The whole "
-                    "request may not exceed the server's INGEST_MAX_BYTES (default 256 MiB)."
+                    "request may not exceed the server's INGEST_MAX_BYTES (default 256 MiB). With a "
+                    "'source' name, the files are that source's: a status file that is the one the "
+                    "source's last upload held plus appended lines is read from where that ended, and "
+                    "unchanged hours and timezone files are not read again."
                 ),
                 "requestBody": {
                     "required": True,
@@ -379,7 +384,15 @@ def _ingest_paths() -> dict[str, Any]:
                         MULTIPART: {
                             "schema": {
                                 "type": "object",
-                                "properties": {field: dict(upload_file) for field in fields},
+                                "properties": {
+                                    **{field: dict(upload_file) for field in fields},
+                                    "source": {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "maxLength": MAX_SOURCE_CHARS,
+                                        "description": "A name for where the files come from (a poller, say).",
+                                    },
+                                },
                                 "required": ["store_status"],
                                 "additionalProperties": False,
                             },
@@ -396,7 +409,7 @@ def _ingest_paths() -> dict[str, Any]:
                     },
                     "400": _error(
                         "Not multipart/form-data, no file, an unknown field, a file sent twice, "
-                        "or no store_status file."
+                        "no store_status file, or a source name that is empty, too long or holds a control character."
                     ),
                     "413": _error("The request is larger than INGEST_MAX_BYTES; nothing was kept."),
                     "500": _error("The uploaded files cannot be stored (UPLOADS_DIR)."),

@@ -33,6 +33,7 @@ class SqlAlchemyIngestRegistry(IngestRegistry):
             "files": json.dumps(list(run.files)),
             "summary": None if run.summary is None else json.dumps(run.summary),
             "error": run.error,
+            "source": run.source,
         }
         try:
             with transaction(self._engine, write=True) as connection:
@@ -98,4 +99,5 @@ def _run(row: Row[Any]) -> IngestRun:
         files=json.loads(row.files),
         summary=None if row.summary is None else json.loads(row.summary),
         error=row.error,
+        source=row.source,
     )

@@ -155,6 +155,7 @@ ingest_runs = Table(
     Column("files", Text, nullable=False),
     Column("summary", Text, nullable=True),
     Column("error", Text, nullable=True),
+    Column("source", Text, nullable=True),
 )
 
 # How far each source file was ingested (domain.ingestion.ReadPosition): the

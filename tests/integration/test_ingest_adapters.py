@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from sqlalchemy import Engine
 
@@ -73,8 +74,9 @@ def running(ingest_id: str | None = None, files: tuple[str, ...] = (STATUS_FILE,
 # --- IngestRegistry -------------------------------------------------------------------
 
 
-def test_a_run_reads_back_as_it_was_added(registry: IngestRegistry) -> None:
-    run = running()
+@pytest.mark.parametrize("source", [None, "poller-eu 1/é"])
+def test_a_run_reads_back_as_it_was_added(registry: IngestRegistry, source: str | None) -> None:
+    run = attrs.evolve(running(), source=source)
 
     registry.add(run)
 

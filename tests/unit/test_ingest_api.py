@@ -519,7 +519,7 @@ def test_the_document_lists_both_routes_and_the_app_serves_them(api: Api) -> Non
     assert "POST" in rules["/ingest"]
     assert "GET" in rules["/ingest/<path:ingest_id>"]
     fields = served["paths"][POST_PATH]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
-    assert set(fields["properties"]) == {"store_status", "menu_hours", "timezone"}
+    assert set(fields["properties"]) == {"store_status", "menu_hours", "timezone", "source"}
     [parameter] = served["paths"][GET_PATH]["get"]["parameters"]
     assert (parameter["name"], parameter["in"], parameter["required"]) == ("ingest_id", "path", True)
 
@@ -632,3 +632,39 @@ def test_the_ingestion_settings_have_their_defaults() -> None:
 def test_a_bad_ingestion_setting_is_an_error_naming_its_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=variable):
         build_container({variable: value})
+
+
+def rows_read(api: Api, data: Mapping[str, Any]) -> tuple[int, int]:
+    """Rows the ingestion of an upload read from the status and the hours file."""
+    ingest_id = api.start(data)
+    api.runs().run(ingest_id)
+    summary = api.poll(ingest_id).get_json()["summary"]
+    return summary["store_status"]["rows"], summary["menu_hours"]["rows"]
+
+
+def test_uploads_of_one_named_source_read_only_what_its_last_upload_did_not_hold(api: Api) -> None:
+    grown = STATUS_CSV + b"d,active,2023-01-24 10:00:00 UTC\n"
+    log = api.container.ingestion_log()
+
+    assert rows_read(api, {**upload(store_status=STATUS_CSV, menu_hours=HOURS_CSV), "source": "poller-eu"}) == (4, 1)
+    assert rows_read(api, {**upload(store_status=grown, menu_hours=HOURS_CSV), "source": "poller-eu"}) == (1, 0)
+    assert api.stored_polls() == 3
+    version = log.latest_complete()
+    # The same files again: nothing new, and no ingestion begins.
+    assert rows_read(api, {**upload(store_status=grown, menu_hours=HOURS_CSV), "source": "poller-eu"}) == (0, 0)
+    assert log.latest_complete() == version
+    # Another source, or none, is read whole.
+    assert rows_read(api, {**upload(store_status=grown), "source": "poller-us"}) == (5, 0)
+    assert rows_read(api, upload(store_status=grown)) == (5, 0)
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [("", "blank"), ("  ", "blank"), ("x" * 201, "longer than 200"), ("a\x00b", "control character")],
+)
+def test_a_source_name_that_cannot_name_a_source_is_a_400_and_nothing_is_kept(api: Api, source: str, reason: str) -> None:
+    response = api.post({**upload(), "source": source})
+
+    check_post(response)
+    assert response.status_code == 400 and reason in response.get_json()["error"]
+    assert api.upload_folders() == [] and api.queue.submitted == []
