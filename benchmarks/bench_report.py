@@ -7,18 +7,20 @@ Steps, each run in a fresh Python process so that its peak memory is its own:
    `` UTC`` cut, ``format="ISO8601"``);
 2. ``offline``: ``store-monitor report --from-csv DIR --out F``;
 3. ``ingest``: ``store-monitor ingest DIR`` into a fresh SQLite file;
-4. ``sqlite``: ``store-monitor report --out F`` from that SQLite file.
+4. ``sqlite``: ``store-monitor report --out F`` from that SQLite file;
+5. ``ingest_pg`` and ``pg``: the same two on PostgreSQL, with ``--postgres URL``
+   (its store-monitor tables are dropped first).
 
 Each time is the best of ``--repeat`` runs (ingestion runs once: it needs an
 empty database). Time is the wall clock of the whole process, interpreter
 start and imports included, for the floor as for the others. Peak memory is
 the process's maximum resident set size as the kernel reports it on exit.
 
-The offline and SQLite reports must be byte-identical.
+The offline and database reports must be byte-identical.
 
 Usage::
 
-    python -m benchmarks.bench_report [--data DIR] [--keep] [--repeat N] [--json PATH]
+    python -m benchmarks.bench_report [--data DIR] [--postgres URL] [--keep] [--repeat N] [--json PATH]
 
 Without ``--data`` the full-scale week is generated first (it needs
 ``../shared/data/real-2023``, see ``benchmarks/generate_data.py``).
@@ -46,16 +48,26 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 STATUS_FILE = "store_status.csv"
 # The real 2023 folder beside the repository, which the full-scale week is built on.
 DEFAULT_HOURS_FROM = REPO_ROOT.parent / "shared" / "data" / "real-2023"
-STEPS = ("floor", "offline", "ingest", "sqlite")
+STEPS = ("floor", "offline", "ingest", "sqlite", "ingest_pg", "pg")
 STEP_TITLES: Mapping[str, str] = {
     "floor": "floor: pandas read + to_datetime",
     "offline": "report --from-csv (offline)",
     "ingest": "ingest into SQLite",
     "sqlite": "report from SQLite",
+    "ingest_pg": "ingest into PostgreSQL",
+    "pg": "report from PostgreSQL",
 }
+# Each database step and the ingestion it needs first.
+NEEDS = {"sqlite": "ingest", "pg": "ingest_pg"}
 # Most a step may take, as a multiple of the floor's time.
-TIME_TARGETS: Mapping[str, float] = {"offline": 2.0, "sqlite": 2.5, "ingest": 5.0}
-PEAK_MEMORY_TARGET_MB = 1.5 * 1024
+TIME_TARGETS: Mapping[str, float] = {"offline": 1.5, "sqlite": 1.5, "ingest": 3.5}
+PEAK_MEMORY_TARGET_MB = 1024
+# Run by the ``ingest_pg`` step first, as ``python -c DROP_CODE``: an empty database.
+DROP_CODE = """
+from adapters.sqlalchemy.database import create_engine_for
+from adapters.sqlalchemy.tables import metadata
+metadata.drop_all(create_engine_for(__import__("os").environ["DATABASE_URL"]))
+"""
 
 # Run by the floor step as ``python -c FLOOR_CODE DIR``.
 FLOOR_CODE = """
@@ -165,17 +177,19 @@ class Benchmark:
     work: Path
     repeat: int
     steps: Sequence[str]
+    postgres: str | None = None
     results: dict[str, StepResult] = field(default_factory=dict)
     reports_identical: bool | None = None
 
     def __post_init__(self) -> None:
         self.database = self.work / "bench.db"
         self.offline_report = self.work / "report-offline.csv"
-        self.sqlite_report = self.work / "report-sqlite.csv"
+        self.reports = {"sqlite": self.work / "report-sqlite.csv", "pg": self.work / "report-pg.csv"}
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
         env["DATABASE_URL"] = f"sqlite:///{self.database}"
         self.env = env
+        self.pg_env = {**env, "DATABASE_URL": self.postgres or ""}
 
     def _cli(self, *arguments: str) -> list[str]:
         return [sys.executable, "-m", "entrypoints.cli", *arguments]
@@ -185,9 +199,9 @@ class Benchmark:
             return [sys.executable, "-c", FLOOR_CODE, str(self.data)]
         if step == "offline":
             return self._cli("report", "--from-csv", str(self.data), "--out", str(self.offline_report))
-        if step == "ingest":
+        if step in ("ingest", "ingest_pg"):
             return self._cli("ingest", str(self.data))
-        return self._cli("report", "--out", str(self.sqlite_report))
+        return self._cli("report", "--out", str(self.reports[step]))
 
     def _run_step(self, step: str, times: int) -> StepResult:
         result = StepResult(step, STEP_TITLES[step])
@@ -195,7 +209,13 @@ class Benchmark:
             if step == "ingest":
                 for leftover in self.work.glob("bench.db*"):
                     leftover.unlink()
-            run = measure(self._command(step), self.env, self.work / f"{step}-{attempt}.stderr")
+            env = self.pg_env if step in ("ingest_pg", "pg") else self.env
+            if step == "ingest_pg":
+                dropped = measure([sys.executable, "-c", DROP_CODE], env, self.work / "drop.stderr")
+                if dropped.returncode != 0:
+                    result.runs.append(dropped)
+                    break
+            run = measure(self._command(step), env, self.work / f"{step}-{attempt}.stderr")
             result.runs.append(run)
             print(f"  {step} run {attempt + 1}/{times}: {run.seconds:.2f} s, {run.peak_mb:.0f} MB"
                   + ("" if run.returncode == 0 else f", FAILED ({run.returncode})"), file=sys.stderr)
@@ -211,13 +231,17 @@ class Benchmark:
             if step != "floor" and not cli:
                 self.results[step] = StepResult(step, STEP_TITLES[step], skipped="entrypoints.cli not found")
                 continue
-            if step == "sqlite" and not self.results.get("ingest", StepResult("", "")).ok:
-                self.results[step] = StepResult(step, STEP_TITLES[step], skipped="needs a successful ingest")
+            if step in ("ingest_pg", "pg") and not self.postgres:
+                self.results[step] = StepResult(step, STEP_TITLES[step], skipped="no --postgres URL")
                 continue
-            self.results[step] = self._run_step(step, 1 if step == "ingest" else self.repeat)
-        offline, sqlite = self.results.get("offline"), self.results.get("sqlite")
-        if offline is not None and sqlite is not None and offline.ok and sqlite.ok:
-            self.reports_identical = filecmp.cmp(self.offline_report, self.sqlite_report, shallow=False)
+            if step in NEEDS and not self.results.get(NEEDS[step], StepResult("", "")).ok:
+                self.results[step] = StepResult(step, STEP_TITLES[step], skipped=f"needs a successful {NEEDS[step]}")
+                continue
+            self.results[step] = self._run_step(step, 1 if step.startswith("ingest") else self.repeat)
+        made = [path for step, path in [("offline", self.offline_report), *self.reports.items()]
+                if step in self.results and self.results[step].ok]
+        if len(made) > 1:
+            self.reports_identical = all(filecmp.cmp(made[0], path, shallow=False) for path in made[1:])
 
     def floor_seconds(self) -> float | None:
         floor = self.results.get("floor")
@@ -315,7 +339,7 @@ def format_table(summary: Mapping[str, Any]) -> str:
         text.append(f"generated in {summary['generator_seconds']:.1f} s")
     text.append(f"peak memory target: <= {PEAK_MEMORY_TARGET_MB:.0f} MiB per step")
     identical = summary["reports_identical"]
-    text.append("offline and SQLite reports byte-identical: "
+    text.append("offline and database reports byte-identical: "
                 + {True: "yes", False: "NO", None: "not compared"}[identical])
     for row in summary["steps"]:
         if row["failure"]:
@@ -327,6 +351,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_report", description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--data", type=Path, help="input folder (default: generate the full-scale week)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (data, database, reports)")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="also ingest into and report from this PostgreSQL database (its tables are dropped first)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per step, best kept (ingestion: 1)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}")
@@ -362,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       file=sys.stderr)
                 return 2
             generator_seconds = generation.seconds
-        benchmark = Benchmark(data.resolve(), work, args.repeat, steps)
+        benchmark = Benchmark(data.resolve(), work, args.repeat, steps, args.postgres)
         benchmark.run()
         summary = benchmark.to_json(generator_seconds)
         print(format_table(summary))
