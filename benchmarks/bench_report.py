@@ -267,7 +267,8 @@ class Benchmark:
                     "time_target_ratio": target,
                     "time_pass": None if target is None or ratio is None else ratio <= target,
                     "memory_target_mb": PEAK_MEMORY_TARGET_MB,
-                    "memory_pass": None if peak is None or not result.ok else peak <= PEAK_MEMORY_TARGET_MB,
+                    # The floor is what pandas alone needs: measured, not judged.
+                    "memory_pass": None if peak is None or not result.ok or name == "floor" else peak <= PEAK_MEMORY_TARGET_MB,
                     "skipped": result.skipped,
                     "failure": result.failure,
                 }
