@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from adapters.csv.reader import CsvInputReader, iter_status_batches, read_status
+from adapters.csv.batches import iter_status_batches, read_status
+from adapters.csv.reader import CsvInputReader
 from domain.ingestion import STATUS_FILE
 
 CLOCK = datetime(2030, 1, 1, tzinfo=timezone.utc)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import attrs
 
-from adapters.csv.reader import Clock, read_status, system_clock
+from adapters.csv.reader import Clock, CsvInputReader, system_clock
 from domain.ingestion import STATUS_FILE, FileSummary
 from domain.inputs import StatusPolls
 from domain.ports import PollRowReader, PollText
@@ -46,7 +46,8 @@ class CsvPollRowReader(PollRowReader):
         with tempfile.TemporaryDirectory(prefix="store-monitor-polls-") as folder:
             path = Path(folder) / STATUS_FILE
             path.write_text(text.getvalue(), encoding="utf-8", newline="")
-            polls, summary = read_status(path, self._clock())
+            parsed = CsvInputReader(self._clock).read(Path(folder))
+        polls, summary = parsed.polls, parsed.polls_summary
         errors = tuple(
             attrs.evolve(error, line=bisect.bisect_right(first_lines, error.line)) for error in summary.errors
         )

@@ -18,7 +18,7 @@ from csv_helpers import HOURS_HEADER, STATUS_HEADER, TIMEZONE_HEADER, micros, wr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.csv.reader import (
+from adapters.csv.batches import (
     iter_hours_batches,
     iter_status_batches,
     iter_timezone_batches,

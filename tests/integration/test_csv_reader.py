@@ -25,7 +25,8 @@ from csv_helpers import (
     write,
 )
 
-from adapters.csv.reader import PandasCsvReader, read_hours, read_status, read_timezones
+from adapters.csv.batches import read_hours, read_status, read_timezones
+from adapters.csv.reader import PandasCsvReader
 from adapters.csv.repositories import (
     READ_ONLY_MESSAGE,
     CsvBusinessHoursRepository,

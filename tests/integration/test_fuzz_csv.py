@@ -32,7 +32,7 @@ import pytz
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.csv.reader import read_hours, read_status, read_timezones
+from adapters.csv.batches import read_hours, read_status, read_timezones
 from domain.errors import InvalidInputError
 from domain.ingestion import HOURS_FILE, MAX_LISTED_ERRORS, STATUS_FILE, TIMEZONE_FILE, FileSummary
 

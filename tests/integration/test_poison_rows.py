@@ -17,7 +17,8 @@ import pytest
 from csv_helpers import HOURS_HEADER, STATUS_HEADER, TIMEZONE_HEADER, folder_with, micros, write
 from dependency_injector import providers
 
-from adapters.csv.reader import MAX_STORE_ID_CHARS, PandasCsvReader, read_hours, read_status, read_timezones
+from adapters.csv.batches import read_hours, read_status, read_timezones
+from adapters.csv.reader import MAX_STORE_ID_CHARS, PandasCsvReader
 from domain.errors import InvalidInputError
 from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE, FileSummary, RejectedRow
 from entrypoints.container import Container, build_container
