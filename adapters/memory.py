@@ -15,6 +15,7 @@ ingestion that never completed.
 
 from __future__ import annotations
 
+import json
 import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
@@ -45,7 +46,7 @@ from domain.ports import (
 )
 from domain.ingest_runs import FileFingerprint, IngestRun
 from domain.ingestion import ReadPosition
-from domain.report import Report, ReportStatus
+from domain.report import Report, ReportStatus, RunKind
 
 # (weekday, start local µs of the day, end local µs of the day)
 HoursRow = tuple[int, int, int]
@@ -433,12 +434,14 @@ class InMemoryReportRegistry(ReportRegistry):
     def __init__(self) -> None:
         self.reports: dict[str, Report] = {}
         self.saved_parts: dict[str, dict[int, str]] = {}
+        self.saved_summaries: dict[str, dict[int, Mapping[str, Any] | None]] = {}
 
     def add(self, report: Report) -> None:
         if report.report_id in self.reports:
             raise RepositoryError(f"a report with id {report.report_id} exists already")
         self.reports[report.report_id] = report
         self.saved_parts[report.report_id] = {}
+        self.saved_summaries[report.report_id] = {}
 
     def get(self, report_id: str) -> Report:
         try:
@@ -451,13 +454,16 @@ class InMemoryReportRegistry(ReportRegistry):
             self._change(report_id, progress_total=total_parts, updated_at=at, snapshot=snapshot, now_us=now_us)
         return self.get(report_id)
 
-    def save_part(self, report_id: str, index: int, lines: str, at: datetime) -> int:
+    def save_part(
+        self, report_id: str, index: int, lines: str, at: datetime, summary: Mapping[str, Any] | None = None
+    ) -> int:
         report = self.get(report_id)
         if not report.is_running:
             # A late part: a finished report keeps its parts and progress.
             return report.progress_done
         parts = self.saved_parts[report_id]
         parts[index] = lines
+        self.saved_summaries[report_id][index] = _json_copy(summary)
         self._change(report_id, progress_done=len(parts), updated_at=at)
         return len(parts)
 
@@ -465,7 +471,17 @@ class InMemoryReportRegistry(ReportRegistry):
         self.get(report_id)
         return [lines for _, lines in sorted(self.saved_parts[report_id].items())]
 
-    def mark_complete(self, report_id: str, report_path: str, finished_at: datetime) -> bool:
+    def part(self, report_id: str, index: int) -> str | None:
+        self.get(report_id)
+        return self.saved_parts[report_id].get(index)
+
+    def part_summaries(self, report_id: str) -> list[Mapping[str, Any] | None]:
+        self.get(report_id)
+        return [_json_copy(summary) for _, summary in sorted(self.saved_summaries[report_id].items())]
+
+    def mark_complete(
+        self, report_id: str, report_path: str, finished_at: datetime, summary: Mapping[str, Any] | None = None
+    ) -> bool:
         if not self.get(report_id).is_running:
             return False
         self._change(
@@ -474,9 +490,11 @@ class InMemoryReportRegistry(ReportRegistry):
             report_path=report_path,
             finished_at=finished_at,
             updated_at=finished_at,
+            summary=_json_copy(summary),
         )
         # The assembled file holds the parts now.
         self.saved_parts[report_id] = {}
+        self.saved_summaries[report_id] = {}
         return True
 
     def mark_failed(self, report_id: str, error: str, finished_at: datetime) -> bool:
@@ -502,18 +520,23 @@ class InMemoryReportRegistry(ReportRegistry):
         for report in expired:
             del self.reports[report.report_id]
             self.saved_parts.pop(report.report_id, None)
+            self.saved_summaries.pop(report.report_id, None)
         return expired
 
-    def recent(self, limit: int) -> list[Report]:
+    def recent(self, limit: int, kind: RunKind | None = None) -> list[Report]:
         if limit < 1:
             return []
-        newest_first = sorted(
-            self.reports.values(), key=lambda report: (report.created_at, report.report_id), reverse=True
-        )
+        runs = [report for report in self.reports.values() if kind is None or report.kind is kind]
+        newest_first = sorted(runs, key=lambda report: (report.created_at, report.report_id), reverse=True)
         return newest_first[:limit]
 
     def _change(self, report_id: str, **changes: Any) -> None:
         self.reports[report_id] = attrs.evolve(self.get(report_id), **changes)
+
+
+def _json_copy(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A summary as a database gives it back: plain JSON values, not the caller's objects."""
+    return None if summary is None else json.loads(json.dumps(dict(summary)))
 
 
 class InMemoryReportStorage(ReportStorage):

@@ -32,7 +32,7 @@ from domain.ingestion import (
     StatusBatch,
 )
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.report import Report
+from domain.report import Report, RunKind
 
 if TYPE_CHECKING:
     # Only for annotations: domain.ingest_runs imports this module.
@@ -256,9 +256,27 @@ class ReportStorage(ABC):
     def save(self, report_id: str, content: bytes) -> str:
         """Store the CSV atomically; return its location (opaque to callers)."""
 
+    def save_pieces(self, report_id: str, pieces: Iterable[bytes]) -> str:
+        """Store the concatenation of ``pieces`` atomically, as ``save`` does; return its location.
+
+        An adapter that can writes each piece as it comes, so a file larger
+        than memory is never held whole. An error raised by ``pieces``
+        propagates and leaves nothing saved (a file saved before stays).
+        """
+        return self.save(report_id, b"".join(pieces))
+
     @abstractmethod
     def load(self, location: str) -> bytes:
         """The bytes saved at ``location``; ``ReportStorageError`` if gone."""
+
+    def load_pieces(self, location: str) -> Iterator[bytes]:
+        """The bytes saved at ``location``, in pieces to pass on as they come.
+
+        ``ReportStorageError`` at once (not on the first piece) if they are
+        gone. An adapter that can reads a piece at a time, so a file larger
+        than memory is never held whole.
+        """
+        return iter([self.load(location)])
 
     @abstractmethod
     def delete(self, location: str) -> None:
@@ -273,7 +291,9 @@ class ReportRegistry(ABC):
 
     Every method but ``add`` raises ``ReportNotFound`` for an unknown id. A
     report leaves ``Running`` once: ``mark_complete`` and ``mark_failed`` change
-    only a running report and say whether they did.
+    only a running report and say whether they did. Runs of every kind
+    (reports, trends) share it: a run keeps the ``kind`` and ``days`` it was
+    added with.
     """
 
     @abstractmethod
@@ -292,15 +312,29 @@ class ReportRegistry(ABC):
         """
 
     @abstractmethod
-    def save_part(self, report_id: str, index: int, lines: str, at: datetime) -> int:
-        """Keep part ``index`` (saving it again replaces it); return how many parts are saved."""
+    def save_part(
+        self, report_id: str, index: int, lines: str, at: datetime, summary: Mapping[str, Any] | None = None
+    ) -> int:
+        """Keep part ``index`` with its ``summary`` (JSON values; saving it again replaces both);
+        return how many parts are saved."""
 
     @abstractmethod
     def parts(self, report_id: str) -> list[str]:
         """The saved parts, in index order."""
 
     @abstractmethod
-    def mark_complete(self, report_id: str, report_path: str, finished_at: datetime) -> bool: ...
+    def part(self, report_id: str, index: int) -> str | None:
+        """The lines of part ``index``; None when it is not saved (or completion dropped it)."""
+
+    @abstractmethod
+    def part_summaries(self, report_id: str) -> list[Mapping[str, Any] | None]:
+        """The summaries of the saved parts, in index order (None for a part saved without one)."""
+
+    @abstractmethod
+    def mark_complete(
+        self, report_id: str, report_path: str, finished_at: datetime, summary: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Complete a running report, recording its file's location and ``summary``; drop its parts."""
 
     @abstractmethod
     def mark_failed(self, report_id: str, error: str, finished_at: datetime) -> bool: ...
@@ -321,8 +355,8 @@ class ReportRegistry(ABC):
         """
 
     @abstractmethod
-    def recent(self, limit: int) -> list[Report]:
-        """The ``limit`` most recently created reports, newest first (ties: greater id first).
+    def recent(self, limit: int, kind: RunKind | None = None) -> list[Report]:
+        """The ``limit`` most recently created runs (of ``kind``, or any), newest first (ties: greater id first).
 
         A ``limit`` below 1 gives none.
         """

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import attrs
 import numpy as np
@@ -109,6 +111,13 @@ class ReportStatus(enum.Enum):
     FAILED = "Failed"
 
 
+class RunKind(enum.Enum):
+    """What a run computes: the report, or the daily trend over ``days`` days."""
+
+    REPORT = "report"
+    TREND = "trend"
+
+
 @attrs.frozen
 class Report:
     """One report run, as the registry keeps it.
@@ -123,6 +132,10 @@ class Report:
     ``snapshot`` is the ingestion version every part reads (None until
     planned), ``now_us`` the report's ``now`` in UTC microseconds (None when
     the snapshot has no poll to take it from: the report is the header alone).
+
+    The same run computes the daily trend when ``kind`` is ``TREND``, over
+    ``days`` days (None for a report); its ``summary`` (the fleet's exact
+    sums, see ``domain.fleet_trend``) is recorded when it completes.
     """
 
     report_id: str
@@ -137,6 +150,9 @@ class Report:
     as_of: datetime | None = None
     snapshot: int | None = None
     now_us: int | None = None
+    kind: RunKind = RunKind.REPORT
+    days: int | None = None
+    summary: Mapping[str, Any] | None = attrs.field(default=None, hash=False)
 
     @property
     def is_planned(self) -> bool:

@@ -10,6 +10,8 @@ and returns includes every part committed before it.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +24,7 @@ from sqlalchemy.sql import Executable
 from adapters.sqlalchemy.database import is_postgres, transaction, utc_for_db, utc_from_db
 from adapters.sqlalchemy.tables import report_parts, reports
 from domain.ports import ReportNotFound, ReportRegistry, RepositoryError
-from domain.report import Report, ReportStatus
+from domain.report import Report, ReportStatus, RunKind
 
 _RUNNING = ReportStatus.RUNNING.value
 
@@ -46,6 +48,9 @@ class SqlAlchemyReportRegistry(ReportRegistry):
             "as_of": None if report.as_of is None else utc_for_db(report.as_of, "a report's as_of"),
             "snapshot": report.snapshot,
             "now_us": report.now_us,
+            "kind": report.kind.value,
+            "days": report.days,
+            "summary": _json_text(report.summary),
         }
         try:
             with transaction(self._engine, write=True) as connection:
@@ -81,7 +86,9 @@ class SqlAlchemyReportRegistry(ReportRegistry):
             raise ReportNotFound(report_id)
         return _report(row)
 
-    def save_part(self, report_id: str, index: int, lines: str, at: datetime) -> int:
+    def save_part(
+        self, report_id: str, index: int, lines: str, at: datetime, summary: Mapping[str, Any] | None = None
+    ) -> int:
         updated_at = utc_for_db(at, "a report time")
         with transaction(self._engine, write=True) as connection:
             # Every writer of this report waits here for the one before it,
@@ -97,7 +104,7 @@ class SqlAlchemyReportRegistry(ReportRegistry):
                 # A late part (its worker was cut off while another did it):
                 # a finished report keeps its file, parts and progress.
                 return int(locked.progress_done)
-            connection.execute(self._upsert_part(report_id, index, lines))
+            connection.execute(self._upsert_part(report_id, index, lines, _json_text(summary)))
             saved = connection.execute(
                 select(func.count()).select_from(report_parts).where(report_parts.c.report_id == report_id)
             ).scalar_one()
@@ -118,7 +125,30 @@ class SqlAlchemyReportRegistry(ReportRegistry):
             ).scalars()
             return list(rows)
 
-    def mark_complete(self, report_id: str, report_path: str, finished_at: datetime) -> bool:
+    def part(self, report_id: str, index: int) -> str | None:
+        with transaction(self._engine, write=False) as connection:
+            lines = connection.execute(
+                select(report_parts.c.lines).where(
+                    report_parts.c.report_id == report_id, report_parts.c.part_index == index
+                )
+            ).scalar_one_or_none()
+            if lines is None:
+                _require(connection, report_id)
+        return None if lines is None else str(lines)
+
+    def part_summaries(self, report_id: str) -> list[Mapping[str, Any] | None]:
+        with transaction(self._engine, write=False) as connection:
+            _require(connection, report_id)
+            rows = connection.execute(
+                select(report_parts.c.summary)
+                .where(report_parts.c.report_id == report_id)
+                .order_by(report_parts.c.part_index)
+            ).scalars()
+            return [_json_value(text) for text in rows]
+
+    def mark_complete(
+        self, report_id: str, report_path: str, finished_at: datetime, summary: Mapping[str, Any] | None = None
+    ) -> bool:
         # The assembled file holds the parts now: they go in the same
         # transaction, so a reader sees them all or the report complete.
         return self._finish(
@@ -127,6 +157,7 @@ class SqlAlchemyReportRegistry(ReportRegistry):
             drop_parts=True,
             status=ReportStatus.COMPLETE.value,
             report_path=report_path,
+            summary=_json_text(summary),
         )
 
     def mark_failed(self, report_id: str, error: str, finished_at: datetime) -> bool:
@@ -155,15 +186,16 @@ class SqlAlchemyReportRegistry(ReportRegistry):
             rows = connection.execute(delete(reports).where(expired).returning(*reports.c)).all()
         return sorted((_report(row) for row in rows), key=lambda report: report.report_id)
 
-    def recent(self, limit: int) -> list[Report]:
+    def recent(self, limit: int, kind: RunKind | None = None) -> list[Report]:
         # LIMIT with a negative count means "no limit" to SQLite: never send one.
         if limit < 1:
             return []
+        query = select(reports)
+        if kind is not None:
+            query = query.where(reports.c.kind == kind.value)
         with transaction(self._engine, write=False) as connection:
             rows = connection.execute(
-                select(reports)
-                .order_by(reports.c.created_at.desc(), reports.c.report_id.desc())
-                .limit(limit)
+                query.order_by(reports.c.created_at.desc(), reports.c.report_id.desc()).limit(limit)
             ).all()
         return [_report(row) for row in rows]
 
@@ -185,12 +217,12 @@ class SqlAlchemyReportRegistry(ReportRegistry):
             _require(connection, report_id)
         return False
 
-    def _upsert_part(self, report_id: str, index: int, lines: str) -> Executable:
+    def _upsert_part(self, report_id: str, index: int, lines: str, summary: str | None) -> Executable:
         build = postgres_insert if self._postgres else sqlite_insert
-        statement = build(report_parts).values(report_id=report_id, part_index=index, lines=lines)
+        statement = build(report_parts).values(report_id=report_id, part_index=index, lines=lines, summary=summary)
         return statement.on_conflict_do_update(
             index_elements=[report_parts.c.report_id, report_parts.c.part_index],
-            set_={"lines": statement.excluded.lines},
+            set_={"lines": statement.excluded.lines, "summary": statement.excluded.summary},
         )
 
 
@@ -225,4 +257,19 @@ def _report(row: Row[Any]) -> Report:
         as_of=None if row.as_of is None else utc_from_db(row.as_of),
         snapshot=None if row.snapshot is None else int(row.snapshot),
         now_us=None if row.now_us is None else int(row.now_us),
+        kind=RunKind(row.kind),
+        days=None if row.days is None else int(row.days),
+        summary=_json_value(row.summary),
     )
+
+
+def _json_text(value: Mapping[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(dict(value), separators=(",", ":"))
+
+
+def _json_value(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    value = json.loads(text)
+    assert isinstance(value, dict)
+    return value

@@ -20,6 +20,8 @@ reads them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -34,7 +36,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    event,
+    inspect,
+    text,
 )
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.schema import CreateColumn
 
 metadata = MetaData()
 
@@ -119,6 +127,11 @@ reports = Table(
     Column("as_of", DateTime(timezone=True), nullable=True),
     Column("snapshot", BigInteger, nullable=True),
     Column("now_us", BigInteger, nullable=True),
+    # What the run computes ("report" or "trend"), over how many days (a
+    # trend's), and once complete a trend's summary (JSON, domain.fleet_trend).
+    Column("kind", Text, nullable=False, server_default="report"),
+    Column("days", Integer, nullable=True),
+    Column("summary", Text, nullable=True),
 )
 
 # The computed parts of a report run, each the CSV lines of a range of stores.
@@ -130,6 +143,8 @@ report_parts = Table(
     Column("report_id", Text, ForeignKey("reports.report_id", ondelete="CASCADE"), primary_key=True),
     Column("part_index", Integer, primary_key=True, autoincrement=False),
     Column("lines", Text, nullable=False),
+    # A trend's part also sums its stores (JSON, domain.fleet_trend).
+    Column("summary", Text, nullable=True),
 )
 
 # Finished report files, for API machines that share no folder with the
@@ -140,6 +155,17 @@ report_files = Table(
     Column("report_id", Text, primary_key=True),
     Column("content", LargeBinary, nullable=False),
     Column("saved_at", DateTime(timezone=True), nullable=False),
+)
+
+# A file saved in pieces (ReportStorage.save_pieces) keeps its first piece in
+# report_files.content and the others here, in order: no piece is larger than
+# what the worker holds at once.
+report_file_pieces = Table(
+    "report_file_pieces",
+    metadata,
+    Column("report_id", Text, primary_key=True),
+    Column("piece", Integer, primary_key=True, autoincrement=False),
+    Column("content", LargeBinary, nullable=False),
 )
 
 # Ingestion runs of uploaded files. ``files`` is a JSON list of the uploaded
@@ -215,3 +241,33 @@ workers = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("seen_at", DateTime(timezone=True), nullable=False),
 )
+
+
+# Columns added since these tables were first made; each is nullable or has a
+# server default, so a database made before gets them by ALTER TABLE when the
+# schema is created (``create_all`` makes missing tables only).
+ADDED_COLUMNS = (reports.c.kind, reports.c.days, reports.c.summary, report_parts.c.summary)
+
+
+@event.listens_for(metadata, "after_create")
+def _add_missing_columns(target: MetaData, connection: Connection, **_: Any) -> None:
+    inspector = inspect(connection)
+    postgres = connection.dialect.name == "postgresql"
+    for column in ADDED_COLUMNS:
+        table = column.table
+        assert isinstance(table, Table)
+        present = {found["name"] for found in inspector.get_columns(table.name)}
+        if column.name in present:
+            continue
+        name = connection.dialect.identifier_preparer.format_table(table)
+        definition = CreateColumn(column).compile(dialect=connection.dialect)
+        if postgres:
+            # Another process starting at the same time may add it first.
+            connection.execute(text(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {definition}"))
+            continue
+        try:
+            connection.execute(text(f"ALTER TABLE {name} ADD COLUMN {definition}"))
+        except OperationalError:
+            # SQLite has no IF NOT EXISTS here: another process added it in between, or the error stands.
+            if column.name not in {found["name"] for found in inspect(connection).get_columns(table.name)}:
+                raise

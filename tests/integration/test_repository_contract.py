@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from domain.ports import (
     StoreRange,
     TimezoneRepository,
 )
-from domain.report import Report, ReportStatus
+from domain.report import Report, ReportStatus, RunKind
 
 try:
     from adapters import memory
@@ -943,8 +943,10 @@ def test_finishing_one_report_leaves_the_others_running(ports: Ports) -> None:
         lambda registry: registry.parts("missing"),
         lambda registry: registry.mark_complete("missing", "x.csv", FINISHED),
         lambda registry: registry.mark_failed("missing", "boom", FINISHED),
+        lambda registry: registry.part("missing", 0),
+        lambda registry: registry.part_summaries("missing"),
     ],
-    ids=["get", "plan", "save_part", "parts", "mark_complete", "mark_failed"],
+    ids=["get", "plan", "save_part", "parts", "mark_complete", "mark_failed", "part", "part_summaries"],
 )
 def test_an_unknown_report_is_not_found(ports: Ports, action: Callable[[ReportRegistry], object]) -> None:
     ports.registry.add(running("known"))
@@ -1375,6 +1377,136 @@ def test_recent_lists_the_newest_reports_first_whatever_their_state(ports: Ports
 
 def test_recent_on_an_empty_registry_is_empty(ports: Ports) -> None:
     assert ports.registry.recent(5) == []
+
+
+# -- runs of every kind: a trend has its days, its parts' summaries and its own -------
+
+# JSON values as a trend's part sums its stores (domain.fleet_trend): big integers, ids, nested lists.
+PART_SUMMARY: dict[str, Any] = {
+    "days": 2,
+    "business": [86_400_000_000 * 14_000, 0],
+    "uptime": [1, 0],
+    "below_90": [3, 0],
+    "below_50": [1, 0],
+    "slipping": [{"store_id": 'a,"b" é', "business": [7, 7], "uptime": [1, 6]}],
+}
+
+
+def trend(report_id: str, days: int = 28, at: datetime = CREATED) -> Report:
+    return Report(report_id, ReportStatus.RUNNING, at, at, kind=RunKind.TREND, days=days)
+
+
+def test_a_run_keeps_its_kind_and_days_and_a_report_is_a_report(ports: Ports) -> None:
+    ports.registry.add(trend("t", days=90))
+    ports.registry.add(running("r"))
+
+    assert ports.registry.get("t") == trend("t", days=90)
+    assert (ports.registry.get("t").kind, ports.registry.get("t").days) == (RunKind.TREND, 90)
+    assert (ports.registry.get("r").kind, ports.registry.get("r").days) == (RunKind.REPORT, None)
+    assert ports.registry.get("t").summary is None
+
+
+def test_parts_keep_their_summaries_and_completion_records_the_runs(ports: Ports) -> None:
+    registry = ports.registry
+    registry.add(trend("t", days=2))
+    registry.plan("t", 3, PLANNED, snapshot=1, now_us=NOW_US)
+    registry.save_part("t", 2, "c,1\n", SAVED, {**PART_SUMMARY, "below_50": [2, 0]})
+    registry.save_part("t", 0, "a,1\n", SAVED, PART_SUMMARY)
+    registry.save_part("t", 1, "b,1\n", SAVED)
+    # Saved again, a part's summary is replaced with its lines.
+    assert registry.save_part("t", 0, "a,2\n", SAVED, {**PART_SUMMARY, "uptime": [2, 0]}) == 3
+
+    assert registry.part_summaries("t") == [
+        {**PART_SUMMARY, "uptime": [2, 0]},
+        None,
+        {**PART_SUMMARY, "below_50": [2, 0]},
+    ]
+    assert [registry.part("t", index) for index in range(4)] == ["a,2\n", "b,1\n", "c,1\n", None]
+
+    whole = {**PART_SUMMARY, "slipping": []}
+    assert registry.mark_complete("t", "t.csv", FINISHED, whole)
+
+    done = registry.get("t")
+    assert (done.status, done.report_path, done.summary) == (ReportStatus.COMPLETE, "t.csv", whole)
+    assert registry.part("t", 0) is None and registry.part_summaries("t") == []
+    assert [report.summary for report in registry.recent(5, RunKind.TREND)] == [whole]
+
+
+def test_a_report_completes_without_a_summary(ports: Ports) -> None:
+    ports.registry.add(running("r"))
+    ports.registry.plan("r", 1, PLANNED, snapshot=1, now_us=NOW_US)
+    ports.registry.save_part("r", 0, "a,1\n", SAVED)
+
+    assert ports.registry.part_summaries("r") == [None]
+    assert ports.registry.mark_complete("r", "r.csv", FINISHED)
+    assert ports.registry.get("r").summary is None
+
+
+def test_recent_lists_the_runs_of_the_kind_asked_for(ports: Ports) -> None:
+    registry = ports.registry
+    registry.add(trend("t-old", at=CREATED - timedelta(days=1)))
+    registry.add(created_at("r-new", CREATED + timedelta(seconds=1)))
+    registry.add(trend("t-new", days=7, at=CREATED + timedelta(seconds=2)))
+    registry.add(created_at("r-old", CREATED - timedelta(days=2)))
+
+    assert [r.report_id for r in registry.recent(10, RunKind.TREND)] == ["t-new", "t-old"]
+    assert [r.report_id for r in registry.recent(10, RunKind.REPORT)] == ["r-new", "r-old"]
+    assert [r.report_id for r in registry.recent(10)] == ["t-new", "r-new", "t-old", "r-old"]
+    assert [r.report_id for r in registry.recent(1, RunKind.REPORT)] == ["r-new"]
+    assert registry.recent(10, RunKind.TREND)[0] == trend("t-new", days=7, at=CREATED + timedelta(seconds=2))
+
+
+def test_a_file_saved_in_pieces_comes_back_whole(storage: ReportStorage, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rows of a few hundred bytes in the database: the pieces span several of them.
+    monkeypatch.setattr("adapters.sqlalchemy.report_storage.PIECE_BYTES", 300)
+    pieces = [bytes([i]) * (100 + 37 * i) for i in range(12)]
+
+    location = storage.save_pieces("r1", iter(pieces))
+    assert storage.load(location) == b"".join(pieces)
+    assert storage.load(storage.save_pieces("r2", iter([]))) == b""
+
+    # Saved again with less, nothing of the longer file is left.
+    assert storage.save_pieces("r1", iter([b"header\n", b"a,1\n"])) == location
+    assert storage.load(location) == b"header\na,1\n"
+    storage.delete(location)
+    with pytest.raises(ReportStorageError):
+        storage.load(location)
+
+
+def test_a_file_read_in_pieces_is_the_file_and_a_missing_one_an_error_at_once(
+    storage: ReportStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("adapters.report_storage.READ_BLOCK_BYTES", 1000)
+    content = bytes(range(256)) * 40
+    location = storage.save("r1", content)
+
+    assert b"".join(storage.load_pieces(location)) == content
+    missing = location.replace("r1", "r2")
+    # Before any piece is asked for: an answer can still say so.
+    with pytest.raises(ReportStorageError):
+        storage.load_pieces(missing)
+    with pytest.raises(ReportStorageError):
+        storage.load_pieces("../" + location)
+
+
+def test_a_save_whose_pieces_fail_leaves_the_file_saved_before(storage: ReportStorage) -> None:
+    location = storage.save("r1", REPORT_BYTES)
+
+    class Stop(Exception):
+        pass
+
+    def failing() -> Iterator[bytes]:
+        yield b"store_id\n" * 1000
+        raise Stop()
+
+    with pytest.raises(Stop):
+        storage.save_pieces("r1", failing())
+    with pytest.raises(Stop):
+        storage.save_pieces("r-new", failing())
+
+    assert storage.load(location) == REPORT_BYTES
+    with pytest.raises(ReportStorageError):
+        storage.load(location.replace("r1", "r-new"))
 
 
 # -- units of work and worker heartbeats (domain/work.py) ------------------------------

@@ -35,7 +35,7 @@ from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, to_
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.interval import Interval
 from domain.ports import ReportInputs, RepositoryError, StoreRange
-from domain.report import REPORT_HEADER, Report, ReportStatus
+from domain.report import REPORT_HEADER, Report, ReportStatus, RunKind
 from domain.services import RepositoryInputSource, ReportService, StoreNotFound
 from domain.uptime import UptimeCalculator
 from entrypoints.container import Container, build_container
@@ -57,7 +57,7 @@ FIGURE_NAMES = REPORT_HEADER.split(",")[1:]
 class UnreachableRegistry(InMemoryReportRegistry):
     REASON = "database error: connection refused"
 
-    def recent(self, limit: int) -> list[Report]:
+    def recent(self, limit: int, kind: RunKind | None = None) -> list[Report]:
         raise RepositoryError(self.REASON)
 
 
