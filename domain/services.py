@@ -14,10 +14,10 @@ enters it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -42,6 +42,7 @@ from domain.ports import (
     InputReader,
     ReadPositions,
     QueueUnavailable,
+    ReportNotFound,
     ReportInputs,
     ReportInputSource,
     ReportQueue,
@@ -55,8 +56,9 @@ from domain.calendar import local_days_touching
 from domain.clock import to_micros
 from domain.interval import Interval
 from domain.localtime import ZoneClock, date_of
-from domain.report import REPORT_HEADER, Report, ReportRows, ReportStatus, render_lines
+from domain.report import REPORT_HEADER, Report, ReportRows, ReportStatus, RunKind, render_lines
 from domain.uptime import ReportWindows, UptimeCalculator, earliest_poll_needed, measure
+from domain.fleet_trend import FleetTrend, TrendSummary, combine, fleet_trend, summarize_part
 from domain.trend import TREND_HEADER, TrendSeries, check_days, daily_series, earliest_trend_poll, render_trend_lines
 from domain.work import COMPUTE_PART_TASK, PLAN_REPORT_TASK, WorkTracker, unit_for
 
@@ -542,8 +544,12 @@ class ReportNotReady(UptimeError):
     """The report's CSV was asked for before it completed."""
 
     def __init__(self, report: Report) -> None:
-        super().__init__(f"report {report.report_id} is {report.status.value}, not Complete")
+        super().__init__(f"{report.kind.value} {report.report_id} is {report.status.value}, not Complete")
         self.report = report
+
+
+class _PartGone(Exception):
+    """A part went while the file was being assembled: another delivery completed the run first."""
 
 
 @attrs.frozen
@@ -571,7 +577,14 @@ class ReportRunService:
 
     The parts can be computed in any order, by any number of workers, and
     again after a crash: saving a part twice changes nothing, and whoever
-    saves the last part assembles the file.
+    saves the last part assembles the file, a part at a time.
+
+    The daily trend of the fleet (``trigger_trend``) is a run of the same
+    machinery, of kind ``TREND``: the same plan (one snapshot, one ``now``,
+    the same parts), the same units of work and watchdog; a part computes
+    trend lines instead of report lines and sums its stores
+    (``domain.fleet_trend``); assembly writes the trend's header and records
+    the summary of all parts beside the file.
 
     With ``work``, every unit (the planning, each part) is recorded in its
     ledger before its message is published, and the ledger's watchdog
@@ -609,16 +622,27 @@ class ReportRunService:
         meets an unknown id; if the queue refuses, the report is failed with
         the reason and ``QueueUnavailable`` propagates.
         """
+        return self._start(RunKind.REPORT, as_of, None)
+
+    def trigger_trend(self, days: int, as_of: datetime | None = None) -> Report:
+        """Record a new running trend over ``days`` days (as of ``as_of``), then queue its work, as ``trigger`` does."""
+        return self._start(RunKind.TREND, as_of, check_days(days))
+
+    def _start(self, kind: RunKind, as_of: datetime | None, days: int | None) -> Report:
         at = self._clock()
-        report = Report(self._new_id(), ReportStatus.RUNNING, created_at=at, updated_at=at, as_of=as_of)
+        report = Report(
+            self._new_id(), ReportStatus.RUNNING, created_at=at, updated_at=at, as_of=as_of, kind=kind, days=days
+        )
         self._registry.add(report)
+        # A report's planning message keeps its one argument; a trend's names its kind, for its label.
+        args: list[Any] = [report.report_id] if kind is RunKind.REPORT else [report.report_id, kind.value]
         try:
             if self._work is not None:
-                self._work.submit([unit_for(self._work, report.report_id, PLAN_REPORT_TASK, [report.report_id])])
+                self._work.submit([unit_for(self._work, report.report_id, PLAN_REPORT_TASK, args)])
             else:
                 self._queue.submit(report.report_id)
         except QueueUnavailable as error:
-            self.fail(report.report_id, f"the report could not be queued: {error}")
+            self.fail(report.report_id, f"the {kind.value} could not be queued: {error}")
             raise
         return report
 
@@ -672,14 +696,26 @@ class ReportRunService:
         return split_stores(self._reports.store_ids(snapshot), self._chunk_size)
 
     def run_chunk(self, report_id: str, index: int, chunk: StoreRange) -> bool:
-        """Compute and save one part, at the snapshot and ``now`` of the plan; True when it completed the report."""
+        """Compute and save one part, at the snapshot and ``now`` of the plan; True when it completed the run.
+
+        A report's part is its lines; a trend's part its lines and the sums
+        of its stores (``summarize_part``), from the same exact figures.
+        """
         report = self._registry.get(report_id)
         if not report.is_running:
             return False
         if report.snapshot is None or report.now_us is None:
-            raise UptimeError(f"report {report_id} has no plan with stores: its part {index} cannot be computed")
-        lines = render_lines(self._reports.compute(report.now_us, chunk, report.snapshot))
-        saved = self._registry.save_part(report_id, index, lines, self._clock())
+            raise UptimeError(
+                f"{report.kind.value} {report_id} has no plan with stores: its part {index} cannot be computed"
+            )
+        summary: Mapping[str, Any] | None = None
+        if report.kind is RunKind.TREND:
+            series = self._reports.trend(report.now_us, _days_of(report), chunk, report.snapshot)
+            lines = render_trend_lines(series)
+            summary = summarize_part(series).to_json()
+        else:
+            lines = render_lines(self._reports.compute(report.now_us, chunk, report.snapshot))
+        saved = self._registry.save_part(report_id, index, lines, self._clock(), summary)
         if saved < report.progress_total:
             return False
         return self._assemble(report_id)
@@ -693,9 +729,18 @@ class ReportRunService:
     def is_running(self, report_id: str) -> bool:
         return self._registry.get(report_id).is_running
 
-    def status(self, report_id: str) -> Report:
-        """The report's state; a run with no progress for too long is failed here, saying why."""
+    def kind_of(self, report_id: str) -> RunKind:
+        return self._registry.get(report_id).kind
+
+    def status(self, report_id: str, kind: RunKind | None = None) -> Report:
+        """The run's state; a run with no progress for too long is failed here, saying why.
+
+        With ``kind``, a run of another kind is ``ReportNotFound``: a report's
+        id names no trend, and a trend's no report.
+        """
         report = self._registry.get(report_id)
+        if kind is not None and report.kind is not kind:
+            raise ReportNotFound(report_id)
         cause = None if self._work is None else (lambda: self._stall_cause(report_id))
         reason = (
             stall_reason(self._stall_timeout, report.updated_at, self._clock(), cause) if report.is_running else None
@@ -705,18 +750,32 @@ class ReportRunService:
             report = self._registry.get(report_id)
         return report
 
-    def recent(self, limit: int) -> list[Report]:
-        """The ``limit`` newest reports, newest first, each as ``status`` would give it."""
+    def recent(self, limit: int, kind: RunKind = RunKind.REPORT) -> list[Report]:
+        """The ``limit`` newest runs of ``kind``, newest first, each as ``status`` would give it."""
         # A run whose work was lost shows as failed here too, not as running forever.
-        reports = self._registry.recent(limit)
+        reports = self._registry.recent(limit, kind)
         return [self.status(report.report_id) if report.is_running else report for report in reports]
 
-    def content(self, report_id: str) -> bytes:
-        """The CSV of a complete report."""
-        report = self.status(report_id)
+    def content(self, report_id: str, kind: RunKind | None = None) -> bytes:
+        """The CSV of a complete run (of ``kind``, when given)."""
+        report = self.status(report_id, kind)
         if report.status is not ReportStatus.COMPLETE or report.report_path is None:
             raise ReportNotReady(report)
         return self._storage.load(report.report_path)
+
+    def content_pieces(self, report_id: str, kind: RunKind | None = None) -> Iterator[bytes]:
+        """The CSV of a complete run in pieces, as ``content`` (a trend's file may be larger than memory)."""
+        report = self.status(report_id, kind)
+        if report.status is not ReportStatus.COMPLETE or report.report_path is None:
+            raise ReportNotReady(report)
+        return self._storage.load_pieces(report.report_path)
+
+    def fleet_trend(self, trend_id: str) -> FleetTrend:
+        """The figures of a complete trend, from the summary recorded with it: no part is read again."""
+        report = self.status(trend_id, RunKind.TREND)
+        if report.status is not ReportStatus.COMPLETE or report.summary is None:
+            raise ReportNotReady(report)
+        return fleet_trend(report.now_us, TrendSummary.from_json(report.summary))
 
     def purge(self, older_than: timedelta) -> int:
         """Delete the reports that finished more than ``older_than`` ago; return how many.
@@ -756,14 +815,44 @@ class ReportRunService:
             pass
 
     def _assemble(self, report_id: str) -> bool:
-        parts = self._registry.parts(report_id)
-        if len(parts) < self._registry.get(report_id).progress_total:
+        """Join the parts in order under the kind's header, a part at a time, and complete the run.
+
+        Memory holds one part (and a trend's summary, a few figures per day
+        and at most ``SLIPPING_STORES`` stores), whatever the size of the fleet.
+        """
+        report = self._registry.get(report_id)
+        total = report.progress_total
+        summary: Mapping[str, Any] | None = None
+        header = REPORT_HEADER
+        if report.kind is RunKind.TREND:
+            header = TREND_HEADER
+            summaries = self._registry.part_summaries(report_id)
+            if len(summaries) < total or any(part is None for part in summaries):
+                return False  # completed already (see below)
+            days = _days_of(report)
+            summary = combine(days, (TrendSummary.from_json(part) for part in summaries if part is not None)).to_json()
+
+        def pieces() -> Iterator[bytes]:
+            yield (header + "\n").encode("utf-8")
+            for index in range(total):
+                lines = self._registry.part(report_id, index)
+                if lines is None:
+                    raise _PartGone()
+                yield lines.encode("utf-8")
+
+        try:
+            location = self._storage.save_pieces(report_id, pieces())
+        except _PartGone:
             # A redelivered last part came second: the first one already
             # assembled the file, and completion dropped the parts.
             return False
-        content = REPORT_HEADER + "\n" + "".join(parts)
-        location = self._storage.save(report_id, content.encode("utf-8"))
-        completed = self._registry.mark_complete(report_id, location, self._clock())
+        completed = self._registry.mark_complete(report_id, location, self._clock(), summary)
         if completed:
             self._forget_work(report_id)
         return completed
+
+
+def _days_of(report: Report) -> int:
+    if report.days is None:
+        raise UptimeError(f"trend {report.report_id} has no number of days")
+    return report.days

@@ -352,7 +352,8 @@ def unit_id_for(task: str, args: Sequence[Any]) -> str | None:
 def label_for(task: str, args: Sequence[Any]) -> str:
     """The unit a message names, in words."""
     if task == PLAN_REPORT_TASK:
-        return "planning the report"
+        # A trend's planning message names its kind after its id (a report's has its id alone).
+        return f"planning the {args[1] if len(args) >= 2 else 'report'}"
     if task == COMPUTE_PART_TASK and len(args) >= 4:
         return f"part {args[1]} (stores {quoted(str(args[2]), 40)} to {quoted(str(args[3]), 40)})"
     if task == INGEST_UPLOAD_TASK:

@@ -42,8 +42,8 @@ from kombu.exceptions import KombuError, OperationalError
 from adapters.celery.queue import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_WATCHED_FOLDER_TASK, PLAN_REPORT_TASK
 from domain.errors import UptimeError
 from domain.ingest_runs import IngestRunService
-from domain.ports import QueueUnavailable, RepositoryError, StoreRange
-from domain.report import ReportStatus
+from domain.ports import QueueUnavailable, ReportNotFound, RepositoryError, StoreRange
+from domain.report import ReportStatus, RunKind
 from domain.services import ReportRunService
 from domain.work import (
     WATCHED_FOLDER_RUN,
@@ -284,14 +284,24 @@ class UnitTask(Task[Any, Any]):
 def fail_run(unit: WorkUnit, reason: str) -> None:
     """Fail the run a unit belongs to, with ``reason``."""
     if unit.task in (PLAN_REPORT_TASK, COMPUTE_PART_TASK):
-        if process_container().report_run_service().fail(unit.run_id, reason):
+        runs = process_container().report_run_service()
+        kind = _kind_of(runs, unit.run_id)
+        if runs.fail(unit.run_id, reason) and kind is RunKind.REPORT:
             metrics.REPORTS_FAILED.inc()
-        logger.error("report %s failed: %s", unit.run_id, reason)
+        logger.error("%s %s failed: %s", kind.value, unit.run_id, reason)
     elif unit.task == INGEST_UPLOAD_TASK:
         process_container().ingest_run_service().fail(unit.run_id, reason)
         logger.error("ingestion %s failed: %s", unit.run_id, reason)
     else:
         logger.error("%s failed: %s", unit.unit_id, reason)
+
+
+def _kind_of(runs: ReportRunService, run_id: str) -> RunKind:
+    """The kind of a run (a report when it cannot be told: its record is gone)."""
+    try:
+        return runs.kind_of(run_id)
+    except ReportNotFound:
+        return RunKind.REPORT
 
 
 # Report and ingestion tasks are unit tasks.
@@ -300,16 +310,16 @@ IngestTask = UnitTask
 
 
 @shared_task(bind=True, base=UnitTask, name=PLAN_REPORT_TASK)
-def plan_report(self: UnitTask, report_id: str) -> int:
-    """Split the report into parts and queue one unit per part."""
-    with self.unit([report_id]) as unit:
+def plan_report(self: UnitTask, report_id: str, kind: str = RunKind.REPORT.value) -> int:
+    """Split the run (a report, or a trend: ``kind`` only names it) into parts and queue one unit per part."""
+    with self.unit([report_id] if kind == RunKind.REPORT.value else [report_id, kind]) as unit:
         if unit is None:
             return 0
-        if unit.attempts == 1 and self.request.retries == 0:
+        if unit.attempts == 1 and self.request.retries == 0 and kind == RunKind.REPORT.value:
             created = self.runs.status(report_id).created_at
             metrics.REPORT_QUEUE_WAIT.observe(metrics.seconds_since(created, utc_now()))
         plan = self.runs.plan(report_id)
-        logger.info("report planned: %d parts", len(plan.chunks))
+        logger.info("%s planned: %d parts", kind, len(plan.chunks))
         if not plan.chunks:
             # No store: the plan itself completed the report.
             _count_completed(self.runs, report_id)
@@ -341,9 +351,11 @@ def _count_completed(runs: ReportRunService, report_id: str) -> None:
     report = runs.status(report_id)
     if report.status is not ReportStatus.COMPLETE:
         return
-    metrics.REPORTS_COMPLETED.inc()
-    metrics.REPORT_DURATION.observe(metrics.seconds_since(report.created_at, report.finished_at or utc_now()))
-    logger.info("report complete")
+    # The report figures count reports only.
+    if report.kind is RunKind.REPORT:
+        metrics.REPORTS_COMPLETED.inc()
+        metrics.REPORT_DURATION.observe(metrics.seconds_since(report.created_at, report.finished_at or utc_now()))
+    logger.info("%s complete", report.kind.value)
 
 
 @shared_task(bind=True, base=UnitTask, name=PURGE_REPORTS_TASK)
