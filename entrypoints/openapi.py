@@ -30,6 +30,9 @@ POLLS_PATH = "/polls"
 NDJSON = "application/x-ndjson"
 STORE_PATH = "/stores/{store_id}"
 TREND_PATH = "/stores/{store_id}/trend"
+TRIGGER_TREND_PATH = "/trigger_trend"
+GET_TREND_PATH = "/get_trend/{trend_id}"
+TRENDS_PATH = "/trends"
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -344,8 +347,8 @@ def openapi_document() -> dict[str, Any]:
             "title": "Store monitor",
             "version": API_VERSION,
             "description": (
-                "Uptime and downtime of stores during their business hours. A report is "
-                "triggered, then polled until its CSV is ready."
+                "Uptime and downtime of stores during their business hours. A report (or the "
+                "fleet's daily trend) is triggered, then polled until it is ready."
             ),
         },
         "security": [{BEARER_SCHEME: []}],
@@ -555,6 +558,7 @@ _WEB_SCHEMAS: dict[str, Any] = {
     },
     "ReportList": {
         "type": "object",
+        "description": "Reports only: fleet trends are listed by GET /trends.",
         "properties": {"reports": {"type": "array", "items": _ref("ReportSummary")}},
         "required": ["reports"],
         "additionalProperties": False,
@@ -704,6 +708,184 @@ _TREND_SCHEMAS: dict[str, Any] = {
         ],
         "additionalProperties": False,
     },
+    "TriggerTrendRequest": {
+        "type": "object",
+        "description": "Optional: no body, an empty one or {} is a trend over 28 days at the data's latest poll.",
+        "properties": {
+            "days": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 90,
+                "default": 28,
+                "description": "How many 24-hour days back from now.",
+            },
+            "as_of": {
+                "type": "string",
+                "format": "date-time",
+                "description": (
+                    "An ISO 8601 instant with its UTC offset. The trend's now is the latest poll at or before "
+                    "it, and later polls are left out. A time without an offset is refused (400)."
+                ),
+            },
+        },
+        "additionalProperties": False,
+    },
+    "TriggerTrendResponse": {
+        "type": "object",
+        "properties": {"trend_id": {"type": "string", "format": "uuid"}},
+        "required": ["trend_id"],
+        "additionalProperties": False,
+    },
+    "FleetDay": {
+        "type": "object",
+        "description": (
+            "One 24-hour window back from now, summed over the stores from their exact figures: day k is "
+            "[now - k * 24 h, now - (k - 1) * 24 h)."
+        ),
+        "properties": {
+            "day": {"type": "integer", "minimum": 1, "maximum": 90, "description": "1 is the day ending at now."},
+            "window_start_utc": _INSTANT,
+            "window_end_utc": _INSTANT,
+            "business_hours": {
+                "type": "number",
+                "minimum": 0,
+                "description": "The stores' business time inside the window, summed, in hours (4 decimals).",
+            },
+            "uptime_hours": {
+                "type": "number",
+                "minimum": 0,
+                "description": "The stores' business time inside the window while active, summed, in hours (4 decimals).",
+            },
+            "uptime_percent": {
+                "type": ["number", "null"],
+                "minimum": 0,
+                "maximum": 100,
+                "description": "100 * uptime / business time (2 decimals); null when the fleet had no business time.",
+            },
+            "stores_below_90": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Stores with business time that day whose uptime was below 90 % of it.",
+            },
+            "stores_below_50": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Of those, the stores whose uptime was below 50 % of it.",
+            },
+        },
+        "required": [
+            "day",
+            "window_start_utc",
+            "window_end_utc",
+            "business_hours",
+            "uptime_hours",
+            "uptime_percent",
+            "stores_below_90",
+            "stores_below_50",
+        ],
+        "additionalProperties": False,
+    },
+    "FleetWeek": {
+        "type": "object",
+        "description": "A full week of the trend: week 1 is days 1 to 7, week 2 days 8 to 14...",
+        "properties": {
+            "week": {"type": "integer", "minimum": 1, "maximum": 12},
+            "window_start_utc": _INSTANT,
+            "window_end_utc": _INSTANT,
+        },
+        "required": ["week", "window_start_utc", "window_end_utc"],
+        "additionalProperties": False,
+    },
+    "SlippingStore": {
+        "type": "object",
+        "description": "A store whose uptime dropped from week 2 (the week before) to week 1 (the last week).",
+        "properties": {
+            "store_id": {"type": "string"},
+            "weekly_uptime_percent": {
+                "type": "array",
+                "description": (
+                    "Its uptime in % of its business time in each full week, week 1 first (2 decimals); null "
+                    "for a week without business time."
+                ),
+                "items": {"type": ["number", "null"], "minimum": 0, "maximum": 100},
+            },
+            "change": {
+                "type": "number",
+                "maximum": 0,
+                "description": "Week 1's uptime % minus week 2's, in points (2 decimals), from the exact figures.",
+            },
+        },
+        "required": ["store_id", "weekly_uptime_percent", "change"],
+        "additionalProperties": False,
+    },
+    "CompleteTrend": {
+        "type": "object",
+        "description": (
+            "A complete fleet trend, as JSON (Accept: application/json). now is null, and there are no days, "
+            "weeks nor stores, when no poll was stored (at or before as_of)."
+        ),
+        "properties": {
+            "status": {"const": "Complete"},
+            "trend_id": {"type": "string", "format": "uuid"},
+            "now": {
+                **_INSTANT,
+                "type": ["string", "null"],
+                "description": "The latest poll of any store (at or before as_of); UTC, ISO 8601 with microseconds and 'Z'.",
+            },
+            "days": {"type": "integer", "minimum": 1, "maximum": 90},
+            "fleet": {"type": "array", "description": "One entry per day, day 1 first.", "items": _ref("FleetDay")},
+            "weeks": {
+                "type": "array",
+                "description": "The full weeks, week 1 first; none under 7 days.",
+                "items": _ref("FleetWeek"),
+            },
+            "slipping": {
+                "type": "array",
+                "description": (
+                    "The stores whose weekly uptime % dropped most from week 2 to week 1 (change < 0; none under "
+                    "14 days), at most 20, the largest drop first, ties by store id."
+                ),
+                "maxItems": 20,
+                "items": _ref("SlippingStore"),
+            },
+        },
+        "required": ["status", "trend_id", "now", "days", "fleet", "weeks", "slipping"],
+        "additionalProperties": False,
+    },
+    "TrendRunSummary": {
+        "type": "object",
+        "properties": {
+            "trend_id": {"type": "string", "format": "uuid"},
+            "status": {"enum": ["Running", "Complete", "Failed"]},
+            "progress": {
+                "type": "object",
+                "description": "Parts saved so far and parts planned (0 until the run is planned).",
+                "properties": {
+                    "done": {"type": "integer", "minimum": 0},
+                    "total": {"type": "integer", "minimum": 0},
+                },
+                "required": ["done", "total"],
+                "additionalProperties": False,
+            },
+            "created_at": _INSTANT,
+            "finished_at": {**_INSTANT, "type": ["string", "null"], "description": "null while running."},
+            "error": {"type": ["string", "null"], "description": "Why a failed trend failed; else null."},
+            "as_of": {
+                **_INSTANT,
+                "type": ["string", "null"],
+                "description": "The instant the trend is as of; null for a trend at the latest poll.",
+            },
+            "days": {"type": "integer", "minimum": 1, "maximum": 90},
+        },
+        "required": ["trend_id", "status", "progress", "created_at", "finished_at", "error", "as_of", "days"],
+        "additionalProperties": False,
+    },
+    "TrendList": {
+        "type": "object",
+        "properties": {"trends": {"type": "array", "items": _ref("TrendRunSummary")}},
+        "required": ["trends"],
+        "additionalProperties": False,
+    },
     "StoreTrend": {
         "type": "object",
         "description": (
@@ -730,8 +912,9 @@ _TREND_SCHEMAS: dict[str, Any] = {
 
 
 def _trend_paths() -> dict[str, Any]:
-    """``GET /stores/{store_id}/trend``."""
+    """``GET /stores/{store_id}/trend``, and the fleet's trend as a run: trigger, poll, list."""
     return {
+        **_fleet_trend_paths(),
         TREND_PATH: {
             "get": {
                 "operationId": "storeTrend",
@@ -782,3 +965,109 @@ def _trend_paths() -> dict[str, Any]:
             }
         }
     }
+
+
+def _fleet_trend_paths() -> dict[str, Any]:
+    """``POST /trigger_trend``, ``GET /get_trend/{trend_id}`` and ``GET /trends``."""
+    return {
+        TRIGGER_TREND_PATH: {
+            "post": {
+                "operationId": "triggerTrend",
+                "summary": "Start computing the fleet's daily trend",
+                "description": (
+                    "Records a running trend, then queues its work, computed on the workers in parts of "
+                    "REPORT_CHUNK_SIZE stores as a report is, from one snapshot of the data. Poll "
+                    "GET /get_trend/{trend_id} until it is Complete or Failed."
+                ),
+                "requestBody": {
+                    "required": False,
+                    "description": "Optional: how many days, and the instant the trend is as of.",
+                    "content": {JSON: {"schema": _ref("TriggerTrendRequest")}},
+                },
+                "responses": {
+                    "200": _json("The trend was recorded and its work queued.", _ref("TriggerTrendResponse")),
+                    "400": _error(
+                        "The body is not a JSON object, has a field other than days and as_of, days is not a "
+                        "whole number from 1 to 90, or as_of is not an ISO 8601 instant with its offset; the "
+                        "error names the field."
+                    ),
+                    "503": _error(
+                        "The database or the work queue does not answer; a trend that could not be queued is "
+                        "recorded as Failed with the reason."
+                    ),
+                },
+            }
+        },
+        GET_TREND_PATH: {
+            "get": {
+                "operationId": "getTrend",
+                "summary": "The state of a fleet trend, or, once complete, its CSV or its JSON summary",
+                "description": (
+                    "Running or Failed: a JSON status, whatever Accept says. Complete: with Accept asking for "
+                    "application/json (over text/csv), the fleet's days, full weeks and the stores slipping "
+                    "most; otherwise the CSV of 'store-monitor trend' (header store_id,day,window_start_utc,"
+                    "window_end_utc,business_hours,uptime_hours,downtime_hours), as an attachment."
+                ),
+                "parameters": [
+                    {
+                        "name": "trend_id",
+                        "in": "path",
+                        "required": True,
+                        "description": "The id returned by POST /trigger_trend, in canonical (lowercase) form.",
+                        "schema": {"type": "string", "format": "uuid"},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Running or Failed: a JSON status. Complete: the CSV, or the JSON summary.",
+                        "headers": {
+                            "Content-Disposition": {
+                                "description": "With the CSV: attachment; filename=trend-<trend_id>.csv",
+                                "schema": {"type": "string"},
+                            }
+                        },
+                        "content": {
+                            JSON: {
+                                "schema": {
+                                    "oneOf": [_ref("RunningReport"), _ref("FailedReport"), _ref("CompleteTrend")]
+                                }
+                            },
+                            CSV: {"schema": {"type": "string"}},
+                        },
+                    },
+                    "400": _error("The trend id is not a canonical UUID."),
+                    "404": _error(
+                        "No trend has this id (a report's id names no trend): it was never triggered, or it "
+                        "finished more than REPORT_RETENTION_DAYS days ago and was deleted."
+                    ),
+                    "500": _error("The trend is complete but its file cannot be read."),
+                    "503": _error("The database does not answer."),
+                },
+            }
+        },
+        TRENDS_PATH: {
+            "get": {
+                "operationId": "recentTrends",
+                "summary": "The most recently triggered fleet trends, newest first",
+                "description": (
+                    "Trends only (GET /reports lists reports only). A running trend whose work was lost is "
+                    "failed here, as when it is polled."
+                ),
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "description": "How many trends at most (default 20).",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                    }
+                ],
+                "responses": {
+                    "200": _json("The trends, newest first.", _ref("TrendList")),
+                    "400": _error("limit is not a whole number from 1 to 100."),
+                    "503": _error("The database does not answer."),
+                },
+            }
+        },
+    }
+

@@ -22,7 +22,7 @@ from domain.errors import UptimeError
 from domain.ports import QueueUnavailable, ReportNotFound, ReportQueue, ReportRegistry
 from domain.clock import from_micros, parse_instant
 from domain.interval import Interval
-from domain.report import REPORT_HEADER, Report, ReportStatus
+from domain.report import REPORT_HEADER, Report, ReportStatus, RunKind
 from domain.services import ReportRunService, ReportService, StoreDetail, StoreNotFound
 from domain.work import WorkTracker
 from entrypoints.container import Container
@@ -73,10 +73,11 @@ def get_report(
     report_id_var.set(checked_id)
     runs = run_service()
     try:
-        report = runs.status(checked_id)
+        # A trend's id names no report (GET /get_trend serves it).
+        report = runs.status(checked_id, RunKind.REPORT)
         if report.status is not ReportStatus.COMPLETE:
             return _no_store(jsonify(report_state(report)))
-        content = runs.content(checked_id)
+        content = runs.content(checked_id, RunKind.REPORT)
     except ReportNotFound:
         raise NotFound(not_found_message(checked_id, retention_days())) from None
     return Response(
@@ -118,7 +119,8 @@ def recent_reports(
     run_service: Callable[[], ReportRunService] = Provider[Container.report_run_service],
 ) -> Response:
     limit = parse_limit(request.args.get("limit"))
-    reports = run_service().recent(limit)
+    # Reports only: trends are listed by GET /trends.
+    reports = run_service().recent(limit, RunKind.REPORT)
     return _no_store(jsonify(reports=[report_summary(report) for report in reports]))
 
 
@@ -202,7 +204,7 @@ def not_found_message(report_id: str, retention_days: int) -> str:
 
 
 def report_state(report: Report) -> dict[str, object]:
-    """The JSON body of a report that is not complete."""
+    """The JSON body of a report (or trend) that is not complete."""
     if report.status is ReportStatus.FAILED:
         return {"status": report.status.value, "error": report.error or "unknown error"}
     state: dict[str, object] = {

@@ -203,6 +203,20 @@ def test_a_triggered_report_conforms_until_its_csv_is_served(api_schema: Any, st
     assert finished.text.startswith("store_id,uptime_last_hour,")
 
 
+def test_a_triggered_trend_conforms_until_its_csv_and_its_json_are_served(api_schema: Any, stack: Stack) -> None:
+    started = _call(api_schema, "/trigger_trend", "POST", body={"days": 14}, media_type="application/json")
+    trend_id = started.json()["trend_id"]
+    finished = _poll(api_schema, stack, "/get_trend/{trend_id}", "trend_id", trend_id)
+    assert finished.status_code == 200
+    assert _content_type(finished).startswith("text/csv"), finished.text[:300]
+    assert finished.text.startswith("store_id,day,window_start_utc,")
+
+    case = api_schema["/get_trend/{trend_id}"]["GET"].Case(path_parameters={"trend_id": trend_id})
+    as_json = case.call_and_validate(headers={**AUTHORIZATION, "Accept": "application/json"}, checks=CHECKS, timeout=20)
+    body = as_json.json()
+    assert (body["status"], body["trend_id"], len(body["fleet"]), len(body["weeks"])) == ("Complete", trend_id, 14, 2)
+
+
 def test_a_real_store_conforms_in_detail(api_schema: Any) -> None:
     # Generated store ids are random text, so they all meet 404: this one has polls in real-2024.
     first_row = (REAL_2024 / STATUS_FILE).read_text(encoding="utf-8-sig").splitlines()[1]

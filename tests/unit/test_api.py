@@ -669,6 +669,9 @@ ROUTES = {
     "/reports": {"get"},
     "/stores/{store_id}": {"get"},
     "/stores/{store_id}/trend": {"get"},
+    "/trigger_trend": {"post"},
+    "/get_trend/{trend_id}": {"get"},
+    "/trends": {"get"},
     "/metrics": {"get"},
     "/polls": {"post"},
 }
@@ -678,8 +681,8 @@ INGEST_PATHS = {"/ingest", "/ingest/{ingest_id}", "/polls"}
 WEB_PATHS = {"/reports", "/stores/{store_id}"}
 # ... and of this in test_metrics.py.
 METRICS_PATHS = {"/metrics"}
-# ... and of this in test_trend_api.py.
-TREND_PATHS = {"/stores/{store_id}/trend"}
+# ... and of this in test_trend_api.py, and of the fleet's trend in test_fleet_trend_api.py.
+TREND_PATHS = {"/stores/{store_id}/trend", "/trigger_trend", "/get_trend/{trend_id}", "/trends"}
 # The endpoints of the web page itself (/ and its files), which the API document leaves out.
 PAGE_ENDPOINTS = {"web.index", "web.static"}
 
@@ -698,7 +701,8 @@ def test_the_document_describes_exactly_the_routes(api: Api) -> None:
     app_routes = {
         rule.rule.replace("<path:report_id>", "{report_id}")
         .replace("<path:ingest_id>", "{ingest_id}")
-        .replace("<path:store_id>", "{store_id}"): (set(rule.methods or ()) - {"HEAD", "OPTIONS"})
+        .replace("<path:store_id>", "{store_id}")
+        .replace("<path:trend_id>", "{trend_id}"): (set(rule.methods or ()) - {"HEAD", "OPTIONS"})
         for rule in api.client.application.url_map.iter_rules()
         if rule.endpoint not in PAGE_ENDPOINTS
     }
@@ -729,6 +733,14 @@ def test_the_document_describes_exactly_the_routes(api: Api) -> None:
         "StoreDetail",
         "TrendDay",
         "StoreTrend",
+        "TriggerTrendRequest",
+        "TriggerTrendResponse",
+        "FleetDay",
+        "FleetWeek",
+        "SlippingStore",
+        "CompleteTrend",
+        "TrendRunSummary",
+        "TrendList",
     }
 
 
