@@ -95,6 +95,13 @@ def make_celery(
         }
     app.conf.update(
         broker_url=broker_url,
+        # Celery reads CELERY_BROKER_URL from the environment before its own
+        # broker_url setting, so the service's Redis transport (and the
+        # embedded broker's) would not apply where the URL comes from there;
+        # connections take the read and write URLs, which the environment
+        # does not override unless it names them too.
+        broker_read_url=broker_url,
+        broker_write_url=broker_url,
         broker_transport_options=transport_options,
         broker_connection_timeout=BROKER_SOCKET_TIMEOUT_S,
         broker_connection_retry_on_startup=True,
