@@ -1,4 +1,4 @@
-"""Engines for SQLite (the default) and PostgreSQL, and the schema.
+"""Engines for SQLite (the default) and PostgreSQL, and the schema (see ``schema.py``).
 
 Nothing here connects at import time; ``create_engine_for`` does not connect
 either: the first query does, and every failure reaches callers as
@@ -19,7 +19,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from adapters.sqlalchemy.tables import metadata
 from domain.errors import clipped
 from domain.ports import RepositoryError
 
@@ -52,11 +51,12 @@ def create_engine_for(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the tables that do not exist yet; safe to call on every start."""
-    try:
-        metadata.create_all(engine)
-    except SQLAlchemyError as error:
-        raise RepositoryError(f"database error: {_describe(error, engine.url)}") from error
+    """The schema at the head revision: made in a database without tables, an
+    older one (a database of an earlier release) upgraded in place
+    (``adapters.sqlalchemy.schema.upgrade_schema``); safe to call on every start."""
+    from adapters.sqlalchemy.schema import upgrade_schema
+
+    upgrade_schema(engine)
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -16,11 +16,13 @@ the version that added it and, once a later ingestion replaced it, the one
 that retired it. Snapshot ``S`` sees the rows with ``added <= S`` and not
 ``retired <= S``. Retired rows are kept, so a report planned earlier still
 reads them.
+
+A change here needs a migration (``adapters/sqlalchemy/migrations/versions``):
+``tests/integration/test_migrations.py`` fails while the head revision and
+these tables differ.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -36,13 +38,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    event,
-    inspect,
-    text,
 )
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.schema import CreateColumn
 
 metadata = MetaData()
 
@@ -241,33 +237,3 @@ workers = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("seen_at", DateTime(timezone=True), nullable=False),
 )
-
-
-# Columns added since these tables were first made; each is nullable or has a
-# server default, so a database made before gets them by ALTER TABLE when the
-# schema is created (``create_all`` makes missing tables only).
-ADDED_COLUMNS = (reports.c.kind, reports.c.days, reports.c.summary, report_parts.c.summary)
-
-
-@event.listens_for(metadata, "after_create")
-def _add_missing_columns(target: MetaData, connection: Connection, **_: Any) -> None:
-    inspector = inspect(connection)
-    postgres = connection.dialect.name == "postgresql"
-    for column in ADDED_COLUMNS:
-        table = column.table
-        assert isinstance(table, Table)
-        present = {found["name"] for found in inspector.get_columns(table.name)}
-        if column.name in present:
-            continue
-        name = connection.dialect.identifier_preparer.format_table(table)
-        definition = CreateColumn(column).compile(dialect=connection.dialect)
-        if postgres:
-            # Another process starting at the same time may add it first.
-            connection.execute(text(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {definition}"))
-            continue
-        try:
-            connection.execute(text(f"ALTER TABLE {name} ADD COLUMN {definition}"))
-        except OperationalError:
-            # SQLite has no IF NOT EXISTS here: another process added it in between, or the error stands.
-            if column.name not in {found["name"] for found in inspect(connection).get_columns(table.name)}:
-                raise

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, insert, inspect, select
+from sqlalchemy import Engine, inspect, select
 
 from adapters.sqlalchemy import (
     SqlAlchemyBusinessHoursRepository,
@@ -20,12 +20,11 @@ from adapters.sqlalchemy import (
     create_engine_for,
     create_schema,
 )
-from adapters.sqlalchemy.database import utc_for_db
 from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
-from adapters.sqlalchemy.tables import metadata, report_parts, reports
+from adapters.sqlalchemy.tables import metadata, report_parts
 from domain.inputs import BusinessHours, StatusPolls
 from domain.ports import ReportNotFound, ReportStorageError, RepositoryError, StoreRange
-from domain.report import Report, ReportStatus, RunKind
+from domain.report import Report, ReportStatus
 
 HOUR = 3_600_000_000
 WEEK = 7 * 24 * HOUR
@@ -186,42 +185,8 @@ def test_creating_the_schema_again_keeps_the_data(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) >= set(metadata.tables)
 
 
-def test_a_reports_table_made_before_trends_gains_their_columns_and_keeps_its_reports(engine: Engine) -> None:
-    # The tables as a database made before trends has them.
-    with engine.begin() as connection:
-        connection.exec_driver_sql("DROP TABLE report_parts")
-        connection.exec_driver_sql("DROP TABLE reports")
-        connection.exec_driver_sql(
-            "CREATE TABLE reports (report_id TEXT PRIMARY KEY, status TEXT NOT NULL,"
-            " created_at TIMESTAMP WITH TIME ZONE NOT NULL, updated_at TIMESTAMP WITH TIME ZONE NOT NULL,"
-            " finished_at TIMESTAMP WITH TIME ZONE, report_path TEXT, error TEXT, progress_done BIGINT NOT NULL,"
-            " progress_total BIGINT NOT NULL, as_of TIMESTAMP WITH TIME ZONE, snapshot BIGINT, now_us BIGINT)"
-        )
-        connection.exec_driver_sql(
-            "CREATE TABLE report_parts (report_id TEXT NOT NULL REFERENCES reports (report_id) ON DELETE CASCADE,"
-            " part_index INTEGER NOT NULL, lines TEXT NOT NULL, PRIMARY KEY (report_id, part_index))"
-        )
-    registry_before = SqlAlchemyReportRegistry(engine)
-    created = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    with engine.begin() as connection:
-        # Only the columns it had: the INSERT names no other.
-        at = utc_for_db(created, "a report time")
-        connection.execute(
-            insert(reports).values(
-                report_id="old", status="Complete", created_at=at, updated_at=at, progress_done=1, progress_total=1
-            )
-        )
-
-    create_schema(engine)
-    create_schema(engine)
-
-    columns = {column["name"] for column in inspect(engine).get_columns("reports")}
-    assert {"kind", "days", "summary"} <= columns
-    assert "summary" in {column["name"] for column in inspect(engine).get_columns("report_parts")}
-    old = registry_before.get("old")
-    assert (old.report_id, old.kind, old.days, old.summary) == ("old", RunKind.REPORT, None, None)
-    registry_before.add(Report("t", ReportStatus.RUNNING, created, created, kind=RunKind.TREND, days=14))
-    assert registry_before.get("t").days == 14
+# A database made by an earlier release is upgraded in place by its migrations:
+# tests/integration/test_migrations.py.
 
 
 @pytest.mark.postgres

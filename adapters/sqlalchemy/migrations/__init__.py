@@ -1,0 +1,8 @@
+"""Alembic migrations of the schema in ``adapters/sqlalchemy/tables.py``.
+
+``env.py`` runs on the connection that ``adapters.sqlalchemy.schema`` hands
+it (the service's own engine, inside its transaction); no ``alembic.ini`` is
+read. Revision 0001 is the schema of the last release made without
+migrations, 0002 and later what changed since. ``tests/integration/test_migrations.py``
+holds the head to ``tables.py``.
+"""

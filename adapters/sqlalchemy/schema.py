@@ -1,0 +1,165 @@
+"""The schema's revision in a database, and its upgrade (alembic, adapters/sqlalchemy/migrations).
+
+Three states of a database:
+
+- **no tables** of this service: the schema is made at the head revision
+  (``create_all`` of ``tables.py``, then stamped; the two are held equal by
+  ``tests/integration/test_migrations.py``);
+- **tables but no** ``alembic_version``: made by the last release before
+  migrations, so at revision ``0001`` (``LEGACY_REVISION``);
+- a **revision** in ``alembic_version``: this release's head, an older one
+  (``upgrade_schema``, i.e. ``store-monitor db upgrade``, migrates it in
+  place), or one this release does not know (made by a newer release).
+
+Every step runs in one transaction that holds the database's write lock
+(SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction advisory lock), so
+processes starting at once on a new or old database make or upgrade it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect, text
+
+from adapters.sqlalchemy.database import is_postgres, transaction
+from adapters.sqlalchemy.tables import metadata
+from domain.errors import clipped
+from domain.ports import RepositoryError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The revision of a database made by the last release without migrations.
+LEGACY_REVISION = "0001"
+VERSION_TABLE = "alembic_version"
+UPGRADE_COMMAND = "store-monitor db upgrade"
+# pg_advisory_xact_lock key of schema changes (ingestions use their own).
+_SCHEMA_LOCK_KEY = 0x5C4E_3A00
+
+
+class SchemaError(RepositoryError):
+    """The database's schema is not the one this release works with."""
+
+
+@dataclass(frozen=True)
+class SchemaUpgrade:
+    """What ``upgrade_schema`` found and left: ``before`` is None for a database without tables."""
+
+    before: str | None
+    after: str
+    # True when ``before`` was recognised from the tables alone (no alembic_version).
+    stamped: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+@lru_cache(maxsize=1)
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config(None))
+
+
+def _config(connection: Connection | None) -> Config:
+    config = Config()
+    # ConfigParser interpolates "%": a folder name holding one must stay as it is.
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = _scripts().get_current_head()
+    assert head is not None, "the migrations have no head"
+    return head
+
+
+def known_revisions() -> set[str]:
+    return {script.revision for script in _scripts().walk_revisions()}
+
+
+def current_revision(connection: Connection) -> tuple[str | None, bool]:
+    """The database's revision (None: no tables of this service) and whether it
+    was recognised from the tables alone (a database of the last release before migrations)."""
+    names = set(inspect(connection).get_table_names())
+    if VERSION_TABLE in names:
+        heads = MigrationContext.configure(connection).get_current_heads()
+        if len(heads) == 1:
+            return heads[0], False
+        if heads:
+            raise SchemaError(f"the database's schema has several revisions ({', '.join(sorted(heads))})")
+    if names & set(metadata.tables):
+        return LEGACY_REVISION, True
+    return None, False
+
+
+def upgrade_schema(engine: Engine) -> SchemaUpgrade:
+    """Bring the schema to the head revision: made whole in a database without
+    tables, migrated in place in an older one. Nothing changes at the head;
+    a revision this release does not know is a ``SchemaError``."""
+    with transaction(engine, write=True) as connection:
+        _lock(connection)
+        before, stamped = current_revision(connection)
+        head = head_revision()
+        if before is None:
+            _create_at_head(connection)
+            return SchemaUpgrade(None, head)
+        if before not in known_revisions():
+            raise _unknown(before, head)
+        if stamped:
+            MigrationContext.configure(connection).stamp(_scripts(), before)
+        if before != head:
+            command.upgrade(_config(connection), "head")
+        after, _ = current_revision(connection)
+        assert after == head, f"upgraded to {after}, not {head}"
+        return SchemaUpgrade(before, head, stamped)
+
+
+def open_schema(engine: Engine) -> None:
+    """Make the schema in a database without tables; refuse one at another revision than the head.
+
+    What the service does when it starts: only ``upgrade_schema`` migrates.
+    """
+    head = head_revision()
+    with transaction(engine, write=False) as connection:
+        found, stamped = current_revision(connection)
+    if found == head:
+        return
+    if found is None:
+        with transaction(engine, write=True) as connection:
+            _lock(connection)
+            found, stamped = current_revision(connection)
+            if found is None:
+                _create_at_head(connection)
+                return
+    if found == head:
+        return
+    if found not in known_revisions():
+        raise _unknown(found, head)
+    made = " (a database made before migrations)" if stamped else ""
+    raise SchemaError(
+        f"the database's schema is at revision {found}{made}, older than this release's {head}:"
+        f" run '{UPGRADE_COMMAND}' first"
+    )
+
+
+def _unknown(found: str, head: str) -> SchemaError:
+    return SchemaError(
+        f"the database's schema is at revision {clipped(found)}, which this release does not know"
+        f" (its newest is {head}): it was made by a newer release; run that release or a newer one"
+    )
+
+
+def _create_at_head(connection: Connection) -> None:
+    metadata.create_all(connection)
+    MigrationContext.configure(connection).stamp(_scripts(), "head")
+
+
+def _lock(connection: Connection) -> None:
+    if is_postgres(connection.engine):
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
