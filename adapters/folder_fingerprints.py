@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 from domain.errors import InvalidInputError, clipped
-from domain.ingest_runs import UPLOAD_FILES, FileFingerprint, FolderFingerprints
+from domain.ingest_runs import UPLOAD_FILES
+from domain.upload_runs import FileFingerprint, FolderFingerprints
 from domain.ports import FileFingerprinter
 
 _HASH_CHUNK_BYTES = 1024 * 1024

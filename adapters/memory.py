@@ -44,7 +44,7 @@ from domain.ports import (
     StoreRange,
     TimezoneRepository,
 )
-from domain.ingest_runs import FileFingerprint, IngestRun
+from domain.upload_runs import FileFingerprint, IngestRun
 from domain.ingestion import ReadPosition
 from domain.report import Report, ReportStatus, RunKind
 

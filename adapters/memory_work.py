@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from domain.ports import WorkerRegistry, WorkLedger
-from domain.work import UnitState, WorkerBeat, WorkUnit
+from domain.work_units import UnitState, WorkUnit, WorkerBeat
 
 
 class InMemoryWorkLedger(WorkLedger):

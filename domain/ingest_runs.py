@@ -17,11 +17,9 @@ from __future__ import annotations
 import re
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import attrs
 
 from domain.errors import UptimeError, clipped, quoted
 from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE, IngestSummary
@@ -39,6 +37,7 @@ from domain.ports import (
     UploadTooLarge,
 )
 from domain.report import ReportStatus
+from domain.upload_runs import IngestRun
 from domain.services import Clock, IdFactory, IngestService, ProgressListener, stall_reason
 from domain.work import INGEST_UPLOAD_TASK, WorkTracker, unit_for
 
@@ -48,39 +47,6 @@ DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 # A failed run's stored reason is cut to this many characters (the input it
 # quotes is already cut shorter).
 MAX_REASON_CHARS = 1000
-
-
-def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
-    return tuple(values)
-
-
-@attrs.frozen
-class IngestRun:
-    """One ingestion of uploaded files, as the registry keeps it.
-
-    ``files`` names the uploaded files; ``summary`` is the ingestion summary
-    (``IngestSummary.to_dict()``, the JSON ``store-monitor ingest --json``
-    prints) once complete; ``error`` the reason once failed. ``updated_at``
-    moves with every step of the ingestion, so a run whose work was lost can
-    be told from a slow one.
-    """
-
-    ingest_id: str
-    # The same three states as a report run.
-    status: ReportStatus
-    created_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None = None
-    files: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
-    summary: dict[str, Any] | None = None
-    error: str | None = None
-    # Where the files come from, when the upload named it: the files of one
-    # source are read from where its last ingestion of them ended.
-    source: str | None = None
-
-    @property
-    def is_running(self) -> bool:
-        return self.status is ReportStatus.RUNNING
 
 
 def _no_progress(step: str, done: int, total: int) -> None:
@@ -264,36 +230,6 @@ class IngestRunService:
             self._uploads.delete(ingest_id)
         except UploadStorageError:
             pass
-
-
-@attrs.frozen
-class FileFingerprint:
-    """What identifies one input file's content: its size and SHA-256 (and when it last changed)."""
-
-    name: str
-    size: int
-    mtime_ns: int
-    sha256: str
-
-    @property
-    def content(self) -> tuple[str, int, str]:
-        return (self.name, self.size, self.sha256)
-
-
-def _fingerprint_tuple(values: Iterable[FileFingerprint]) -> tuple[FileFingerprint, ...]:
-    return tuple(sorted(values, key=lambda fingerprint: fingerprint.name))
-
-
-@attrs.frozen
-class FolderFingerprints:
-    """The input files present in a folder; ``location`` names the folder the same way every time."""
-
-    location: str
-    files: tuple[FileFingerprint, ...] = attrs.field(default=(), converter=_fingerprint_tuple)
-
-    def same_content(self, stored: Iterable[FileFingerprint]) -> bool:
-        """Whether the same files hold the same bytes as ``stored`` (times aside)."""
-        return {f.content for f in self.files} == {f.content for f in stored}
 
 
 class WatchedFolderIngestion:

@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -33,11 +33,9 @@ from domain.ingestion import (
 )
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.report import Report, RunKind
+from domain.upload_runs import FileFingerprint, FolderFingerprints, IngestRun
+from domain.work_units import UnitState, WorkerBeat, WorkUnit
 
-if TYPE_CHECKING:
-    # Only for annotations: domain.ingest_runs imports this module.
-    from domain.ingest_runs import FileFingerprint, FolderFingerprints, IngestRun
-    from domain.work import UnitState, WorkerBeat, WorkUnit
 
 
 class RepositoryError(UptimeError):

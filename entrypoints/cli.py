@@ -6,6 +6,7 @@
     store-monitor serve [--host H] [--port P] [--no-worker]
     store-monitor worker [--concurrency N]
     store-monitor create-db
+    store-monitor db upgrade
     store-monitor purge-reports
     store-monitor purge-polls
 
@@ -29,7 +30,8 @@ from dotenv import load_dotenv
 
 from adapters.csv.repositories import CsvDataFolder
 from adapters.files import write_atomically
-from adapters.sqlalchemy.database import require_existing
+from adapters.sqlalchemy.database import create_engine_for, require_existing
+from adapters.sqlalchemy.schema import SchemaUpgrade, open_schema, upgrade_schema
 from domain.clock import MICROS_PER_DAY, parse_instant, to_micros
 from domain.errors import UptimeError
 from domain.ingestion import FileSummary, IngestSummary
@@ -144,6 +146,13 @@ def _parser() -> argparse.ArgumentParser:
         "create-db",
         help="create the database and its tables, empty (ingest does it too; for data that only comes over HTTP)",
     )
+    database = commands.add_parser("db", help="the database's schema")
+    database_commands = database.add_subparsers(dest="db_command", required=True)
+    database_commands.add_parser(
+        "upgrade",
+        help="upgrade the schema in place to this release's revision (a database of an earlier release),"
+        " and print the revisions from and to",
+    )
     commands.add_parser(
         "purge-reports",
         help="delete the reports finished more than REPORT_RETENTION_DAYS days ago (what the hourly task does)",
@@ -192,6 +201,36 @@ def _ingest(container: Container, data_dir: Path, as_json: bool, if_changed: boo
         print(json.dumps(summary.to_dict()))
     else:
         print(_summary_text(summary))
+    return 0
+
+
+def _upgrade_schema(url: str) -> SchemaUpgrade:
+    """The schema at this release's revision: made, or upgraded in place."""
+    engine = create_engine_for(url)
+    try:
+        return upgrade_schema(engine)
+    finally:
+        engine.dispose()
+
+
+def _check_schema(url: str) -> None:
+    """``SchemaError`` unless the schema is this release's (a database without tables gets it)."""
+    engine = create_engine_for(url)
+    try:
+        open_schema(engine)
+    finally:
+        engine.dispose()
+
+
+def _db_upgrade(url: str) -> int:
+    upgrade = _upgrade_schema(url)
+    if upgrade.before is None:
+        print(f"database schema made at revision {upgrade.after} (the database had no tables)")
+    elif not upgrade.changed:
+        print(f"database schema already at revision {upgrade.after}, this release's: nothing to upgrade")
+    else:
+        made = " (a database made before migrations)" if upgrade.stamped else ""
+        print(f"database schema upgraded from revision {upgrade.before}{made} to {upgrade.after}")
     return 0
 
 
@@ -311,17 +350,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command not in ("ingest", "create-db") and getattr(arguments, "from_csv", None) is None:
             # Only an ingestion creates a SQLite database; anything else on a missing one is a
             # mistake. Building the container first names a bad setting before that.
-            require_existing(str(build_container(os.environ).config.database_url()))
+            database_url = str(build_container(os.environ).config.database_url())
+            require_existing(database_url)
+            if arguments.command == "db":
+                return _db_upgrade(database_url)
+            # Only an ingestion, create-db or db upgrade changes the schema: the service refuses
+            # to start on one of another release (a database without tables gets this one's).
+            _check_schema(database_url)
         if arguments.command == "serve":
             return _serve(arguments)
         if arguments.command == "worker":
             return _worker(arguments)
         if arguments.command == "ingest":
             container = build_container(os.environ, {"storage_backend": "sql"})
+            _upgrade_schema(str(container.config.database_url()))
             return _ingest(container, arguments.data_dir, arguments.json, arguments.if_changed, arguments.full)
         if arguments.command == "create-db":
             container = build_container(os.environ, {"storage_backend": "sql"})
-            container.engine()  # opening it makes the file and the tables
+            # Makes the file and the tables, or upgrades those of an earlier release.
+            _upgrade_schema(str(container.config.database_url()))
+            container.engine()
             print("the database is ready")
             return 0
         if arguments.command == "purge-reports":

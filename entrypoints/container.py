@@ -30,11 +30,12 @@ from adapters.csv.repositories import (
 )
 from adapters.folder_fingerprints import FilesystemFingerprinter
 from adapters.report_storage import FilesystemReportStorage
-from adapters.sqlalchemy.database import create_engine_for, create_schema
+from adapters.sqlalchemy.database import create_engine_for
 from adapters.sqlalchemy.ingest_registry import SqlAlchemyIngestRegistry
 from adapters.sqlalchemy.ingestion_log import SqlAlchemyIngestionLog
 from adapters.sqlalchemy.registry import SqlAlchemyReportRegistry
 from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
+from adapters.sqlalchemy.schema import open_schema
 from adapters.sqlalchemy.repositories import (
     SqlAlchemyBusinessHoursRepository,
     SqlAlchemyReportInputSource,
@@ -84,9 +85,14 @@ class ConfigurationError(UptimeError):
 
 
 def open_database(url: str) -> Iterator[Engine]:
-    """An engine with the schema in place; disposed when the container shuts down."""
+    """An engine with the schema in place; disposed when the container shuts down.
+
+    A database without tables gets this release's schema; one at another
+    revision is refused (``SchemaError``): only ``store-monitor db upgrade``
+    (or an ingestion, or ``create-db``) upgrades it.
+    """
     engine = create_engine_for(url)
-    create_schema(engine)
+    open_schema(engine)
     try:
         yield engine
     finally:

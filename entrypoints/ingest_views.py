@@ -24,7 +24,8 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
 
 from domain.errors import quoted
-from domain.ingest_runs import IngestRun, IngestRunService
+from domain.ingest_runs import IngestRunService
+from domain.upload_runs import IngestRun
 from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
 from domain.ports import ByteStream, IngestNotFound, InvalidUpload, UploadTooLarge
 from domain.report import ReportStatus

@@ -95,9 +95,8 @@ def _run_embedded_worker(parent: int, worker_arguments: list[str]) -> int:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:
         return 0
-    from entrypoints.cli import main
-
-    return main(["worker", *worker_arguments])
+    # The death signal is kept across exec: the worker command runs in this process.
+    os.execv(sys.executable, [sys.executable, "-m", "entrypoints.cli", "worker", *worker_arguments])
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -45,15 +45,8 @@ from domain.ingest_runs import IngestRunService
 from domain.ports import QueueUnavailable, ReportNotFound, RepositoryError, StoreRange
 from domain.report import ReportStatus, RunKind
 from domain.services import ReportRunService
-from domain.work import (
-    WATCHED_FOLDER_RUN,
-    UnitState,
-    WorkTracker,
-    WorkUnit,
-    label_for,
-    unit_for,
-    unit_id_for,
-)
+from domain.work import WATCHED_FOLDER_RUN, WorkTracker, label_for, unit_for, unit_id_for
+from domain.work_units import UnitState, WorkUnit
 from entrypoints import metrics
 from entrypoints.container import (
     PURGE_POLLS_TASK,

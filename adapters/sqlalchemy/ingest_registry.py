@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.sqlalchemy.database import transaction, utc_for_db, utc_from_db
 from adapters.sqlalchemy.tables import ingest_runs
-from domain.ingest_runs import IngestRun
+from domain.upload_runs import IngestRun
 from domain.ports import IngestNotFound, IngestRegistry, RepositoryError
 from domain.report import ReportStatus
 

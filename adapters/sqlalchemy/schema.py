@@ -18,6 +18,7 @@ processes starting at once on a new or old database make or upgrade it once.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +41,10 @@ VERSION_TABLE = "alembic_version"
 UPGRADE_COMMAND = "store-monitor db upgrade"
 # pg_advisory_xact_lock key of schema changes (ingestions use their own).
 _SCHEMA_LOCK_KEY = 0x5C4E_3A00
+
+# Alembic logs at INFO the dialect it drives each time it looks at a database;
+# that is no news in the service's log (``db upgrade`` prints what it changed).
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class SchemaError(RepositoryError):

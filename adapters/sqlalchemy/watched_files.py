@@ -8,7 +8,7 @@ from sqlalchemy import Engine, delete, insert, select
 
 from adapters.sqlalchemy.database import transaction
 from adapters.sqlalchemy.tables import watched_files
-from domain.ingest_runs import FileFingerprint
+from domain.upload_runs import FileFingerprint
 from domain.ports import FingerprintStore
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from adapters.sqlalchemy.database import is_postgres, transaction, utc_for_db, utc_from_db
 from adapters.sqlalchemy.tables import work_units, workers
 from domain.ports import WorkerRegistry, WorkLedger
-from domain.work import UnitState, WorkerBeat, WorkUnit
+from domain.work_units import UnitState, WorkUnit, WorkerBeat
 
 _QUEUED = UnitState.QUEUED.value
 _LEASED = UnitState.LEASED.value

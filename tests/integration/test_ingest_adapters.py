@@ -21,7 +21,7 @@ from adapters.memory import InMemoryFingerprintStore, InMemoryIngestRegistry
 from adapters.sqlalchemy.ingest_registry import SqlAlchemyIngestRegistry
 from adapters.sqlalchemy.watched_files import SqlAlchemyFingerprintStore
 from adapters.upload_storage import FilesystemUploadStorage
-from domain.ingest_runs import FileFingerprint, IngestRun
+from domain.upload_runs import FileFingerprint, IngestRun
 from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
 from domain.ports import (
     FingerprintStore,

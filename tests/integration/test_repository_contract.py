@@ -1514,7 +1514,7 @@ def test_a_save_whose_pieces_fail_leaves_the_file_saved_before(storage: ReportSt
 from adapters.memory_work import InMemoryWorkerRegistry, InMemoryWorkLedger  # noqa: E402
 from adapters.sqlalchemy.work_ledger import SqlAlchemyWorkerRegistry, SqlAlchemyWorkLedger  # noqa: E402
 from domain.ports import WorkerRegistry, WorkLedger  # noqa: E402
-from domain.work import UnitState, WorkerBeat, WorkUnit  # noqa: E402
+from domain.work_units import UnitState, WorkerBeat, WorkUnit  # noqa: E402
 
 T0 = datetime(2024, 10, 3, 12, 0, tzinfo=timezone.utc)
 

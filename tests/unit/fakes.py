@@ -1,16 +1,21 @@
-"""Test doubles for the ports without an in-memory adapter, and wiring of in-memory adapters into the container."""
+"""Test doubles for the ports without an in-memory adapter, wiring of in-memory adapters into the container, and the app on them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
+import attrs
 from dependency_injector import providers
+from flask.testing import FlaskClient
 
 from adapters.memory import (
     InMemoryBusinessHoursRepository,
     InMemoryIngestionLog,
+    InMemoryReportRegistry,
+    InMemoryReportStorage,
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
@@ -26,7 +31,8 @@ from domain.ports import (
     WorkQueue,
 )
 from domain.services import ReportRunService, RepositoryInputSource
-from domain.work import INGEST_UPLOAD_TASK, PLAN_REPORT_TASK, WorkerBeat
+from domain.work import INGEST_UPLOAD_TASK, PLAN_REPORT_TASK
+from domain.work_units import WorkerBeat
 from entrypoints.container import Container
 
 
@@ -119,3 +125,133 @@ def run_every_part(runs: ReportRunService, report_id: str) -> None:
     plan = runs.plan(report_id)
     for index, chunk in enumerate(plan.chunks):
         runs.run_chunk(report_id, index, chunk)
+
+
+# --- the app on a container whose every port is in memory ---------------------------------
+
+# Where the container's database and embedded broker would keep their files: never
+# created, as only in-memory adapters are reached (``AppMaker`` checks it after each test).
+# Reports may be written to ``reports`` by a test that puts the files' own storage back.
+NEVER_OPENED_DATABASE = "never-opened.db"
+NEVER_CREATED_BROKER = "broker"
+
+
+@attrs.define
+class App:
+    """The Flask test client of an app whose container reaches only in-memory adapters."""
+
+    container: Container
+    client: FlaskClient
+    registry: InMemoryReportRegistry
+    storage: InMemoryReportStorage
+    queue: RecordingQueue
+    status: InMemoryStatusRepository
+    hours: InMemoryBusinessHoursRepository
+    timezones: InMemoryTimezoneRepository
+
+    def runs(self) -> ReportRunService:
+        return self.container.report_run_service()
+
+    def reports(self) -> ReportService:
+        """The report service of the same data, outside the app: what the app's answers are checked against."""
+        log = InMemoryIngestionLog(self.status, self.hours, self.timezones)
+        return ReportService(self.status, self.hours, self.timezones, UptimeCalculator(), log=log)
+
+    def replace(self, provider: providers.Provider[Any], instance: object) -> None:
+        provider.override(providers.Object(instance))
+
+    def close(self) -> None:
+        self.container.unwire()
+        self.container.reset_override()
+        self.container.shutdown_resources()
+
+
+AppT = TypeVar("AppT", bound=App)
+
+
+def in_memory_app(
+    root: Path,
+    kind: type[AppT],
+    *,
+    environ: Mapping[str, str] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    polls: StatusPolls | None = None,
+    hours: BusinessHours | None = None,
+    zones: StoreTimezones | None = None,
+    queue: RecordingQueue | None = None,
+) -> AppT:
+    """The app (as ``kind``) on ``environ`` and ``settings``, its ports in memory, holding the given rows.
+
+    The container's own database and broker settings point under ``root``
+    and are never used: ``override_ports`` replaces every adapter that
+    would reach them. Close it with ``App.close`` (``AppMaker`` does).
+    """
+    container = build_container(
+        dict(environ or {}),
+        {
+            "database_url": "sqlite:///" + str(root / NEVER_OPENED_DATABASE),
+            "reports_dir": str(root / "reports"),
+            "broker_dir": str(root / NEVER_CREATED_BROKER),
+            **(settings or {}),
+        },
+    )
+    app = kind(
+        container=container,
+        client=create_app(container).test_client(),
+        registry=InMemoryReportRegistry(),
+        storage=InMemoryReportStorage(),
+        queue=queue if queue is not None else RecordingQueue(),
+        status=InMemoryStatusRepository(polls),
+        hours=InMemoryBusinessHoursRepository(hours),
+        timezones=InMemoryTimezoneRepository(zones),
+    )
+    override_ports(
+        container,
+        registry=app.registry,
+        storage=app.storage,
+        queue=app.queue,
+        status=app.status,
+        hours=app.hours,
+        timezones=app.timezones,
+    )
+    return app
+
+
+class AppMaker:
+    """Makes in-memory apps under one folder (see ``in_memory_app``) and closes them all at the end."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.made: list[App] = []
+
+    def __call__(
+        self,
+        kind: type[AppT],
+        *,
+        environ: Mapping[str, str] | None = None,
+        settings: Mapping[str, Any] | None = None,
+        polls: StatusPolls | None = None,
+        hours: BusinessHours | None = None,
+        zones: StoreTimezones | None = None,
+        queue: RecordingQueue | None = None,
+    ) -> AppT:
+        app = in_memory_app(
+            self.root,
+            kind,
+            environ=environ,
+            settings=settings,
+            polls=polls,
+            hours=hours,
+            zones=zones,
+            queue=queue,
+        )
+        self.made.append(app)
+        return app
+
+    def close(self) -> None:
+        for app in self.made:
+            app.close()
+
+    def touched(self) -> list[str]:
+        """What of the container's database and broker exists under the root: nothing, for a unit test."""
+        return [name for name in (NEVER_OPENED_DATABASE, NEVER_CREATED_BROKER) if (self.root / name).exists()]

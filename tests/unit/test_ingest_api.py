@@ -30,7 +30,8 @@ from adapters.memory import (
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
-from domain.ingest_runs import IngestRun, IngestRunService
+from domain.ingest_runs import IngestRunService
+from domain.upload_runs import IngestRun
 from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
 from domain.ports import IngestQueue, QueueUnavailable, RepositoryError
 from domain.report import ReportStatus

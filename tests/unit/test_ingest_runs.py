@@ -27,14 +27,8 @@ from adapters.memory import (
 )
 from adapters.upload_storage import FilesystemUploadStorage
 from domain.errors import InvalidInputError
-from domain.ingest_runs import (
-    FileFingerprint,
-    FolderFingerprints,
-    IngestRun,
-    IngestRunService,
-    WatchedFolderIngestion,
-    check_upload_names,
-)
+from domain.ingest_runs import IngestRunService, WatchedFolderIngestion, check_upload_names
+from domain.upload_runs import FileFingerprint, FolderFingerprints, IngestRun
 from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
 from domain.ports import (
     ByteStream,

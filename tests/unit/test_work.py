@@ -25,16 +25,8 @@ from domain.ports import QueueUnavailable, WorkQueue
 from domain.report import ReportStatus
 from domain.services import ReportRunService, ReportService
 from domain.uptime import UptimeCalculator
-from domain.work import (
-    COMPUTE_PART_TASK,
-    INGEST_UPLOAD_TASK,
-    PLAN_REPORT_TASK,
-    UnitState,
-    WorkTracker,
-    label_for,
-    unit_for,
-    unit_id_for,
-)
+from domain.work import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, PLAN_REPORT_TASK, WorkTracker, label_for, unit_for, unit_id_for
+from domain.work_units import UnitState
 from fakes import RecordingQueue
 
 LEASE = timedelta(seconds=10)
