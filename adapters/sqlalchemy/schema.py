@@ -39,7 +39,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 LEGACY_REVISION = "0001"
 VERSION_TABLE = "alembic_version"
 UPGRADE_COMMAND = "store-monitor db upgrade"
-# pg_advisory_xact_lock key of schema changes (ingestions use their own).
+# The first key of the advisory lock of schema changes (ingestions use their own).
 _SCHEMA_LOCK_KEY = 0x5C4E_3A00
 
 # Alembic logs at INFO the dialect it drives each time it looks at a database;
@@ -167,4 +167,7 @@ def _create_at_head(connection: Connection) -> None:
 
 def _lock(connection: Connection) -> None:
     if is_postgres(connection.engine):
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        # One lock per schema, as the ingestions' (adapters/sqlalchemy/ingestion_log.py).
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"), {"key": _SCHEMA_LOCK_KEY}
+        )

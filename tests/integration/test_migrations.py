@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,6 +52,7 @@ from adapters.sqlalchemy.repositories import SqlAlchemyStatusRepository
 from adapters.sqlalchemy.schema import (
     LEGACY_REVISION,
     SchemaError,
+    SchemaUpgrade,
     _config,
     current_revision,
     head_revision,
@@ -433,3 +435,33 @@ def test_a_database_without_tables_is_made_by_any_command(database_url: str, tmp
         engine.dispose()
     made = run_cli("db", "upgrade", cwd=tmp_path, database_url=database_url)
     assert made.stdout == f"database schema already at revision {HEAD}, this release's: nothing to upgrade\n"
+
+
+def test_processes_starting_at_once_upgrade_a_previous_release_database_once(database_url: str) -> None:
+    engine = create_engine_for(database_url)
+    try:
+        with engine.begin() as connection:
+            PREVIOUS.create_all(connection)
+    finally:
+        engine.dispose()
+    results: list[SchemaUpgrade | BaseException] = []
+
+    def upgrade() -> None:
+        own = create_engine_for(database_url)
+        try:
+            results.append(upgrade_schema(own))
+        except BaseException as error:  # noqa: BLE001 - any failure is the test's finding
+            results.append(error)
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=upgrade) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert all(isinstance(result, SchemaUpgrade) for result in results), results
+    changed = [result for result in results if isinstance(result, SchemaUpgrade) and result.changed]
+    assert [(result.before, result.after, result.stamped) for result in changed] == [(LEGACY_REVISION, HEAD, True)]
+    assert len(results) == 4
