@@ -74,6 +74,8 @@ def _config(connection: Connection | None) -> Config:
     config = Config()
     # ConfigParser interpolates "%": a folder name holding one must stay as it is.
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    # v0003_what_changed.py: a module name mypy checks like any other.
+    config.set_main_option("file_template", "v%%(rev)s_%%(slug)s")
     config.attributes["connection"] = connection
     return config
 
