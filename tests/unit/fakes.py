@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
+import pytest
 from dependency_injector import providers
 from flask.testing import FlaskClient
 
 from adapters.memory import (
     InMemoryBusinessHoursRepository,
     InMemoryIngestionLog,
+    InMemoryReadPositions,
     InMemoryReportRegistry,
     InMemoryReportStorage,
     InMemoryStatusRepository,
@@ -30,10 +32,13 @@ from domain.ports import (
     TimezoneRepository,
     WorkQueue,
 )
-from domain.services import ReportRunService, RepositoryInputSource
+from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.services import ReportRunService, ReportService, RepositoryInputSource
+from domain.uptime import UptimeCalculator
 from domain.work import INGEST_UPLOAD_TASK, PLAN_REPORT_TASK
 from domain.work_units import WorkerBeat
-from entrypoints.container import Container
+from entrypoints.container import Container, build_container
+from entrypoints.flask_app import create_app
 
 
 class RecordingQueue(ReportQueue):
@@ -115,6 +120,8 @@ def override_ports(
         (container.timezone_repository, timezones),
         (container.report_inputs, RepositoryInputSource(status, hours, timezones)),
         (container.ingestion_log, log),
+        # The ingest service's: how far each file was read (else the container's database).
+        (container.read_positions, InMemoryReadPositions()),
     ):
         provider.override(providers.Object(instance))
     override_work(container)
@@ -255,3 +262,21 @@ class AppMaker:
     def touched(self) -> list[str]:
         """What of the container's database and broker exists under the root: nothing, for a unit test."""
         return [name for name in (NEVER_OPENED_DATABASE, NEVER_CREATED_BROKER) if (self.root / name).exists()]
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[AppMaker]:
+    """``make_app(Kind, settings=..., polls=..., ...)``: an in-memory app (see ``in_memory_app``).
+
+    The fixture the API tests share (a module takes it by importing it from
+    here: a second ``conftest`` module would clash under mypy). Every app it
+    made is closed after the test, which must have left no database file
+    and no broker folder behind.
+    """
+    maker = AppMaker(tmp_path / "app")
+    try:
+        yield maker
+    finally:
+        maker.close()
+    touched = maker.touched()
+    assert not touched, f"a unit test reached a real adapter: {touched} exist under {maker.root}"

@@ -11,9 +11,12 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
+from werkzeug.test import TestResponse
+
 from entrypoints.openapi import openapi_document
 
 DOCUMENT = openapi_document()
+JSON = "application/json"
 INSTANT_TEXT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
@@ -82,3 +85,19 @@ def conforms(value: Any, schema: Mapping[str, Any]) -> bool:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return bool(schema.get("minimum", value) <= value <= schema.get("maximum", value))
     return True
+
+
+def check_documented(response: TestResponse, method: str, path: str) -> None:
+    """The response's status, content type and body are the ones the document gives."""
+    # Never an HTML page, whatever the status.
+    assert response.mimetype != "text/html"
+    if response.status_code >= 400:
+        assert response.mimetype == JSON
+        assert isinstance(response.get_json()["error"], str)
+    documented = DOCUMENT["paths"][path][method]["responses"]
+    assert str(response.status_code) in documented, f"{method} {path} answered an undocumented {response.status_code}"
+    content = documented[str(response.status_code)]["content"]
+    assert response.mimetype in content
+    if response.mimetype == JSON:
+        body = response.get_json()
+        assert conforms(body, content[JSON]["schema"]), body

@@ -9,22 +9,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 from dependency_injector import providers
-from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from adapters.memory import (
-    InMemoryBusinessHoursRepository,
     InMemoryIngestionLog,
     InMemoryReportRegistry,
-    InMemoryReportStorage,
     InMemoryStatusRepository,
-    InMemoryTimezoneRepository,
 )
 from domain.clock import MICROS_PER_HOUR, to_micros
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
@@ -40,11 +35,10 @@ from domain.ports import (
 from domain.report import REPORT_HEADER, Report, ReportStatus
 from domain.services import ReportNotReady, ReportRunService, ReportService
 from domain.uptime import UptimeCalculator
-from entrypoints.container import Container, build_container
 from entrypoints.flask_app import create_app, json_error
 from entrypoints.openapi import openapi_document
-from openapi_schema import DOCUMENT, conforms, is_canonical_uuid, resolve
-from fakes import RecordingQueue, override_ports, run_every_part
+from openapi_schema import DOCUMENT, check_documented, is_canonical_uuid, resolve
+from fakes import App, AppMaker, make_app, run_every_part
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -107,19 +101,7 @@ def sample_hours() -> BusinessHours:
 
 
 @attrs.define
-class Api:
-    container: Container
-    client: FlaskClient
-    registry: InMemoryReportRegistry
-    storage: InMemoryReportStorage
-    queue: RecordingQueue
-    status: InMemoryStatusRepository
-    hours: InMemoryBusinessHoursRepository
-    timezones: InMemoryTimezoneRepository
-
-    def runs(self) -> ReportRunService:
-        return self.container.report_run_service()
-
+class Api(App):
     def trigger(self) -> str:
         response = self.client.post("/trigger_report")
         assert response.status_code == 200
@@ -136,69 +118,23 @@ class Api:
         assert self.registry.get(report_id).status is ReportStatus.COMPLETE
         return report_id
 
-    def replace(self, provider: providers.Provider[Any], instance: object) -> None:
-        provider.override(providers.Object(instance))
-
     def expected_csv(self) -> str:
-        log = InMemoryIngestionLog(self.status, self.hours, self.timezones)
-        return ReportService(self.status, self.hours, self.timezones, UptimeCalculator(), log=log).csv()
+        return self.reports().csv()
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    container = build_container(
-        {},
-        {
-            "database_url": "sqlite:///" + str(tmp_path / "x.db"),
-            "reports_dir": str(tmp_path / "reports"),
-            "broker_dir": str(tmp_path / "broker"),
-            # Three stores in parts of two: a report has two parts.
-            "report_chunk_size": 2,
-        },
+def api(make_app: AppMaker) -> Api:
+    return make_app(
+        Api,
+        # Three stores in parts of two: a report has two parts.
+        settings={"report_chunk_size": 2},
+        polls=sample_polls(),
+        hours=sample_hours(),
+        zones=StoreTimezones({"b": "America/New_York", "c": "Asia/Tokyo"}),
     )
-    app = create_app(container)
-    built = Api(
-        container=container,
-        client=app.test_client(),
-        registry=InMemoryReportRegistry(),
-        storage=InMemoryReportStorage(),
-        queue=RecordingQueue(),
-        status=InMemoryStatusRepository(sample_polls()),
-        hours=InMemoryBusinessHoursRepository(sample_hours()),
-        timezones=InMemoryTimezoneRepository(StoreTimezones({"b": "America/New_York", "c": "Asia/Tokyo"})),
-    )
-    override_ports(
-        container,
-        registry=built.registry,
-        storage=built.storage,
-        queue=built.queue,
-        status=built.status,
-        hours=built.hours,
-        timezones=built.timezones,
-    )
-    yield built
-    container.unwire()
-    container.reset_override()
-    container.shutdown_resources()
 
 
 # --- checking responses against the OpenAPI document -------------------------------------
-
-
-def check_documented(response: TestResponse, method: str, path: str) -> None:
-    """The response's status, content type and body are the ones the document gives."""
-    # Never an HTML page, whatever the status.
-    assert response.mimetype != "text/html"
-    if response.status_code >= 400:
-        assert response.mimetype == JSON
-        assert isinstance(response.get_json()["error"], str)
-    documented = DOCUMENT["paths"][path][method]["responses"]
-    assert str(response.status_code) in documented, f"{method} {path} answered an undocumented {response.status_code}"
-    content = documented[str(response.status_code)]["content"]
-    assert response.mimetype in content
-    if response.mimetype == JSON:
-        body = response.get_json()
-        assert conforms(body, content[JSON]["schema"]), body
 
 
 def check_poll(response: TestResponse) -> None:
@@ -623,38 +559,6 @@ def test_health_is_503_with_the_reason_of_each_failing_part(api: Api, database_d
         "worker": "unknown" if database_down else "ok",
         "error": "; ".join(failing),
     }
-
-
-def test_the_app_connects_to_nothing_until_a_request_needs_it(tmp_path: Path) -> None:
-    # Real adapters: a PostgreSQL server that is not there, the embedded broker.
-    container = build_container(
-        {},
-        {
-            "database_url": "postgresql://nobody@127.0.0.1:1/none",
-            "reports_dir": str(tmp_path / "reports"),
-            "broker_dir": str(tmp_path / "broker"),
-        },
-    )
-    engine = container.engine
-    assert isinstance(engine, providers.Resource)
-    try:
-        client = create_app(container).test_client()
-        assert client.get("/openapi.json").status_code == 200
-        assert not engine.initialized
-
-        health = client.get("/health")
-        check_documented(health, "get", "/health")
-        assert health.status_code == 503
-        body = health.get_json()
-        assert body["database"] != "ok" and "\n" not in body["database"]
-        assert body["broker"] == "ok"
-
-        trigger = client.post("/trigger_report")
-        check_documented(trigger, "post", "/trigger_report")
-        assert trigger.status_code == 503
-    finally:
-        container.unwire()
-        container.shutdown_resources()
 
 
 # --- GET /openapi.json -------------------------------------------------------------------

@@ -4,50 +4,20 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from adapters.memory import (
-    InMemoryBusinessHoursRepository,
-    InMemoryReportRegistry,
-    InMemoryReportStorage,
-    InMemoryStatusRepository,
-    InMemoryTimezoneRepository,
-)
-from domain.ports import ReportQueue
-from entrypoints.container import ConfigurationError, Container, build_container
+from entrypoints.container import ConfigurationError, build_container
 from entrypoints.flask_app import bearer_token, create_app
 from entrypoints.openapi import BEARER_SCHEME, openapi_document
-from fakes import RecordingQueue, override_ports
+from fakes import App, AppMaker, RecordingQueue, make_app
 
 TOKEN = "s3cret-Token_0123456789abcdef"
 JSON = "application/json"
-
-
-def in_memory_container(tmp_path: Path, token: str, queue: ReportQueue) -> Container:
-    """A container whose ports are in memory; nothing touches a database or a broker."""
-    container = build_container(
-        {"API_TOKEN": token},
-        {
-            "database_url": "sqlite:///" + str(tmp_path / "never-opened.db"),
-            "reports_dir": str(tmp_path / "reports"),
-            "broker_dir": str(tmp_path / "broker"),
-        },
-    )
-    override_ports(
-        container,
-        registry=InMemoryReportRegistry(),
-        storage=InMemoryReportStorage(),
-        queue=queue,
-        status=InMemoryStatusRepository(),
-        hours=InMemoryBusinessHoursRepository(),
-        timezones=InMemoryTimezoneRepository(),
-    )
-    return container
 
 
 @pytest.fixture
@@ -55,27 +25,15 @@ def queue() -> RecordingQueue:
     return RecordingQueue()
 
 
-@pytest.fixture
-def containers() -> Iterator[list[Container]]:
-    made: list[Container] = []
-    yield made
-    for container in made:
-        container.unwire()
-        container.reset_override()
-        container.shutdown_resources()
-
-
 MakeClient = Callable[[str], FlaskClient]
 
 
 @pytest.fixture
-def make_client(tmp_path: Path, queue: RecordingQueue, containers: list[Container]) -> MakeClient:
-    """Makes the app's test client, with ``token`` as API_TOKEN ("" for none)."""
+def make_client(make_app: AppMaker, queue: RecordingQueue) -> MakeClient:
+    """Makes the app's test client, with ``token`` as API_TOKEN ("" for none); its ports are in memory."""
 
     def make(token: str) -> FlaskClient:
-        container = in_memory_container(tmp_path, token, queue)
-        containers.append(container)
-        return create_app(container).test_client()
+        return make_app(App, environ={"API_TOKEN": token}, queue=queue).client
 
     return make
 

@@ -10,34 +10,24 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from dependency_injector import providers
-from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from adapters.memory import (
-    InMemoryBusinessHoursRepository,
-    InMemoryIngestionLog,
     InMemoryReportRegistry,
-    InMemoryReportStorage,
     InMemoryStatusRepository,
-    InMemoryTimezoneRepository,
 )
 from domain.clock import MICROS_PER_HOUR, to_micros
 from domain.ports import QueueUnavailable, ReportQueue, RepositoryError
 from domain.report import Report, ReportStatus, RunKind
-from domain.services import ReportRunService, ReportService
 from domain.trend import TREND_HEADER
-from domain.uptime import UptimeCalculator
-from entrypoints.container import Container, build_container
 from entrypoints.flask_app import create_app
-from fakes import RecordingQueue, override_ports, run_every_part
+from fakes import App, AppMaker, make_app, override_ports, run_every_part
 from openapi_schema import DOCUMENT, conforms, is_canonical_uuid
 from test_fleet_trend import NOW_US, sample_hours, sample_polls, sample_zones
 
@@ -70,23 +60,7 @@ class UnreachableRegistry(InMemoryReportRegistry):
 
 
 @attrs.define
-class Api:
-    container: Container
-    client: FlaskClient
-    registry: InMemoryReportRegistry
-    storage: InMemoryReportStorage
-    queue: RecordingQueue
-    status: InMemoryStatusRepository
-    hours: InMemoryBusinessHoursRepository
-    timezones: InMemoryTimezoneRepository
-
-    def runs(self) -> ReportRunService:
-        return self.container.report_run_service()
-
-    def reports(self) -> ReportService:
-        log = InMemoryIngestionLog(self.status, self.hours, self.timezones)
-        return ReportService(self.status, self.hours, self.timezones, UptimeCalculator(), log=log)
-
+class Api(App):
     def trigger(self, body: Any = None) -> str:
         response = self.client.post(TRIGGER, json=body) if body is not None else self.client.post(TRIGGER)
         check_documented(response, "post", TRIGGER)
@@ -106,44 +80,12 @@ class Api:
         check_documented(response, "get", GET)
         return response
 
-    def replace(self, provider: providers.Provider[Any], instance: object) -> None:
-        provider.override(providers.Object(instance))
-
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    container = build_container(
-        {},
-        {
-            "database_url": "sqlite:///" + str(tmp_path / "x.db"),
-            "reports_dir": str(tmp_path / "reports"),
-            "broker_dir": str(tmp_path / "broker"),
-            "report_chunk_size": CHUNK_SIZE,
-        },
+def api(make_app: AppMaker) -> Api:
+    return make_app(
+        Api, settings={"report_chunk_size": CHUNK_SIZE}, polls=sample_polls(), hours=sample_hours(), zones=sample_zones()
     )
-    built = Api(
-        container=container,
-        client=create_app(container).test_client(),
-        registry=InMemoryReportRegistry(),
-        storage=InMemoryReportStorage(),
-        queue=RecordingQueue(),
-        status=InMemoryStatusRepository(sample_polls()),
-        hours=InMemoryBusinessHoursRepository(sample_hours()),
-        timezones=InMemoryTimezoneRepository(sample_zones()),
-    )
-    override_ports(
-        container,
-        registry=built.registry,
-        storage=built.storage,
-        queue=built.queue,
-        status=built.status,
-        hours=built.hours,
-        timezones=built.timezones,
-    )
-    yield built
-    container.unwire()
-    container.reset_override()
-    container.shutdown_resources()
 
 
 def check_documented(response: TestResponse, method: str, path: str) -> None:

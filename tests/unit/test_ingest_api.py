@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from domain.ports import IngestQueue, QueueUnavailable, RepositoryError
 from domain.report import ReportStatus
 from domain.services import IngestService
 from entrypoints.container import ConfigurationError, Container, build_container, periodic_tasks
-from fakes import override_work
+from fakes import App, AppMaker, make_app
 from entrypoints.flask_app import create_app
 from openapi_schema import DOCUMENT, conforms, is_canonical_uuid
 
@@ -123,38 +123,27 @@ def upload(**files: bytes) -> dict[str, tuple[io.BytesIO, str]]:
     return {field: (io.BytesIO(content), f"{field}.csv") for field, content in chosen.items()}
 
 
-def make_api(tmp_path: Path, **settings: Any) -> Api:
-    uploads_dir = tmp_path / "uploads"
-    container = build_container(
-        {},
-        {
-            "database_url": "sqlite:///" + str(tmp_path / "x.db"),
-            "reports_dir": str(tmp_path / "reports"),
-            "broker_dir": str(tmp_path / "broker"),
-            "uploads_dir": str(uploads_dir),
-            **settings,
-        },
-    )
-    app = create_app(container)
-    api = Api(container, app.test_client(), InMemoryIngestRegistry(), RecordingQueue(), InMemoryStatusRepository(), uploads_dir)
-    api.replace(container.ingest_registry, api.registry)
-    api.replace(container.ingest_queue, api.queue)
-    hours, timezones = InMemoryBusinessHoursRepository(), InMemoryTimezoneRepository()
-    api.replace(container.status_repository, api.status)
-    api.replace(container.hours_repository, hours)
-    api.replace(container.timezone_repository, timezones)
-    api.replace(container.ingestion_log, InMemoryIngestionLog(api.status, hours, timezones))
-    override_work(container)
-    return api
+MakeApi = Callable[..., Api]
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    built = make_api(tmp_path)
-    yield built
-    built.container.unwire()
-    built.container.reset_override()
-    built.container.shutdown_resources()
+def make_api(make_app: AppMaker, tmp_path: Path) -> MakeApi:
+    """``make_api(**settings)``: the shared in-memory app, with ingestion's registry and queue recorded."""
+
+    def make(**settings: Any) -> Api:
+        uploads_dir = tmp_path / "uploads"
+        app = make_app(App, settings={"uploads_dir": str(uploads_dir), **settings})
+        api = Api(app.container, app.client, InMemoryIngestRegistry(), RecordingQueue(), app.status, uploads_dir)
+        api.replace(app.container.ingest_registry, api.registry)
+        api.replace(app.container.ingest_queue, api.queue)
+        return api
+
+    return make
+
+
+@pytest.fixture
+def api(make_api: MakeApi) -> Api:
+    return make_api()
 
 
 def expected_summary(tmp_path: Path) -> dict[str, Any]:
@@ -273,23 +262,19 @@ def test_a_body_that_is_not_multipart_is_400(api: Api, body: bytes, content_type
     assert "multipart/form-data" in response.get_json()["error"]
 
 
-def test_a_request_larger_than_ingest_max_bytes_is_413_json_and_nothing_is_kept(tmp_path: Path) -> None:
-    api = make_api(tmp_path, ingest_max_bytes="1000")
-    try:
-        assert api.client.application.config["MAX_CONTENT_LENGTH"] == 1000
+def test_a_request_larger_than_ingest_max_bytes_is_413_json_and_nothing_is_kept(make_api: MakeApi) -> None:
+    api = make_api(ingest_max_bytes="1000")
+    assert api.client.application.config["MAX_CONTENT_LENGTH"] == 1000
 
-        response = api.post(upload(store_status=b"store_id,status,timestamp_utc\n" + b"x" * 1000))
+    response = api.post(upload(store_status=b"store_id,status,timestamp_utc\n" + b"x" * 1000))
 
-        check_post(response)
-        assert response.status_code == 413
-        assert "limit of 1000 bytes (INGEST_MAX_BYTES)" in response.get_json()["error"]
-        assert api.registry.runs == {} and api.queue.submitted == []
-        assert api.upload_folders() == []
-        # A small upload still goes through.
-        assert api.post(upload(store_status=STATUS_CSV)).status_code == 202
-    finally:
-        api.container.unwire()
-        api.container.shutdown_resources()
+    check_post(response)
+    assert response.status_code == 413
+    assert "limit of 1000 bytes (INGEST_MAX_BYTES)" in response.get_json()["error"]
+    assert api.registry.runs == {} and api.queue.submitted == []
+    assert api.upload_folders() == []
+    # A small upload still goes through.
+    assert api.post(upload(store_status=STATUS_CSV)).status_code == 202
 
 
 def test_with_the_broker_down_the_upload_is_503_and_its_run_failed(api: Api) -> None:

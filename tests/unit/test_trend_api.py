@@ -6,25 +6,19 @@ the figures against the domain's trend and the report.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import attrs
 import pytest
 from dependency_injector import providers
-from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from adapters.memory import (
-    InMemoryBusinessHoursRepository,
     InMemoryIngestionLog,
-    InMemoryReportRegistry,
-    InMemoryReportStorage,
     InMemoryStatusRepository,
-    InMemoryTimezoneRepository,
 )
 from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, to_micros
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
@@ -32,9 +26,8 @@ from domain.ports import ReportInputs, RepositoryError, StoreRange
 from domain.services import RepositoryInputSource, ReportService
 from domain.trend import earliest_trend_poll
 from domain.uptime import UptimeCalculator
-from entrypoints.container import Container, build_container
 from entrypoints.flask_app import create_app
-from fakes import RecordingQueue, override_ports
+from fakes import App, AppMaker, make_app
 from openapi_schema import DOCUMENT, conforms
 
 JSON = "application/json"
@@ -85,51 +78,14 @@ def sample_zones() -> StoreTimezones:
 
 
 @attrs.define
-class Trend:
-    container: Container
-    client: FlaskClient
-    status: InMemoryStatusRepository
-    hours: InMemoryBusinessHoursRepository
-    timezones: InMemoryTimezoneRepository
-
-    def reports(self) -> ReportService:
-        log = InMemoryIngestionLog(self.status, self.hours, self.timezones)
-        return ReportService(self.status, self.hours, self.timezones, UptimeCalculator(), log=log)
-
+class Trend(App):
     def get(self, store_id: str, query: str = "") -> TestResponse:
         return self.client.get("/stores/" + quote(store_id, safe="") + "/trend" + query)
 
 
 @pytest.fixture
-def trend(tmp_path: Path) -> Iterator[Trend]:
-    container = build_container(
-        {},
-        {
-            "database_url": "sqlite:///" + str(tmp_path / "x.db"),
-            "reports_dir": str(tmp_path / "reports"),
-            "broker_dir": str(tmp_path / "broker"),
-        },
-    )
-    built = Trend(
-        container=container,
-        client=create_app(container).test_client(),
-        status=InMemoryStatusRepository(sample_polls()),
-        hours=InMemoryBusinessHoursRepository(sample_hours()),
-        timezones=InMemoryTimezoneRepository(sample_zones()),
-    )
-    override_ports(
-        container,
-        registry=InMemoryReportRegistry(),
-        storage=InMemoryReportStorage(),
-        queue=RecordingQueue(),
-        status=built.status,
-        hours=built.hours,
-        timezones=built.timezones,
-    )
-    yield built
-    container.unwire()
-    container.reset_override()
-    container.shutdown_resources()
+def trend(make_app: AppMaker) -> Trend:
+    return make_app(Trend, polls=sample_polls(), hours=sample_hours(), zones=sample_zones())
 
 
 def check_documented(response: TestResponse) -> Any:

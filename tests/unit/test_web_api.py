@@ -10,7 +10,7 @@ import csv
 import io
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,17 +19,12 @@ from urllib.parse import quote
 
 import attrs
 import pytest
-from dependency_injector import providers
-from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from adapters.memory import (
-    InMemoryBusinessHoursRepository,
     InMemoryIngestionLog,
     InMemoryReportRegistry,
-    InMemoryReportStorage,
     InMemoryStatusRepository,
-    InMemoryTimezoneRepository,
 )
 from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, to_micros
 from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
@@ -38,11 +33,10 @@ from domain.ports import ReportInputs, RepositoryError, StoreRange
 from domain.report import REPORT_HEADER, Report, ReportStatus, RunKind
 from domain.services import RepositoryInputSource, ReportService, StoreNotFound
 from domain.uptime import UptimeCalculator
-from entrypoints.container import Container, build_container
 from entrypoints.flask_app import create_app
 from entrypoints.web import CONTENT_SECURITY_POLICY
-from openapi_schema import DOCUMENT, conforms, is_canonical_uuid
-from fakes import RecordingQueue, override_ports, run_every_part
+from openapi_schema import DOCUMENT, conforms
+from fakes import App, AppMaker, make_app, run_every_part
 
 JSON = "application/json"
 NOW = datetime(2023, 1, 25, 12, 0, tzinfo=timezone.utc)
@@ -94,23 +88,7 @@ SAMPLE_ZONES = StoreTimezones({"b": "America/New_York", "c": "Asia/Tokyo"})
 
 
 @attrs.define
-class Web:
-    container: Container
-    client: FlaskClient
-    registry: InMemoryReportRegistry
-    storage: InMemoryReportStorage
-    queue: RecordingQueue
-    status: InMemoryStatusRepository
-    hours: InMemoryBusinessHoursRepository
-    timezones: InMemoryTimezoneRepository
-
-    def replace(self, provider: providers.Provider[Any], instance: object) -> None:
-        provider.override(providers.Object(instance))
-
-    def reports(self) -> ReportService:
-        log = InMemoryIngestionLog(self.status, self.hours, self.timezones)
-        return ReportService(self.status, self.hours, self.timezones, UptimeCalculator(), log=log)
-
+class Web(App):
     def complete_report_csv(self) -> str:
         response = self.client.post("/trigger_report")
         report_id = response.get_json()["report_id"]
@@ -128,39 +106,10 @@ def quote_path(text: str) -> str:
 
 
 @pytest.fixture
-def web(tmp_path: Path) -> Iterator[Web]:
-    container = build_container(
-        {},
-        {
-            "database_url": "sqlite:///" + str(tmp_path / "x.db"),
-            "reports_dir": str(tmp_path / "reports"),
-            "broker_dir": str(tmp_path / "broker"),
-            "report_chunk_size": 2,
-        },
+def web(make_app: AppMaker) -> Web:
+    return make_app(
+        Web, settings={"report_chunk_size": 2}, polls=sample_polls(), hours=sample_hours(), zones=SAMPLE_ZONES
     )
-    built = Web(
-        container=container,
-        client=create_app(container).test_client(),
-        registry=InMemoryReportRegistry(),
-        storage=InMemoryReportStorage(),
-        queue=RecordingQueue(),
-        status=InMemoryStatusRepository(sample_polls()),
-        hours=InMemoryBusinessHoursRepository(sample_hours()),
-        timezones=InMemoryTimezoneRepository(SAMPLE_ZONES),
-    )
-    override_ports(
-        container,
-        registry=built.registry,
-        storage=built.storage,
-        queue=built.queue,
-        status=built.status,
-        hours=built.hours,
-        timezones=built.timezones,
-    )
-    yield built
-    container.unwire()
-    container.reset_override()
-    container.shutdown_resources()
 
 
 # --- the OpenAPI schemas, as far as these answers use them ----------------------------------
