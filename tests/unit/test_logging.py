@@ -7,16 +7,14 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from celery.signals import task_postrun, task_prerun
 from flask.testing import FlaskClient
 
 from entrypoints.cli import main
-from entrypoints.container import build_container
-from entrypoints.flask_app import create_app
 from entrypoints.logging_setup import REDACTED, configure_logging, report_context
+from fakes import App, AppMaker, make_app
 
 TOKEN = "s3cret-T0ken_for/logs"
 
@@ -113,21 +111,8 @@ def test_a_worker_task_line_carries_the_task_and_report_ids(lines: io.StringIO) 
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[FlaskClient]:
-    container = build_container(
-        {},
-        {
-            "database_url": "sqlite:///" + str(tmp_path / "x.db"),
-            "reports_dir": str(tmp_path / "reports"),
-            "broker_dir": str(tmp_path / "broker"),
-            "api_token": TOKEN,
-        },
-    )
-    app = create_app(container)
-    try:
-        yield app.test_client()
-    finally:
-        container.shutdown_resources()
+def client(make_app: AppMaker) -> FlaskClient:
+    return make_app(App, settings={"api_token": TOKEN}).client
 
 
 def test_requests_are_logged_with_their_report_and_never_the_token(client: FlaskClient) -> None:

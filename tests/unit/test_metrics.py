@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -11,31 +9,18 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from domain.ingestion import FileSummary, IngestSummary
-from entrypoints.container import build_container
-from entrypoints.flask_app import create_app
 from entrypoints.metrics import count_ingested
 from entrypoints.openapi import openapi_document
+from fakes import App, AppMaker, make_app
 
 TOKEN = "metrics-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[FlaskClient]:
-    container = build_container(
-        {},
-        {
-            "database_url": "sqlite:///" + str(tmp_path / "x.db"),
-            "reports_dir": str(tmp_path / "reports"),
-            # The embedded broker: a trigger really queues its task as a file.
-            "broker_dir": str(tmp_path / "broker"),
-            "api_token": TOKEN,
-        },
-    )
-    try:
-        yield create_app(container).test_client()
-    finally:
-        container.shutdown_resources()
+def client(make_app: AppMaker) -> FlaskClient:
+    # In memory: a trigger is recorded and queued without a database or a broker.
+    return make_app(App, settings={"api_token": TOKEN}).client
 
 
 def sample(name: str, labels: dict[str, str] | None = None) -> float:

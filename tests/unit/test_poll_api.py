@@ -3,49 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 from dependency_injector import providers
-from flask.testing import FlaskClient
 
-from adapters.memory import (
-    InMemoryBusinessHoursRepository,
-    InMemoryIngestionLog,
-    InMemoryStatusRepository,
-    InMemoryTimezoneRepository,
-)
+from adapters.memory import InMemoryStatusRepository
 from domain.inputs import StatusPolls
 from domain.ports import IngestionLog, RepositoryError
-from entrypoints.container import Container, build_container
-from entrypoints.flask_app import create_app
+from fakes import App, AppMaker, make_app
 from openapi_schema import DOCUMENT, conforms
 
 
-class Api:
-    def __init__(self, tmp_path: Path, **settings: Any) -> None:
-        self.container: Container = build_container(
-            {},
-            {
-                "database_url": "sqlite:///" + str(tmp_path / "x.db"),
-                "reports_dir": str(tmp_path / "reports"),
-                "broker_dir": str(tmp_path / "broker"),
-                **settings,
-            },
-        )
-        self.client: FlaskClient = create_app(self.container).test_client()
-        self.status = InMemoryStatusRepository()
-        hours, timezones = InMemoryBusinessHoursRepository(), InMemoryTimezoneRepository()
-        self.log: IngestionLog = InMemoryIngestionLog(self.status, hours, timezones)
-        for provider, instance in (
-            (self.container.status_repository, self.status),
-            (self.container.hours_repository, hours),
-            (self.container.timezone_repository, timezones),
-            (self.container.ingestion_log, self.log),
-        ):
-            provider.override(providers.Object(instance))
+@attrs.define
+class Api(App):
+    @property
+    def log(self) -> IngestionLog:
+        log: IngestionLog = self.container.ingestion_log()
+        return log
 
     def push(
         self, polls: Any, content_type: str = "application/json", headers: dict[str, str] | None = None
@@ -65,12 +42,8 @@ class Api:
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    built = Api(tmp_path, polls_max_items="5")
-    yield built
-    built.container.unwire()
-    built.container.reset_override()
-    built.container.shutdown_resources()
+def api(make_app: AppMaker) -> Api:
+    return make_app(Api, settings={"polls_max_items": "5"})
 
 
 def poll(store_id: str, status: str = "active", at: str = "2023-01-22 12:09:39.388884 UTC") -> dict[str, str]:
@@ -148,14 +121,10 @@ def test_a_body_that_is_not_a_batch_is_refused(api: Api, body: str, content_type
     assert api.stored() == []
 
 
-def test_polls_need_the_token_like_the_rest(tmp_path: Path) -> None:
-    api = Api(tmp_path, api_token="s3cret-token")
-    try:
-        assert api.push([poll("a")])[0] == 401
-        assert api.push([poll("a")], headers={"Authorization": "Bearer s3cret-token"})[0] == 200
-    finally:
-        api.container.unwire()
-        api.container.reset_override()
+def test_polls_need_the_token_like_the_rest(make_app: AppMaker) -> None:
+    api = make_app(Api, settings={"api_token": "s3cret-token"})
+    assert api.push([poll("a")])[0] == 401
+    assert api.push([poll("a")], headers={"Authorization": "Bearer s3cret-token"})[0] == 200
 
 
 class DownStatusRepository(InMemoryStatusRepository):
