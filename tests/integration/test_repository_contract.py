@@ -1335,18 +1335,30 @@ def test_deleting_a_file_that_is_gone_is_fine(storage: ReportStorage) -> None:
 
 def test_deleting_a_location_that_climbs_out_touches_nothing(storage: ReportStorage, tmp_path: Path) -> None:
     location = storage.save("r1", REPORT_BYTES)
+    other = storage.save("r2", b"store_id\nb\n")
+    # Beside the folder: what "../" reaches on a disk (the filesystem's fixture wrote it; every backend has it).
     outside = tmp_path / "r1.csv"
-    outside_before = outside.read_bytes() if outside.exists() else None
+    if not outside.exists():
+        outside.write_bytes(b"outside the storage folder\n")
+    outside_before = outside.read_bytes()
 
-    for climbing in ("../" + location, location.replace("r1", "../r1"), str(outside), "/etc/passwd"):
+    # Each names a stored report once resolved as a path ("x/../r1" is r1): no backend may take it for one.
+    for climbing in (
+        "../" + location,
+        location.replace("r1", "../r1"),
+        location.replace("r1", "x/../r1"),
+        location.replace("r1", "x/../r2"),
+        str(outside),
+        "/etc/passwd",
+    ):
         try:
             storage.delete(climbing)
         except ReportStorageError:
             pass  # refused: as good as deleting nothing
 
     assert storage.load(location) == REPORT_BYTES
-    if outside_before is not None:
-        assert outside.read_bytes() == outside_before
+    assert storage.load(other) == b"store_id\nb\n"
+    assert outside.read_bytes() == outside_before
 
 
 def created_at(report_id: str, at: datetime) -> Report:
