@@ -23,15 +23,14 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from dependency_injector import providers
 from dotenv import load_dotenv
 
 from adapters.csv.repositories import CsvDataFolder
 from adapters.files import write_atomically
-from adapters.sqlalchemy.database import create_engine_for, require_existing
-from adapters.sqlalchemy.schema import SchemaUpgrade, open_schema, upgrade_schema
+from adapters.sqlalchemy.database import create_engine_for, open_schema, require_existing, upgrade_schema
 from domain.clock import MICROS_PER_DAY, parse_instant, to_micros
 from domain.errors import UptimeError
 from domain.ingestion import FileSummary, IngestSummary
@@ -40,6 +39,9 @@ from domain.uptime import WEEK
 from entrypoints.container import Container, build_container
 from entrypoints.logging_setup import configure_from_settings
 from entrypoints.metrics_dir import prepare_multiprocess_dir
+
+if TYPE_CHECKING:
+    from adapters.sqlalchemy.schema import SchemaUpgrade
 
 EXIT_USER_ERROR = 2
 

@@ -30,12 +30,11 @@ from adapters.csv.repositories import (
 )
 from adapters.folder_fingerprints import FilesystemFingerprinter
 from adapters.report_storage import FilesystemReportStorage
-from adapters.sqlalchemy.database import create_engine_for
+from adapters.sqlalchemy.database import create_engine_for, open_schema
 from adapters.sqlalchemy.ingest_registry import SqlAlchemyIngestRegistry
 from adapters.sqlalchemy.ingestion_log import SqlAlchemyIngestionLog
 from adapters.sqlalchemy.registry import SqlAlchemyReportRegistry
 from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
-from adapters.sqlalchemy.schema import open_schema
 from adapters.sqlalchemy.repositories import (
     SqlAlchemyBusinessHoursRepository,
     SqlAlchemyReportInputSource,

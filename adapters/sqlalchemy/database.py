@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -21,6 +21,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from domain.errors import clipped
 from domain.ports import RepositoryError
+
+if TYPE_CHECKING:
+    from adapters.sqlalchemy.schema import SchemaUpgrade
 
 SQLITE_CACHE_KIB = 128 * 1024
 # User names and passwords at least this long are cut out of driver messages.
@@ -52,11 +55,30 @@ def create_engine_for(url: str) -> Engine:
 
 def create_schema(engine: Engine) -> None:
     """The schema at the head revision: made in a database without tables, an
-    older one (a database of an earlier release) upgraded in place
-    (``adapters.sqlalchemy.schema.upgrade_schema``); safe to call on every start."""
-    from adapters.sqlalchemy.schema import upgrade_schema
-
+    older one (a database of an earlier release) upgraded in place; safe to call on every start."""
     upgrade_schema(engine)
+
+
+def upgrade_schema(engine: Engine) -> SchemaUpgrade:
+    """``create_schema``, saying which revision the database was at (None: no tables) and is at."""
+    # Alembic is imported by the commands that look at the schema, not by every import of this module.
+    from adapters.sqlalchemy.schema import upgrade_in
+
+    with transaction(engine, write=True) as connection:
+        return upgrade_in(connection)
+
+
+def open_schema(engine: Engine) -> None:
+    """What the service does when it starts: the schema made in a database without
+    tables; ``SchemaError`` for one at another revision than the head (only
+    ``upgrade_schema``, i.e. ``store-monitor db upgrade``, migrates)."""
+    from adapters.sqlalchemy.schema import at_head_in, create_if_empty_in
+
+    with transaction(engine, write=False) as connection:
+        if at_head_in(connection):
+            return
+    with transaction(engine, write=True) as connection:
+        create_if_empty_in(connection)
 
 
 def is_postgres(engine: Engine) -> bool:

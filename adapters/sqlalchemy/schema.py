@@ -11,9 +11,12 @@ Three states of a database:
   (``upgrade_schema``, i.e. ``store-monitor db upgrade``, migrates it in
   place), or one this release does not know (made by a newer release).
 
-Every step runs in one transaction that holds the database's write lock
-(SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction advisory lock), so
-processes starting at once on a new or old database make or upgrade it once.
+Each function works on a connection inside a transaction that
+``adapters.sqlalchemy.database`` opens and commits (``upgrade_schema``,
+``open_schema``; this module imports nothing of it); a change holds the
+database's write lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a
+transaction advisory lock), so processes starting at once on a new or old
+database make or upgrade it once.
 """
 
 from __future__ import annotations
@@ -23,16 +26,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect, text
+# Alembic logs at INFO its plugins as it is imported and the dialect it drives
+# each time it looks at a database: no news in the service's log (``db
+# upgrade`` prints what it changed). Set before alembic is imported.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
-from adapters.sqlalchemy.database import is_postgres, transaction
-from adapters.sqlalchemy.tables import metadata
-from domain.errors import clipped
-from domain.ports import RepositoryError
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
+from sqlalchemy import Connection, inspect, text  # noqa: E402
+
+from adapters.sqlalchemy.tables import metadata  # noqa: E402
+from domain.errors import clipped  # noqa: E402
+from domain.ports import RepositoryError  # noqa: E402
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The revision of a database made by the last release without migrations.
@@ -41,10 +48,6 @@ VERSION_TABLE = "alembic_version"
 UPGRADE_COMMAND = "store-monitor db upgrade"
 # The first key of the advisory lock of schema changes (ingestions use their own).
 _SCHEMA_LOCK_KEY = 0x5C4E_3A00
-
-# Alembic logs at INFO the dialect it drives each time it looks at a database;
-# that is no news in the service's log (``db upgrade`` prints what it changed).
-logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class SchemaError(RepositoryError):
@@ -105,47 +108,37 @@ def current_revision(connection: Connection) -> tuple[str | None, bool]:
     return None, False
 
 
-def upgrade_schema(engine: Engine) -> SchemaUpgrade:
-    """Bring the schema to the head revision: made whole in a database without
-    tables, migrated in place in an older one. Nothing changes at the head;
-    a revision this release does not know is a ``SchemaError``."""
-    with transaction(engine, write=True) as connection:
-        _lock(connection)
-        before, stamped = current_revision(connection)
-        head = head_revision()
-        if before is None:
-            _create_at_head(connection)
-            return SchemaUpgrade(None, head)
-        if before not in known_revisions():
-            raise _unknown(before, head)
-        if stamped:
-            MigrationContext.configure(connection).stamp(_scripts(), before)
-        if before != head:
-            command.upgrade(_config(connection), "head")
-        after, _ = current_revision(connection)
-        assert after == head, f"upgraded to {after}, not {head}"
-        return SchemaUpgrade(before, head, stamped)
-
-
-def open_schema(engine: Engine) -> None:
-    """Make the schema in a database without tables; refuse one at another revision than the head.
-
-    What the service does when it starts: only ``upgrade_schema`` migrates.
-    """
+def upgrade_in(connection: Connection) -> SchemaUpgrade:
+    """Bring the schema to the head revision, in a writing transaction: made
+    whole in a database without tables, migrated in place in an older one.
+    Nothing changes at the head; a revision this release does not know is a
+    ``SchemaError``."""
+    _lock(connection)
+    before, stamped = current_revision(connection)
     head = head_revision()
-    with transaction(engine, write=False) as connection:
-        found, stamped = current_revision(connection)
-    if found == head:
-        return
+    if before is None:
+        _create_at_head(connection)
+        return SchemaUpgrade(None, head)
+    if before not in known_revisions():
+        raise _unknown(before, head)
+    if stamped:
+        MigrationContext.configure(connection).stamp(_scripts(), before)
+    if before != head:
+        command.upgrade(_config(connection), "head")
+    after, _ = current_revision(connection)
+    assert after == head, f"upgraded to {after}, not {head}"
+    return SchemaUpgrade(before, head, stamped)
+
+
+def at_head_in(connection: Connection) -> bool:
+    """True at the head revision, False in a database without tables; a
+    ``SchemaError`` naming any other revision (and what to do about it)."""
+    found, stamped = current_revision(connection)
     if found is None:
-        with transaction(engine, write=True) as connection:
-            _lock(connection)
-            found, stamped = current_revision(connection)
-            if found is None:
-                _create_at_head(connection)
-                return
+        return False
+    head = head_revision()
     if found == head:
-        return
+        return True
     if found not in known_revisions():
         raise _unknown(found, head)
     made = " (a database made before migrations)" if stamped else ""
@@ -153,6 +146,14 @@ def open_schema(engine: Engine) -> None:
         f"the database's schema is at revision {found}{made}, older than this release's {head}:"
         f" run '{UPGRADE_COMMAND}' first"
     )
+
+
+def create_if_empty_in(connection: Connection) -> None:
+    """In a writing transaction: the head schema made in a database without
+    tables (unless another process just made it); ``at_head_in``'s refusals otherwise."""
+    _lock(connection)
+    if not at_head_in(connection):
+        _create_at_head(connection)
 
 
 def _unknown(found: str, head: str) -> SchemaError:
@@ -168,7 +169,7 @@ def _create_at_head(connection: Connection) -> None:
 
 
 def _lock(connection: Connection) -> None:
-    if is_postgres(connection.engine):
+    if connection.dialect.name == "postgresql":
         # One lock per schema, as the ingestions' (adapters/sqlalchemy/ingestion_log.py).
         connection.execute(
             text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"), {"key": _SCHEMA_LOCK_KEY}

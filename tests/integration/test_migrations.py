@@ -44,7 +44,7 @@ from sqlalchemy import (
     select,
 )
 
-from adapters.sqlalchemy.database import create_engine_for, create_schema, transaction
+from adapters.sqlalchemy.database import create_engine_for, create_schema, open_schema, transaction, upgrade_schema
 from adapters.sqlalchemy.ingest_registry import SqlAlchemyIngestRegistry
 from adapters.sqlalchemy.registry import SqlAlchemyReportRegistry
 from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
@@ -56,8 +56,6 @@ from adapters.sqlalchemy.schema import (
     _config,
     current_revision,
     head_revision,
-    open_schema,
-    upgrade_schema,
 )
 from adapters.sqlalchemy.tables import metadata
 from domain.report import ReportStatus, RunKind
