@@ -463,3 +463,29 @@ def test_processes_starting_at_once_upgrade_a_previous_release_database_once(dat
     changed = [result for result in results if isinstance(result, SchemaUpgrade) and result.changed]
     assert [(result.before, result.after, result.stamped) for result in changed] == [(LEGACY_REVISION, HEAD, True)]
     assert len(results) == 4
+
+
+def test_down_to_0001_and_up_again_keeps_every_report_and_its_parts(database_url: str) -> None:
+    engine = create_engine_for(database_url)
+    try:
+        create_schema(engine)
+        registry = SqlAlchemyReportRegistry(engine)
+        with engine.begin() as connection:
+            connection.execute(
+                insert(metadata.tables["reports"]).values(
+                    report_id=OLD_REPORT, status="Complete", created_at=AT, updated_at=AT,
+                    progress_done=1, progress_total=1,
+                )
+            )
+            connection.execute(insert(metadata.tables["report_parts"]).values(report_id=OLD_REPORT, part_index=0, lines="a\n"))
+        with transaction(engine, write=True) as connection:
+            command.downgrade(_config(connection), LEGACY_REVISION)
+        with engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), PREVIOUS) == []
+        upgraded = upgrade_schema(engine)
+
+        assert (upgraded.before, upgraded.after) == (LEGACY_REVISION, HEAD)
+        assert registry.parts(OLD_REPORT) == ["a\n"]
+        assert registry.get(OLD_REPORT).kind == RunKind.REPORT
+    finally:
+        engine.dispose()

@@ -41,7 +41,9 @@ def upgrade() -> None:
         missing = [column for column in columns if column.name not in present]
         if not missing:
             continue
-        with op.batch_alter_table(table) as batch:
+        # ALTER TABLE ... ADD COLUMN on SQLite too: a copy of ``reports``
+        # would delete its parts on the way (ON DELETE CASCADE).
+        with op.batch_alter_table(table, recreate="never") as batch:
             for column in missing:
                 batch.add_column(column)
     if not inspector.has_table("report_file_pieces"):
@@ -56,6 +58,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("report_file_pieces")
     for table, columns in _ADDED.items():
-        with op.batch_alter_table(table) as batch:
+        # ALTER TABLE ... DROP COLUMN (SQLite 3.35 and later), never a copy of
+        # the table: on SQLite, dropping the copied ``reports`` would delete
+        # every report's parts (ON DELETE CASCADE).
+        with op.batch_alter_table(table, recreate="never") as batch:
             for column in reversed(columns):
                 batch.drop_column(column.name)
