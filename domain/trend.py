@@ -25,8 +25,8 @@ DEFAULT_TREND_DAYS = 28
 TREND_HEADER = "store_id,day,window_start_utc,window_end_utc,business_hours,uptime_hours,downtime_hours"
 
 
-def check_days(days: int) -> int:
-    """``days`` when it is a whole number of days a trend can span, else ``ValueError``."""
+def check_days(days: object) -> int:
+    """``days`` when it is a whole number of days a trend can span, else ``ValueError`` (whatever it is)."""
     if isinstance(days, bool) or not isinstance(days, int) or not MIN_TREND_DAYS <= days <= MAX_TREND_DAYS:
         raise ValueError(f"days must be a whole number from {MIN_TREND_DAYS} to {MAX_TREND_DAYS}")
     return days

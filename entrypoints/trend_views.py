@@ -15,7 +15,6 @@ and the stores slipping most, from the summary recorded with the run.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 
@@ -29,10 +28,19 @@ from domain.fleet_trend import FleetTrend
 from domain.ports import ReportNotFound
 from domain.report import Report, ReportStatus, RunKind
 from domain.services import ReportRunService, ReportService, StoreNotFound
-from domain.trend import DEFAULT_TREND_DAYS, MAX_TREND_DAYS, MIN_TREND_DAYS, TrendSeries
+from domain.trend import DEFAULT_TREND_DAYS, MAX_TREND_DAYS, MIN_TREND_DAYS, TrendSeries, check_days
 from entrypoints.container import Container
 from entrypoints.logging_setup import report_id_var
-from entrypoints.views import micros_text, parse_limit, parse_run_id, report_state, utc_text
+from entrypoints.views import (
+    as_of_field,
+    json_body_fields,
+    micros_text,
+    not_found_message,
+    parse_limit,
+    parse_run_id,
+    report_state,
+    utc_text,
+)
 
 bp = Blueprint("trend", __name__)
 
@@ -64,9 +72,9 @@ def parse_days(text: str | None) -> int:
     """The ``days`` query parameter: a whole number from 1 to 90, by default 28."""
     if text is None:
         return DEFAULT_TREND_DAYS
-    if not (text.isascii() and text.isdigit()) or not MIN_TREND_DAYS <= int(text) <= MAX_TREND_DAYS:
+    if not (text.isascii() and text.isdigit()):
         raise BadRequest(f"days must be a whole number from {MIN_TREND_DAYS} to {MAX_TREND_DAYS}")
-    return int(text)
+    return _checked_days(int(text))
 
 
 def parse_as_of(text: str | None) -> datetime | None:
@@ -144,7 +152,7 @@ def get_trend(
                 headers={"Content-Disposition": f"attachment; filename=trend-{checked_id}.csv"},
             )
     except ReportNotFound:
-        raise NotFound(trend_not_found_message(checked_id, retention_days())) from None
+        raise NotFound(not_found_message(checked_id, retention_days(), "trend")) from None
     # The same URL answers CSV or JSON by the Accept header: caches must keep them apart.
     response.headers["Vary"] = "Accept"
     return response
@@ -173,45 +181,19 @@ def parse_trend_body(body: bytes) -> tuple[int, datetime | None]:
     ``days`` not a whole number from 1 to 90, ``as_of`` not an ISO 8601
     instant with its offset.
     """
-    if not body.strip():
-        return DEFAULT_TREND_DAYS, None
-    try:
-        document = json.loads(body)
-    except ValueError:
-        raise BadRequest(f"the body is not JSON: send {TREND_BODY}") from None
-    if not isinstance(document, dict):
-        raise BadRequest(f"the body is not a JSON object: send {TREND_BODY}")
-    unknown = sorted(set(document) - {"days", "as_of"})
-    if unknown:
-        name = json.dumps(unknown[0])
-        shown = name if len(name) <= 60 else name[:60] + "..."
-        raise BadRequest(f"unknown field {shown}: the fields are days and as_of")
+    document = json_body_fields(body, ("days", "as_of"), TREND_BODY)
     days = document.get("days", DEFAULT_TREND_DAYS)
     # 7.0 is the integer 7 to JSON Schema (and so to the document); true is no number of days.
     if isinstance(days, float) and days.is_integer():
         days = int(days)
-    if isinstance(days, bool) or not isinstance(days, int) or not MIN_TREND_DAYS <= days <= MAX_TREND_DAYS:
-        raise BadRequest(f"days must be a whole number from {MIN_TREND_DAYS} to {MAX_TREND_DAYS}")
-    value = document.get("as_of")
-    if value is None and "as_of" not in document:
-        return days, None
-    if not isinstance(value, str):
-        raise BadRequest("as_of must be a string: an ISO 8601 instant such as 2023-01-25T12:00:00Z")
+    return _checked_days(days), as_of_field(document)
+
+
+def _checked_days(days: object) -> int:
     try:
-        return days, parse_instant(value)
+        return check_days(days)
     except ValueError as error:
-        raise BadRequest(f"as_of {error}") from None
-
-
-def trend_not_found_message(trend_id: str, retention_days: int) -> str:
-    """Why a well-formed id names no trend: unknown (or a report's), or deleted after its retention."""
-    message = f"no trend with id {trend_id}"
-    if retention_days > 0:
-        message += (
-            f": it was never triggered, or it finished more than {retention_days} days ago"
-            f" and was deleted (trends are kept {retention_days} days)"
-        )
-    return message
+        raise BadRequest(str(error)) from None
 
 
 def fleet_trend_json(trend_id: str, trend: FleetTrend) -> dict[str, object]:

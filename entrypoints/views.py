@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
 from dependency_injector.wiring import Provide, Provider, inject
 from flask import Blueprint, Response, jsonify, request
@@ -168,19 +169,33 @@ def parse_trigger_body(body: bytes) -> datetime | None:
     field other than ``as_of``, or an ``as_of`` that is not an ISO 8601
     instant with its offset.
     """
+    return as_of_field(json_body_fields(body, ("as_of",), TRIGGER_BODY))
+
+
+def json_body_fields(body: bytes, fields: tuple[str, ...], example: str) -> dict[str, Any]:
+    """A trigger's body as a JSON object with only ``fields``; ``{}`` for no body or an empty one.
+
+    ``BadRequest`` for a body that is not JSON, not an object, or holds another field.
+    """
     if not body.strip():
-        return None
+        return {}
     try:
         document = json.loads(body)
     except ValueError:
-        raise BadRequest(f"the body is not JSON: send {TRIGGER_BODY}") from None
+        raise BadRequest(f"the body is not JSON: send {example}") from None
     if not isinstance(document, dict):
-        raise BadRequest(f"the body is not a JSON object: send {TRIGGER_BODY}")
-    unknown = sorted(set(document) - {"as_of"})
+        raise BadRequest(f"the body is not a JSON object: send {example}")
+    unknown = sorted(set(document) - set(fields))
     if unknown:
         name = json.dumps(unknown[0])
         shown = name if len(name) <= 60 else name[:60] + "..."
-        raise BadRequest(f"unknown field {shown}: the only field is as_of")
+        allowed = f"the only field is {fields[0]}" if len(fields) == 1 else f"the fields are {' and '.join(fields)}"
+        raise BadRequest(f"unknown field {shown}: {allowed}")
+    return document
+
+
+def as_of_field(document: dict[str, Any]) -> datetime | None:
+    """The body's ``as_of``: an ISO 8601 instant with its offset, or None when it is absent."""
     if "as_of" not in document:
         return None
     value = document["as_of"]
@@ -192,13 +207,13 @@ def parse_trigger_body(body: bytes) -> datetime | None:
         raise BadRequest(f"as_of {error}") from None
 
 
-def not_found_message(report_id: str, retention_days: int) -> str:
-    """Why a well-formed id names no report: unknown, or deleted after its retention."""
-    message = f"no report with id {report_id}"
+def not_found_message(run_id: str, retention_days: int, kind: str = "report") -> str:
+    """Why a well-formed id names no run of this kind: unknown (or another kind's), or deleted after its retention."""
+    message = f"no {kind} with id {run_id}"
     if retention_days > 0:
         message += (
             f": it was never triggered, or it finished more than {retention_days} days ago"
-            f" and was deleted (reports are kept {retention_days} days)"
+            f" and was deleted ({kind}s are kept {retention_days} days)"
         )
     return message
 
