@@ -6,10 +6,10 @@ import hashlib
 import os
 from pathlib import Path
 
-from domain.errors import InvalidInputError, clipped
-from domain.ingest_runs import UPLOAD_FILES
-from domain.upload_runs import FileFingerprint, FolderFingerprints
-from domain.ports import FileFingerprinter
+from domain.model.errors import InvalidInputError, clipped
+from domain.model.ingestion import UPLOAD_FILES
+from domain.model.upload_runs import FileFingerprint, FolderFingerprints
+from domain.ports.reading import FileFingerprinter
 
 _HASH_CHUNK_BYTES = 1024 * 1024
 

@@ -26,27 +26,22 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
-from domain.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones
-from domain.ports import (
+from domain.model.ingestion import ReadPosition
+from domain.model.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones
+from domain.model.report import Report, ReportStatus, RunKind
+from domain.model.upload_runs import FileFingerprint, IngestRun
+from domain.ports.data import (
     INITIAL_VERSION,
     BusinessHoursRepository,
-    FingerprintStore,
-    IngestNotFound,
-    IngestRegistry,
     IngestionLog,
-    ReadPositions,
-    ReportNotFound,
-    ReportRegistry,
-    ReportStorage,
-    ReportStorageError,
     RepositoryError,
     StatusRepository,
     StoreRange,
     TimezoneRepository,
 )
-from domain.upload_runs import FileFingerprint, IngestRun
-from domain.ingestion import ReadPosition
-from domain.report import Report, ReportStatus, RunKind
+from domain.ports.reading import FingerprintStore, ReadPositions
+from domain.ports.reports import ReportNotFound, ReportRegistry, ReportStorage, ReportStorageError
+from domain.ports.uploads import IngestNotFound, IngestRegistry
 
 # (weekday, start local µs of the day, end local µs of the day)
 HoursRow = tuple[int, int, int]

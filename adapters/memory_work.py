@@ -1,4 +1,4 @@
-"""In-memory units of work and worker heartbeats (``domain.work``): for tests, as the SQL ones behave."""
+"""In-memory units of work and worker heartbeats (``domain.use_cases.work``): for tests, as the SQL ones behave."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import attrs
 
-from domain.ports import WorkerRegistry, WorkLedger
-from domain.work_units import UnitState, WorkUnit, WorkerBeat
+from domain.model.work_units import UnitState, WorkerBeat, WorkUnit
+from domain.ports.work import WorkerRegistry, WorkLedger
 
 
 class InMemoryWorkLedger(WorkLedger):

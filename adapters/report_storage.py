@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from adapters.files import SAFE_ID, os_reason, write_atomically
-from domain.ports import ReportStorage, ReportStorageError
+from domain.ports.reports import ReportStorage, ReportStorageError
 
 _SUFFIX = ".csv"
 # A file passed on in pieces is read this much at a time.

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from adapters.files import SAFE_ID, os_reason, write_atomically
-from domain.ingest_runs import UPLOAD_FILES
-from domain.ports import ByteStream, InvalidUpload, UploadStorage, UploadStorageError, UploadTooLarge
+from domain.model.ingestion import UPLOAD_FILES
+from domain.ports.uploads import ByteStream, InvalidUpload, UploadStorage, UploadStorageError, UploadTooLarge
 
 DEFAULT_UPLOADS_DIR = "var/uploads"
 # Bytes read from the request and written at a time: memory stays flat

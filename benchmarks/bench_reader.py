@@ -20,7 +20,7 @@ from pathlib import Path
 
 from adapters.csv.batches import iter_status_batches, read_status
 from adapters.csv.reader import CsvInputReader
-from domain.ingestion import STATUS_FILE
+from domain.model.ingestion import STATUS_FILE
 
 CLOCK = datetime(2030, 1, 1, tzinfo=timezone.utc)
 

@@ -31,11 +31,11 @@ from dotenv import load_dotenv
 from adapters.csv.repositories import CsvDataFolder
 from adapters.files import write_atomically
 from adapters.sqlalchemy.database import create_engine_for, open_schema, require_existing, upgrade_schema
-from domain.clock import MICROS_PER_DAY, parse_instant, to_micros
-from domain.errors import UptimeError
-from domain.ingestion import FileSummary, IngestSummary
-from domain.trend import DEFAULT_TREND_DAYS, MAX_TREND_DAYS, MIN_TREND_DAYS
-from domain.uptime import WEEK
+from domain.model.clock import MICROS_PER_DAY, parse_instant, to_micros
+from domain.model.errors import UptimeError
+from domain.model.ingestion import FileSummary, IngestSummary
+from domain.model.trend import DEFAULT_TREND_DAYS, MAX_TREND_DAYS, MIN_TREND_DAYS
+from domain.model.uptime import WEEK
 from entrypoints.container import Container, build_container
 from entrypoints.logging_setup import configure_from_settings
 from entrypoints.metrics_dir import prepare_multiprocess_dir

@@ -33,6 +33,7 @@ from adapters.report_storage import FilesystemReportStorage
 from adapters.sqlalchemy.database import create_engine_for, open_schema
 from adapters.sqlalchemy.ingest_registry import SqlAlchemyIngestRegistry
 from adapters.sqlalchemy.ingestion_log import SqlAlchemyIngestionLog
+from adapters.sqlalchemy.read_positions import SqlAlchemyReadPositions
 from adapters.sqlalchemy.registry import SqlAlchemyReportRegistry
 from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
 from adapters.sqlalchemy.repositories import (
@@ -41,36 +42,27 @@ from adapters.sqlalchemy.repositories import (
     SqlAlchemyStatusRepository,
     SqlAlchemyTimezoneRepository,
 )
-from adapters.sqlalchemy.read_positions import SqlAlchemyReadPositions
 from adapters.sqlalchemy.watched_files import SqlAlchemyFingerprintStore
 from adapters.sqlalchemy.work_ledger import SqlAlchemyWorkerRegistry, SqlAlchemyWorkLedger
 from adapters.upload_storage import DEFAULT_UPLOADS_DIR, FilesystemUploadStorage
-from domain.errors import UptimeError
-from domain.ingest_runs import DEFAULT_MAX_UPLOAD_BYTES, IngestRunService, WatchedFolderIngestion
-from domain.ports import (
+from domain.model.errors import UptimeError
+from domain.model.uptime import UptimeCalculator
+from domain.ports.data import (
     BusinessHoursRepository,
-    FileFingerprinter,
-    FingerprintStore,
-    IngestQueue,
-    IngestRegistry,
     IngestionLog,
-    InputReader,
-    PollRowReader,
-    ReadPositions,
     ReportInputSource,
-    ReportQueue,
-    ReportRegistry,
-    ReportStorage,
     StatusRepository,
     TimezoneRepository,
-    UploadStorage,
-    WorkerRegistry,
-    WorkLedger,
-    WorkQueue,
 )
-from domain.services import IngestService, ReportRunService, ReportService, RepositoryInputSource
-from domain.uptime import UptimeCalculator
-from domain.work import WorkTracker
+from domain.ports.reading import FileFingerprinter, FingerprintStore, InputReader, PollRowReader, ReadPositions
+from domain.ports.reports import ReportQueue, ReportRegistry, ReportStorage
+from domain.ports.uploads import IngestQueue, IngestRegistry, UploadStorage
+from domain.ports.work import WorkerRegistry, WorkLedger, WorkQueue
+from domain.use_cases.ingest import IngestService
+from domain.use_cases.ingest_runs import DEFAULT_MAX_UPLOAD_BYTES, IngestRunService, WatchedFolderIngestion
+from domain.use_cases.report_runs import ReportRunService
+from domain.use_cases.reports import ReportService, RepositoryInputSource
+from domain.use_cases.work import WorkTracker
 
 DEFAULT_DATABASE_URL = "sqlite:///var/store-monitor.db"
 DEFAULT_REPORTS_DIR = "var/reports"

@@ -21,9 +21,10 @@ from flask import Flask, Response, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from domain.errors import UptimeError
-from domain.ports import QueueUnavailable, ReportNotFound, ReportStorageError, RepositoryError
-from domain.services import ReportNotReady
+from domain.model.errors import UptimeError
+from domain.ports.data import RepositoryError
+from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportStorageError
+from domain.use_cases.report_runs import ReportNotReady
 from entrypoints import ingest_views, observability, poll_views, trend_views, views, web
 from entrypoints.container import Container, build_container
 

@@ -23,12 +23,12 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request, url
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge
 
-from domain.errors import quoted
-from domain.ingest_runs import IngestRunService
-from domain.upload_runs import IngestRun
-from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
-from domain.ports import ByteStream, IngestNotFound, InvalidUpload, UploadTooLarge
-from domain.report import ReportStatus
+from domain.model.errors import quoted
+from domain.model.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
+from domain.model.report import ReportStatus
+from domain.model.upload_runs import IngestRun
+from domain.ports.uploads import ByteStream, IngestNotFound, InvalidUpload, UploadTooLarge
+from domain.use_cases.ingest_runs import IngestRunService
 from entrypoints.container import Container
 from entrypoints.views import parse_run_id
 

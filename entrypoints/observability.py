@@ -14,9 +14,9 @@ from collections.abc import Mapping
 
 from flask import Flask, Response, g, request
 
-from domain.errors import clipped
+from domain.model.errors import clipped
 from entrypoints import metrics
-from entrypoints.logging_setup import configure_logging, report_id_var, DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL
+from entrypoints.logging_setup import DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, configure_logging, report_id_var
 
 request_logger = logging.getLogger("store_monitor.request")
 

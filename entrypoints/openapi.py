@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from domain.ingest_runs import MAX_SOURCE_CHARS
+from domain.use_cases.ingest_runs import MAX_SOURCE_CHARS
 
 API_VERSION = "1.0.0"
 

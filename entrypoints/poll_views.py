@@ -20,9 +20,9 @@ from dependency_injector.wiring import Provide, Provider, inject
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
-from domain.ingestion import FileSummary, RejectedRow
-from domain.ports import PollRowReader, PollText
-from domain.services import IngestService
+from domain.model.ingestion import FileSummary, RejectedRow
+from domain.ports.reading import PollRowReader, PollText
+from domain.use_cases.ingest import IngestService
 from entrypoints import metrics
 from entrypoints.container import Container
 

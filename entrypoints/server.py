@@ -24,8 +24,7 @@ from typing import Any
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 
-from domain.errors import clipped
-
+from domain.model.errors import clipped
 from entrypoints.flask_app import UptimeFlask, create_app
 
 _log = logging.getLogger("store_monitor.server")

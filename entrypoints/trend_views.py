@@ -22,13 +22,14 @@ from dependency_injector.wiring import Provider, inject
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import BadRequest, NotFound
 
-from domain.clock import parse_instant
-from domain.errors import quoted
-from domain.fleet_trend import FleetTrend
-from domain.ports import ReportNotFound
-from domain.report import Report, ReportStatus, RunKind
-from domain.services import ReportRunService, ReportService, StoreNotFound
-from domain.trend import DEFAULT_TREND_DAYS, MAX_TREND_DAYS, MIN_TREND_DAYS, TrendSeries, check_days
+from domain.model.clock import parse_instant
+from domain.model.errors import quoted
+from domain.model.fleet_trend import FleetTrend
+from domain.model.report import Report, ReportStatus, RunKind
+from domain.model.trend import DEFAULT_TREND_DAYS, MAX_TREND_DAYS, MIN_TREND_DAYS, TrendSeries, check_days
+from domain.ports.reports import ReportNotFound
+from domain.use_cases.report_runs import ReportRunService
+from domain.use_cases.reports import ReportService, StoreNotFound
 from entrypoints.container import Container
 from entrypoints.logging_setup import report_id_var
 from entrypoints.views import (

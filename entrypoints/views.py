@@ -19,15 +19,16 @@ from dependency_injector.wiring import Provide, Provider, inject
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import BadRequest, NotFound
 
-from domain.errors import UptimeError
-from domain.ports import QueueUnavailable, ReportNotFound, ReportQueue, ReportRegistry
-from domain.clock import from_micros, parse_instant
-from domain.interval import Interval
-from domain.report import REPORT_HEADER, Report, ReportStatus, RunKind
-from domain.services import ReportRunService, ReportService, StoreDetail, StoreNotFound
-from domain.work import WorkTracker
-from entrypoints.container import Container
+from domain.model.clock import from_micros, parse_instant
+from domain.model.errors import UptimeError
+from domain.model.interval import Interval
+from domain.model.report import REPORT_HEADER, Report, ReportStatus, RunKind
+from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportQueue, ReportRegistry
+from domain.use_cases.report_runs import ReportRunService
+from domain.use_cases.reports import ReportService, StoreDetail, StoreNotFound
+from domain.use_cases.work import WorkTracker
 from entrypoints import metrics
+from entrypoints.container import Container
 from entrypoints.logging_setup import report_id_var
 from entrypoints.openapi import openapi_document
 

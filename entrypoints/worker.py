@@ -3,7 +3,7 @@
 Each worker process builds its own container (and so its own database
 engine) on first use, after the fork: engines must not cross processes.
 
-Every task that does a unit of work (``domain.work``) claims its unit
+Every task that does a unit of work (``domain.use_cases.work``) claims its unit
 first and does nothing when the claim fails (the unit is done, or held by a
 live lease): duplicate and late messages are harmless. While it works, a
 thread renews its lease. The worker's main process records a heartbeat every
@@ -40,13 +40,14 @@ from dotenv import load_dotenv
 from kombu.exceptions import KombuError, OperationalError
 
 from adapters.celery.queue import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_WATCHED_FOLDER_TASK, PLAN_REPORT_TASK
-from domain.errors import UptimeError
-from domain.ingest_runs import IngestRunService
-from domain.ports import QueueUnavailable, ReportNotFound, RepositoryError, StoreRange
-from domain.report import ReportStatus, RunKind
-from domain.services import ReportRunService
-from domain.work import WATCHED_FOLDER_RUN, WorkTracker, label_for, unit_for, unit_id_for
-from domain.work_units import UnitState, WorkUnit
+from domain.model.errors import UptimeError
+from domain.model.report import ReportStatus, RunKind
+from domain.model.work_units import WATCHED_FOLDER_RUN, UnitState, WorkUnit, label_for, unit_id_for
+from domain.ports.data import RepositoryError, StoreRange
+from domain.ports.reports import QueueUnavailable, ReportNotFound
+from domain.use_cases.ingest_runs import IngestRunService
+from domain.use_cases.report_runs import ReportRunService
+from domain.use_cases.work import WorkTracker, unit_for
 from entrypoints import metrics
 from entrypoints.container import (
     PURGE_POLLS_TASK,

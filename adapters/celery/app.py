@@ -1,6 +1,6 @@
 """The Celery application: broker settings for Redis, RabbitMQ or the embedded default.
 
-The database, not the broker, is the record of the work (``domain.work``):
+The database, not the broker, is the record of the work (``domain.use_cases.work``):
 a message only names a unit of work, and the watchdog queues again whatever
 a lost worker or a lost message left undone. The broker settings only make
 recovery quicker. Each was measured on this kind of machine:

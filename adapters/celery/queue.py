@@ -8,8 +8,10 @@ from typing import Any
 from celery import Celery
 from kombu.exceptions import KombuError, OperationalError
 
-from domain.ports import IngestQueue, QueueUnavailable, ReportQueue, WorkQueue
-from domain.work import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_WATCHED_FOLDER_TASK, PLAN_REPORT_TASK
+from domain.model.work_units import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_WATCHED_FOLDER_TASK, PLAN_REPORT_TASK
+from domain.ports.reports import QueueUnavailable, ReportQueue
+from domain.ports.uploads import IngestQueue
+from domain.ports.work import WorkQueue
 
 __all__ = [
     "COMPUTE_PART_TASK",

@@ -9,7 +9,18 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from domain.ingestion import (
+from adapters.csv.checks import _HoursChecks, _repeated_polls, _repeated_rows, _StatusChecks, _TimezoneChecks
+from adapters.csv.rules import (
+    BLOCK_BYTES,
+    HOURS_COLUMNS,
+    STATUS_COLUMNS,
+    TIMEZONE_COLUMNS,
+    Clock,
+    _Scalar,
+    system_clock,
+)
+from adapters.csv.source import _open
+from domain.model.ingestion import (
     BatchCounts,
     FileSummary,
     HoursBatch,
@@ -18,12 +29,7 @@ from domain.ingestion import (
     TimezoneBatch,
     summarize,
 )
-from domain.inputs import BusinessHours, Int64Array, StatusPolls, StoreTimezones
-
-from adapters.csv.checks import _HoursChecks, _repeated_polls, _repeated_rows, _StatusChecks, _TimezoneChecks
-from adapters.csv.rules import BLOCK_BYTES, HOURS_COLUMNS, STATUS_COLUMNS, TIMEZONE_COLUMNS, Clock, _Scalar, system_clock
-from adapters.csv.source import _open
-
+from domain.model.inputs import BusinessHours, Int64Array, StatusPolls, StoreTimezones
 
 # --- Whole files -----------------------------------------------------------------------------
 

@@ -12,20 +12,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytz
 
-from domain.clock import MICROS_PER_DAY, MICROS_PER_SECOND, to_micros
-from domain.errors import quoted
-from domain.ingestion import (
-    HoursBatch,
-    InputBatch,
-    StatusBatch,
-    TimezoneBatch,
-)
-from domain.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones
-
 from adapters.csv.instants import _instants
-from adapters.csv.rules import _ASCII_SPACE, _CONTROL_CHARACTER, _MAX_REMEMBERED, _SHOWN_CHARS, _TIME_OF_DAY, _WEEKDAY, MAX_STORE_ID_CHARS, _Value
+from adapters.csv.rules import (
+    _ASCII_SPACE,
+    _CONTROL_CHARACTER,
+    _MAX_REMEMBERED,
+    _SHOWN_CHARS,
+    _TIME_OF_DAY,
+    _WEEKDAY,
+    MAX_STORE_ID_CHARS,
+    _Value,
+)
 from adapters.csv.source import _Part, _text
-
+from domain.model.clock import MICROS_PER_DAY, MICROS_PER_SECOND, to_micros
+from domain.model.errors import quoted
+from domain.model.ingestion import HoursBatch, InputBatch, StatusBatch, TimezoneBatch
+from domain.model.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones
 
 # --- Checking a batch's columns ----------------------------------------------------------------
 

@@ -9,12 +9,10 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from domain.clock import MICROS_PER_SECOND, to_micros
-from domain.inputs import BoolArray, Int64Array
-
 from adapters.csv.rules import _BLOCK_ROWS, _MONTH_DAYS, _UTC_SUFFIX
 from adapters.csv.source import _data, _offsets, _text
-
+from domain.model.clock import MICROS_PER_SECOND, to_micros
+from domain.model.inputs import BoolArray, Int64Array
 
 # --- Timestamps --------------------------------------------------------------------------------
 

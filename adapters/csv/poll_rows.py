@@ -17,9 +17,9 @@ from pathlib import Path
 import attrs
 
 from adapters.csv.reader import Clock, CsvInputReader, system_clock
-from domain.ingestion import STATUS_FILE, FileSummary
-from domain.inputs import StatusPolls
-from domain.ports import PollRowReader, PollText
+from domain.model.ingestion import STATUS_FILE, FileSummary
+from domain.model.inputs import StatusPolls
+from domain.ports.reading import PollRowReader, PollText
 
 _HEADER = ("store_id", "status", "timestamp_utc")
 

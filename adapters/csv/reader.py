@@ -43,9 +43,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-
-from domain.errors import InvalidInputError, clipped
-from domain.ingestion import (
+from adapters.csv.rules import _FINGERPRINT_BYTES, MAX_STORE_ID_CHARS, Clock, system_clock
+from domain.model.errors import InvalidInputError, clipped
+from domain.model.ingestion import (
     HOURS_FILE,
     STATUS_FILE,
     TIMEZONE_FILE,
@@ -55,10 +55,8 @@ from domain.ingestion import (
     ResumePoint,
     StatusBatch,
 )
-from domain.inputs import BusinessHours, StoreTimezones
-from domain.ports import InputReader
-
-from adapters.csv.rules import _FINGERPRINT_BYTES, MAX_STORE_ID_CHARS, Clock, system_clock
+from domain.model.inputs import BusinessHours, StoreTimezones
+from domain.ports.reading import InputReader
 
 __all__ = ["MAX_STORE_ID_CHARS", "Clock", "CsvInputReader", "PandasCsvReader", "release_free_memory", "system_clock"]
 

@@ -21,19 +21,19 @@ from numpy.typing import NDArray
 
 from adapters.csv.reader import PandasCsvReader, release_free_memory
 from adapters.memory import _starts_of_runs, _store_bounds, _unique_polls, sorted_polls_since
-from domain.errors import UptimeError
-from domain.ingestion import StatusBatch
-from domain.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones
-from domain.ports import (
+from domain.model.errors import UptimeError
+from domain.model.ingestion import StatusBatch
+from domain.model.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones
+from domain.model.uptime import WEEK, earliest_poll_needed
+from domain.ports.data import (
     INITIAL_VERSION,
     BusinessHoursRepository,
     IngestionLog,
-    InputReader,
     StatusRepository,
     StoreRange,
     TimezoneRepository,
 )
-from domain.uptime import WEEK, earliest_poll_needed
+from domain.ports.reading import InputReader
 
 READ_ONLY_MESSAGE = "the CSV backend is read-only; ingest into a database"
 

@@ -23,18 +23,20 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from numpy.typing import NDArray
 
-from domain.errors import InvalidInputError, clipped, quoted
-from domain.ingestion import (
-    MAX_LISTED_ERRORS,
-    START,
-    BatchCounts,
-    RejectedRow,
-    ResumePoint,
+from adapters.csv.rules import (
+    _ASCII_SPACE,
+    _BOM,
+    _CR,
+    _LF,
+    _NOT_UTF8_STANDIN,
+    _SHOWN_CHARS,
+    _SHOWN_HEADER_CHARS,
+    BLOCK_BYTES,
+    ColumnNames,
 )
-from domain.inputs import BoolArray, Int64Array
-
-from adapters.csv.rules import _ASCII_SPACE, _BOM, _CR, _LF, _NOT_UTF8_STANDIN, _SHOWN_CHARS, _SHOWN_HEADER_CHARS, BLOCK_BYTES, ColumnNames
-
+from domain.model.errors import InvalidInputError, clipped, quoted
+from domain.model.ingestion import MAX_LISTED_ERRORS, START, BatchCounts, RejectedRow, ResumePoint
+from domain.model.inputs import BoolArray, Int64Array
 
 # --- The header --------------------------------------------------------------------------------
 

@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from domain.errors import clipped
-from domain.ports import RepositoryError
+from domain.model.errors import clipped
+from domain.ports.data import RepositoryError
 
 if TYPE_CHECKING:
     from adapters.sqlalchemy.schema import SchemaUpgrade

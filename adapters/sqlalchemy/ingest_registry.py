@@ -12,9 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.sqlalchemy.database import transaction, utc_for_db, utc_from_db
 from adapters.sqlalchemy.tables import ingest_runs
-from domain.upload_runs import IngestRun
-from domain.ports import IngestNotFound, IngestRegistry, RepositoryError
-from domain.report import ReportStatus
+from domain.model.report import ReportStatus
+from domain.model.upload_runs import IngestRun
+from domain.ports.data import RepositoryError
+from domain.ports.uploads import IngestNotFound, IngestRegistry
 
 _RUNNING = ReportStatus.RUNNING.value
 

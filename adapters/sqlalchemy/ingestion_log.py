@@ -2,7 +2,7 @@
 
 An ingestion stores its rows under its version in as many transactions as it
 takes; ``complete`` flips its state in one transaction, and from then on a
-report planned at that snapshot sees all of it (see ``domain.ports.IngestionLog``).
+report planned at that snapshot sees all of it (see ``domain.ports.data.IngestionLog``).
 
 Ingestions take turns. ``begin`` takes a lock that is held until ``complete``
 or ``abandon``, and that is released by the system when its process dies:
@@ -37,7 +37,7 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, text
 
 from adapters.sqlalchemy.database import is_postgres, repository_error, transaction
-from domain.ports import INITIAL_VERSION, IngestionLog, RepositoryError
+from domain.ports.data import INITIAL_VERSION, IngestionLog, RepositoryError
 
 RUNNING = "running"
 COMPLETE = "complete"

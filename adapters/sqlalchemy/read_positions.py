@@ -6,8 +6,8 @@ from sqlalchemy import Engine, delete, insert, select
 
 from adapters.sqlalchemy.database import transaction
 from adapters.sqlalchemy.tables import read_positions
-from domain.ingestion import ReadPosition, ResumePoint
-from domain.ports import ReadPositions
+from domain.model.ingestion import ReadPosition, ResumePoint
+from domain.ports.reading import ReadPositions
 
 
 class SqlAlchemyReadPositions(ReadPositions):

@@ -23,8 +23,9 @@ from sqlalchemy.sql import Executable
 
 from adapters.sqlalchemy.database import is_postgres, transaction, utc_for_db, utc_from_db
 from adapters.sqlalchemy.tables import report_parts, reports
-from domain.ports import ReportNotFound, ReportRegistry, RepositoryError
-from domain.report import Report, ReportStatus, RunKind
+from domain.model.report import Report, ReportStatus, RunKind
+from domain.ports.data import RepositoryError
+from domain.ports.reports import ReportNotFound, ReportRegistry
 
 _RUNNING = ReportStatus.RUNNING.value
 

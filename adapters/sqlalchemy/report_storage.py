@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from adapters.sqlalchemy.database import is_postgres, transaction
 from adapters.sqlalchemy.tables import report_file_pieces, report_files
-from domain.ports import ReportStorage, ReportStorageError
+from domain.ports.reports import ReportStorage, ReportStorageError
 
 LOCATION_PREFIX = "db:"
 # A file saved in pieces is stored in rows of about this many bytes.

@@ -37,8 +37,8 @@ from sqlalchemy import Connection, Engine, text
 
 from adapters.sqlalchemy.database import driver_connection, is_postgres, transaction
 from adapters.sqlalchemy.ingestion_log import require_running
-from domain.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones
-from domain.ports import (
+from domain.model.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones
+from domain.ports.data import (
     BusinessHoursRepository,
     ReportInputs,
     ReportInputSource,

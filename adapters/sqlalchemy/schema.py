@@ -38,8 +38,8 @@ from alembic.script import ScriptDirectory  # noqa: E402
 from sqlalchemy import Connection, inspect, text  # noqa: E402
 
 from adapters.sqlalchemy.tables import metadata  # noqa: E402
-from domain.errors import clipped  # noqa: E402
-from domain.ports import RepositoryError  # noqa: E402
+from domain.model.errors import clipped
+from domain.ports.data import RepositoryError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The revision of a database made by the last release without migrations.

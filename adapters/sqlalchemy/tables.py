@@ -10,7 +10,7 @@ order: SQLite's default ``BINARY`` collation does that, PostgreSQL needs
 ``COLLATE "C"``. For UTF-8 text byte order is code point order, the order of
 Python's ``str``, so ``BETWEEN`` ranges and ``ORDER BY`` agree with the domain.
 
-The data is versioned by ingestion (``ingestions``; see ``domain.ports.IngestionLog``):
+The data is versioned by ingestion (``ingestions``; see ``domain.ports.data.IngestionLog``):
 a poll keeps the version that first stored it; an hours or timezone row has
 the version that added it and, once a later ingestion replaced it, the one
 that retired it. Snapshot ``S`` sees the rows with ``added <= S`` and not
@@ -124,7 +124,7 @@ reports = Table(
     Column("snapshot", BigInteger, nullable=True),
     Column("now_us", BigInteger, nullable=True),
     # What the run computes ("report" or "trend"), over how many days (a
-    # trend's), and once complete a trend's summary (JSON, domain.fleet_trend).
+    # trend's), and once complete a trend's summary (JSON, domain.model.fleet_trend).
     Column("kind", Text, nullable=False, server_default="report"),
     Column("days", Integer, nullable=True),
     Column("summary", Text, nullable=True),
@@ -139,7 +139,7 @@ report_parts = Table(
     Column("report_id", Text, ForeignKey("reports.report_id", ondelete="CASCADE"), primary_key=True),
     Column("part_index", Integer, primary_key=True, autoincrement=False),
     Column("lines", Text, nullable=False),
-    # A trend's part also sums its stores (JSON, domain.fleet_trend).
+    # A trend's part also sums its stores (JSON, domain.model.fleet_trend).
     Column("summary", Text, nullable=True),
 )
 
@@ -180,7 +180,7 @@ ingest_runs = Table(
     Column("source", Text, nullable=True),
 )
 
-# How far each source file was ingested (domain.ingestion.ReadPosition): the
+# How far each source file was ingested (domain.model.ingestion.ReadPosition): the
 # next ingestion of a file that grew reads from there.
 read_positions = Table(
     "read_positions",
@@ -204,7 +204,7 @@ watched_files = Table(
     Column("sha256", Text, nullable=False),
 )
 
-# Units of work of every run (domain/work.py): the database's record of what
+# Units of work of every run (domain/use_cases/work.py): the database's record of what
 # is to be done, who holds it and until when; the broker only carries
 # messages naming them. ``args`` is the JSON list of the task's arguments.
 work_units = Table(

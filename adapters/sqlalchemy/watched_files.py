@@ -8,8 +8,8 @@ from sqlalchemy import Engine, delete, insert, select
 
 from adapters.sqlalchemy.database import transaction
 from adapters.sqlalchemy.tables import watched_files
-from domain.upload_runs import FileFingerprint
-from domain.ports import FingerprintStore
+from domain.model.upload_runs import FileFingerprint
+from domain.ports.reading import FingerprintStore
 
 
 class SqlAlchemyFingerprintStore(FingerprintStore):

@@ -20,8 +20,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from adapters.sqlalchemy.database import is_postgres, transaction, utc_for_db, utc_from_db
 from adapters.sqlalchemy.tables import work_units, workers
-from domain.ports import WorkerRegistry, WorkLedger
-from domain.work_units import UnitState, WorkUnit, WorkerBeat
+from domain.model.work_units import UnitState, WorkerBeat, WorkUnit
+from domain.ports.work import WorkerRegistry, WorkLedger
 
 _QUEUED = UnitState.QUEUED.value
 _LEASED = UnitState.LEASED.value

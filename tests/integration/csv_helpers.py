@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
+from domain.model.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
 
 REAL_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

@@ -7,17 +7,12 @@ from pathlib import Path
 import pytest
 from dependency_injector import providers
 
-from domain.errors import UptimeError
-from domain.ports import (
-    BusinessHoursRepository,
-    IngestionLog,
-    ReportQueue,
-    ReportRegistry,
-    ReportStorage,
-    StatusRepository,
-    TimezoneRepository,
-)
-from domain.services import IngestService, ReportRunService, ReportService
+from domain.model.errors import UptimeError
+from domain.ports.data import BusinessHoursRepository, IngestionLog, StatusRepository, TimezoneRepository
+from domain.ports.reports import ReportQueue, ReportRegistry, ReportStorage
+from domain.use_cases.ingest import IngestService
+from domain.use_cases.report_runs import ReportRunService
+from domain.use_cases.reports import ReportService
 from entrypoints.container import PURGE_POLLS_TASK, PURGE_REPORTS_TASK, WATCHDOG_TASK, build_container, periodic_tasks
 
 REPO = Path(__file__).resolve().parents[2]

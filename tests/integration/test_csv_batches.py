@@ -28,8 +28,8 @@ from adapters.csv.batches import (
     read_status,
     read_timezones,
 )
-from domain.errors import InvalidInputError
-from domain.ingestion import (
+from domain.model.errors import InvalidInputError
+from domain.model.ingestion import (
     MAX_LISTED_ERRORS,
     STATUS_FILE,
     BatchCounts,

@@ -12,8 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from csv_helpers import (
     HOURS_HEADER,
     STATUS_HEADER,
@@ -24,6 +22,8 @@ from csv_helpers import (
     real_folder,
     write,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.csv.batches import read_hours, read_status, read_timezones
 from adapters.csv.reader import PandasCsvReader
@@ -34,8 +34,8 @@ from adapters.csv.repositories import (
     CsvStatusRepository,
     CsvTimezoneRepository,
 )
-from domain.errors import InvalidInputError, UptimeError
-from domain.ingestion import (
+from domain.model.errors import InvalidInputError, UptimeError
+from domain.model.ingestion import (
     HOURS_FILE,
     MAX_LISTED_ERRORS,
     STATUS_FILE,
@@ -46,8 +46,8 @@ from domain.ingestion import (
     ResumePoint,
     StatusBatch,
 )
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.ports import StoreRange
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.ports.data import StoreRange
 
 HOUR_US = 3_600_000_000
 MINUTE_US = 60_000_000

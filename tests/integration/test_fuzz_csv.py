@@ -33,8 +33,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.csv.batches import read_hours, read_status, read_timezones
-from domain.errors import InvalidInputError
-from domain.ingestion import HOURS_FILE, MAX_LISTED_ERRORS, STATUS_FILE, TIMEZONE_FILE, FileSummary
+from domain.model.errors import InvalidInputError
+from domain.model.ingestion import HOURS_FILE, MAX_LISTED_ERRORS, STATUS_FILE, TIMEZONE_FILE, FileSummary
 
 SECOND_US = 1_000_000
 MEGABYTE = 1 << 20

@@ -21,18 +21,12 @@ from adapters.memory import InMemoryFingerprintStore, InMemoryIngestRegistry
 from adapters.sqlalchemy.ingest_registry import SqlAlchemyIngestRegistry
 from adapters.sqlalchemy.watched_files import SqlAlchemyFingerprintStore
 from adapters.upload_storage import FilesystemUploadStorage
-from domain.upload_runs import FileFingerprint, IngestRun
-from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
-from domain.ports import (
-    FingerprintStore,
-    IngestNotFound,
-    IngestRegistry,
-    InvalidUpload,
-    RepositoryError,
-    UploadStorageError,
-    UploadTooLarge,
-)
-from domain.report import ReportStatus
+from domain.model.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
+from domain.model.report import ReportStatus
+from domain.model.upload_runs import FileFingerprint, IngestRun
+from domain.ports.data import RepositoryError
+from domain.ports.reading import FingerprintStore
+from domain.ports.uploads import IngestNotFound, IngestRegistry, InvalidUpload, UploadStorageError, UploadTooLarge
 
 BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 AT = datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)

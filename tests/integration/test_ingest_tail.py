@@ -12,7 +12,7 @@ from adapters.memory import (
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
-from domain.services import IngestService
+from domain.use_cases.ingest import IngestService
 
 STATUS = "store_id,status,timestamp_utc\n1,active,2023-01-22 12:00:00 UTC\n"
 HOURS = "store_id,dayOfWeek,start_time_local,end_time_local\n1,0,09:00,17:00\n"

@@ -58,7 +58,7 @@ from adapters.sqlalchemy.schema import (
     head_revision,
 )
 from adapters.sqlalchemy.tables import metadata
-from domain.report import ReportStatus, RunKind
+from domain.model.report import ReportStatus, RunKind
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data"

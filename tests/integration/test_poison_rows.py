@@ -19,8 +19,8 @@ from dependency_injector import providers
 
 from adapters.csv.batches import read_hours, read_status, read_timezones
 from adapters.csv.reader import MAX_STORE_ID_CHARS, PandasCsvReader
-from domain.errors import InvalidInputError
-from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE, FileSummary, RejectedRow
+from domain.model.errors import InvalidInputError
+from domain.model.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE, FileSummary, RejectedRow
 from entrypoints.container import Container, build_container
 
 CONTROL_PROBLEM = "holds a control character (U+0000 to U+001F or U+007F)"

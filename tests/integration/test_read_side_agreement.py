@@ -32,8 +32,8 @@ from adapters.sqlalchemy.repositories import (
     SqlAlchemyStatusRepository,
     SqlAlchemyTimezoneRepository,
 )
-from domain.ports import BusinessHoursRepository, IngestionLog, StatusRepository, StoreRange, TimezoneRepository
-from domain.services import IngestService
+from domain.ports.data import BusinessHoursRepository, IngestionLog, StatusRepository, StoreRange, TimezoneRepository
+from domain.use_cases.ingest import IngestService
 
 Backend = tuple[StatusRepository, BusinessHoursRepository, TimezoneRepository, IngestionLog]
 HOUR = 3_600_000_000

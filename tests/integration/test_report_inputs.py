@@ -12,9 +12,9 @@ from adapters.sqlalchemy.repositories import (
     SqlAlchemyStatusRepository,
     SqlAlchemyTimezoneRepository,
 )
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.ports import StoreRange
-from domain.services import RepositoryInputSource
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.ports.data import StoreRange
+from domain.use_cases.reports import RepositoryInputSource
 
 HOUR = 3_600_000_000
 T0 = 1_674_000_000_000_000

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from adapters.report_storage import FilesystemReportStorage
-from domain.ports import ReportStorageError
+from domain.ports.reports import ReportStorageError
 
 CONTENT = b"store_id,uptime_last_hour\n1,60.00\n"
 

@@ -30,20 +30,17 @@ from adapters.sqlalchemy import (
     create_engine_for,
 )
 from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.ports import (
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.report import Report, ReportStatus, RunKind
+from domain.ports.data import (
     BusinessHoursRepository,
     IngestionLog,
-    ReportNotFound,
-    ReportRegistry,
-    ReportStorage,
-    ReportStorageError,
     RepositoryError,
     StatusRepository,
     StoreRange,
     TimezoneRepository,
 )
-from domain.report import Report, ReportStatus, RunKind
+from domain.ports.reports import ReportNotFound, ReportRegistry, ReportStorage, ReportStorageError
 
 try:
     from adapters import memory
@@ -1063,7 +1060,7 @@ from adapters.sqlalchemy import (
     SqlAlchemyBusinessHoursRepository, SqlAlchemyIngestionLog, SqlAlchemyStatusRepository,
     SqlAlchemyTimezoneRepository, create_engine_for,
 )
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
 HOUR = 3_600_000_000
 engine = create_engine_for(sys.argv[1])
 version = SqlAlchemyIngestionLog(engine).begin()
@@ -1393,7 +1390,7 @@ def test_recent_on_an_empty_registry_is_empty(ports: Ports) -> None:
 
 # -- runs of every kind: a trend has its days, its parts' summaries and its own -------
 
-# JSON values as a trend's part sums its stores (domain.fleet_trend): big integers, ids, nested lists.
+# JSON values as a trend's part sums its stores (domain.model.fleet_trend): big integers, ids, nested lists.
 PART_SUMMARY: dict[str, Any] = {
     "days": 2,
     "business": [86_400_000_000 * 14_000, 0],
@@ -1521,12 +1518,12 @@ def test_a_save_whose_pieces_fail_leaves_the_file_saved_before(storage: ReportSt
         storage.load(location.replace("r1", "r-new"))
 
 
-# -- units of work and worker heartbeats (domain/work.py) ------------------------------
+# -- units of work and worker heartbeats (domain/use_cases/work.py) ------------------------------
 
 from adapters.memory_work import InMemoryWorkerRegistry, InMemoryWorkLedger  # noqa: E402
 from adapters.sqlalchemy.work_ledger import SqlAlchemyWorkerRegistry, SqlAlchemyWorkLedger  # noqa: E402
-from domain.ports import WorkerRegistry, WorkLedger  # noqa: E402
-from domain.work_units import UnitState, WorkerBeat, WorkUnit  # noqa: E402
+from domain.model.work_units import UnitState, WorkerBeat, WorkUnit
+from domain.ports.work import WorkerRegistry, WorkLedger
 
 T0 = datetime(2024, 10, 3, 12, 0, tzinfo=timezone.utc)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.ports import ReportNotFound, ReportStorageError
-from domain.report import Report, ReportStatus
+from domain.model.report import Report, ReportStatus
+from domain.ports.reports import ReportNotFound, ReportStorageError
 from entrypoints.container import Container, build_container
 
 REPO = Path(__file__).resolve().parents[2]

@@ -41,8 +41,8 @@ from service_fixtures import REPO, ServiceRunner, free_port, running_redis, wait
 
 from adapters.sqlalchemy.database import create_engine_for  # noqa: E402
 from adapters.sqlalchemy.registry import SqlAlchemyReportRegistry  # noqa: E402
-from domain.ingestion import STATUS_FILE  # noqa: E402
-from domain.report import Report, ReportStatus  # noqa: E402
+from domain.model.ingestion import STATUS_FILE
+from domain.model.report import Report, ReportStatus
 from entrypoints.openapi import openapi_document  # noqa: E402
 
 REAL_2024 = REPO.parent / "shared" / "data" / "real-2024"

@@ -22,9 +22,10 @@ from adapters.sqlalchemy import (
 )
 from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
 from adapters.sqlalchemy.tables import metadata, report_parts
-from domain.inputs import BusinessHours, StatusPolls
-from domain.ports import ReportNotFound, ReportStorageError, RepositoryError, StoreRange
-from domain.report import Report, ReportStatus
+from domain.model.inputs import BusinessHours, StatusPolls
+from domain.model.report import Report, ReportStatus
+from domain.ports.data import RepositoryError, StoreRange
+from domain.ports.reports import ReportNotFound, ReportStorageError
 
 HOUR = 3_600_000_000
 WEEK = 7 * 24 * HOUR

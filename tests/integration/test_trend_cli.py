@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_cli import run_cli
 
 from adapters.memory import (
     InMemoryBusinessHoursRepository,
@@ -16,12 +17,11 @@ from adapters.memory import (
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
-from domain.clock import to_micros
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.services import ReportService
-from domain.trend import TREND_HEADER
-from domain.uptime import UptimeCalculator
-from test_cli import run_cli
+from domain.model.clock import to_micros
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.trend import TREND_HEADER
+from domain.model.uptime import UptimeCalculator
+from domain.use_cases.reports import ReportService
 
 # Two weeks after New York's clocks went forward (12 March 2023): a 30-day trend spans the change.
 NOW = datetime(2023, 3, 26, 15, 42, 7, 123456, tzinfo=timezone.utc)

@@ -22,21 +22,14 @@ from adapters.memory import (
     InMemoryTimezoneRepository,
 )
 from adapters.memory_work import InMemoryWorkerRegistry, InMemoryWorkLedger
-from domain.ports import (
-    BusinessHoursRepository,
-    QueueUnavailable,
-    ReportQueue,
-    ReportRegistry,
-    ReportStorage,
-    StatusRepository,
-    TimezoneRepository,
-    WorkQueue,
-)
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.services import ReportRunService, ReportService, RepositoryInputSource
-from domain.uptime import UptimeCalculator
-from domain.work import INGEST_UPLOAD_TASK, PLAN_REPORT_TASK
-from domain.work_units import WorkerBeat
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.uptime import UptimeCalculator
+from domain.model.work_units import INGEST_UPLOAD_TASK, PLAN_REPORT_TASK, WorkerBeat
+from domain.ports.data import BusinessHoursRepository, StatusRepository, TimezoneRepository
+from domain.ports.reports import QueueUnavailable, ReportQueue, ReportRegistry, ReportStorage
+from domain.ports.work import WorkQueue
+from domain.use_cases.report_runs import ReportRunService
+from domain.use_cases.reports import ReportService, RepositoryInputSource
 from entrypoints.container import Container, build_container
 from entrypoints.flask_app import create_app
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import attrs
 from hypothesis import strategies as st
 
-from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE, FileSummary, IngestSummary
-from domain.services import IngestService
+from domain.model.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE, FileSummary, IngestSummary
+from domain.use_cases.ingest import IngestService
 
 STORES = ("s1", "s2", "s3", "10")
 # Each instant as written in several ways; all read as the same instant.

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 import pytz
 
-from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR, from_micros, to_micros
+from domain.model.clock import MICROS_PER_DAY, MICROS_PER_HOUR, from_micros, to_micros
 
 DEFAULT_TIMEZONE = "America/Chicago"
 WEEK_US = 7 * MICROS_PER_DAY

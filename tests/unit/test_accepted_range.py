@@ -18,12 +18,12 @@ from datetime import datetime, timezone
 import pytz
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, to_micros
-from domain.inputs import DEFAULT_TIMEZONE, BusinessHours, StatusPolls, StoreTimezones
-from domain.report import FORMULA_STARTS, REPORT_HEADER, render_csv
-from domain.uptime import UptimeCalculator
 from reference import HoursRow, reference_business_time
+
+from domain.model.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, to_micros
+from domain.model.inputs import DEFAULT_TIMEZONE, BusinessHours, StatusPolls, StoreTimezones
+from domain.model.report import FORMULA_STARTS, REPORT_HEADER, render_csv
+from domain.model.uptime import UptimeCalculator
 
 EPOCH_US = 0
 # The clock bound is relative; these tests go well past any clock in use.

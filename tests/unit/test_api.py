@@ -14,6 +14,8 @@ from typing import Any
 import attrs
 import pytest
 from dependency_injector import providers
+from fakes import App, AppMaker, make_app, run_every_part
+from openapi_schema import DOCUMENT, check_documented, is_canonical_uuid, resolve
 from werkzeug.test import TestResponse
 
 from adapters.memory import (
@@ -21,24 +23,17 @@ from adapters.memory import (
     InMemoryReportRegistry,
     InMemoryStatusRepository,
 )
-from domain.clock import MICROS_PER_HOUR, to_micros
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.errors import InvalidInputError, UptimeError
-from domain.ports import (
-    QueueUnavailable,
-    ReportNotFound,
-    ReportQueue,
-    ReportStorage,
-    ReportStorageError,
-    RepositoryError,
-)
-from domain.report import REPORT_HEADER, Report, ReportStatus
-from domain.services import ReportNotReady, ReportRunService, ReportService
-from domain.uptime import UptimeCalculator
+from domain.model.clock import MICROS_PER_HOUR, to_micros
+from domain.model.errors import InvalidInputError, UptimeError
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.report import REPORT_HEADER, Report, ReportStatus
+from domain.model.uptime import UptimeCalculator
+from domain.ports.data import RepositoryError
+from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportQueue, ReportStorage, ReportStorageError
+from domain.use_cases.report_runs import ReportNotReady, ReportRunService
+from domain.use_cases.reports import ReportService
 from entrypoints.flask_app import create_app, json_error
 from entrypoints.openapi import openapi_document
-from openapi_schema import DOCUMENT, check_documented, is_canonical_uuid, resolve
-from fakes import App, AppMaker, make_app, run_every_part
 
 JSON = "application/json"
 CSV = "text/csv"

@@ -13,14 +13,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-
-from domain.clock import MICROS_PER_HOUR as H
-from domain.clock import MICROS_PER_MINUTE as M
-from domain.clock import MICROS_PER_SECOND as S
-from domain.clock import to_micros
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.report import ReportRows
 from reference import Figures, HoursRow, PollRow, reference_report
+
+from domain.model.clock import MICROS_PER_HOUR as H
+from domain.model.clock import MICROS_PER_MINUTE as M
+from domain.model.clock import MICROS_PER_SECOND as S
+from domain.model.clock import to_micros
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.report import ReportRows
 
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 ON, OFF = True, False
@@ -54,7 +54,7 @@ def rows_as_dict(rows: ReportRows) -> dict[str, Figures]:
 def production(
     now_us: int, polls: Sequence[PollRow], hours: Sequence[HoursRow], timezones: Mapping[str, str]
 ) -> dict[str, Figures]:
-    from domain.uptime import UptimeCalculator
+    from domain.model.uptime import UptimeCalculator
 
     # Called untyped: mypy cannot see through the ``dict`` converter of StoreTimezones.
     make_timezones: Any = StoreTimezones

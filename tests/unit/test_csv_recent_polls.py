@@ -10,11 +10,12 @@ from hypothesis import strategies as st
 
 from adapters.csv.repositories import FolderPolls, _recent_polls
 from adapters.memory import _status_clashes
-from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR as HOUR
-from domain.ingestion import START, BatchCounts, StatusBatch
-from domain.inputs import Int64Array, StatusPolls
-from domain.ports import StoreRange
-from domain.uptime import earliest_poll_needed
+from domain.model.clock import MICROS_PER_DAY
+from domain.model.clock import MICROS_PER_HOUR as HOUR
+from domain.model.ingestion import START, BatchCounts, StatusBatch
+from domain.model.inputs import Int64Array, StatusPolls
+from domain.model.uptime import earliest_poll_needed
+from domain.ports.data import StoreRange
 
 LATEST = 1_700_000_000_000_000
 

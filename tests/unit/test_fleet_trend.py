@@ -21,6 +21,8 @@ from typing import Any
 
 import attrs
 import pytest
+from fakes import RecordingQueue
+from test_services import StaticReader
 
 from adapters.memory import (
     InMemoryBusinessHoursRepository,
@@ -31,18 +33,21 @@ from adapters.memory import (
     InMemoryTimezoneRepository,
 )
 from adapters.memory_work import InMemoryWorkerRegistry, InMemoryWorkLedger
-from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, from_micros, to_micros
-from domain.fleet_trend import SLIPPING_STORES, FleetTrend, TrendSummary, combine, summarize_part
-from domain.ingestion import FileSummary, ParsedInput
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.ports import QueueUnavailable, ReportNotFound, StoreRange, WorkQueue
-from domain.report import ReportStatus, RunKind
-from domain.services import IngestService, ReportNotReady, ReportRunService, ReportService
-from domain.trend import TREND_HEADER, TrendSeries, day_window
-from domain.uptime import UptimeCalculator
-from domain.work import PLAN_REPORT_TASK, WorkTracker
-from fakes import RecordingQueue
-from test_services import StaticReader
+from domain.model.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, from_micros, to_micros
+from domain.model.fleet_trend import SLIPPING_STORES, FleetTrend, TrendSummary, combine, summarize_part
+from domain.model.ingestion import FileSummary, ParsedInput
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.report import ReportStatus, RunKind
+from domain.model.trend import TREND_HEADER, TrendSeries, day_window
+from domain.model.uptime import UptimeCalculator
+from domain.model.work_units import PLAN_REPORT_TASK
+from domain.ports.data import StoreRange
+from domain.ports.reports import QueueUnavailable, ReportNotFound
+from domain.ports.work import WorkQueue
+from domain.use_cases.ingest import IngestService
+from domain.use_cases.report_runs import ReportNotReady, ReportRunService
+from domain.use_cases.reports import ReportService
+from domain.use_cases.work import WorkTracker
 
 # Two weeks after New York's clocks went forward: a 28-day trend spans the change.
 NOW = datetime(2023, 3, 26, 15, 42, 7, 123456, tzinfo=timezone.utc)

@@ -16,20 +16,21 @@ from typing import Any
 
 import attrs
 import pytest
+from fakes import App, AppMaker, make_app, override_ports, run_every_part
+from openapi_schema import DOCUMENT, conforms, is_canonical_uuid
+from test_fleet_trend import NOW_US, sample_hours, sample_polls, sample_zones
 from werkzeug.test import TestResponse
 
 from adapters.memory import (
     InMemoryReportRegistry,
     InMemoryStatusRepository,
 )
-from domain.clock import MICROS_PER_HOUR, to_micros
-from domain.ports import QueueUnavailable, ReportQueue, RepositoryError
-from domain.report import Report, ReportStatus, RunKind
-from domain.trend import TREND_HEADER
+from domain.model.clock import MICROS_PER_HOUR, to_micros
+from domain.model.report import Report, ReportStatus, RunKind
+from domain.model.trend import TREND_HEADER
+from domain.ports.data import RepositoryError
+from domain.ports.reports import QueueUnavailable, ReportQueue
 from entrypoints.flask_app import create_app
-from fakes import App, AppMaker, make_app, override_ports, run_every_part
-from openapi_schema import DOCUMENT, conforms, is_canonical_uuid
-from test_fleet_trend import NOW_US, sample_hours, sample_polls, sample_zones
 
 JSON = "application/json"
 CSV = "text/csv"

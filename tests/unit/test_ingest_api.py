@@ -18,28 +18,30 @@ from typing import Any
 import attrs
 import pytest
 from dependency_injector import providers
+from fakes import App, AppMaker, make_app
 from flask.testing import FlaskClient
+from openapi_schema import DOCUMENT, conforms, is_canonical_uuid
 from werkzeug.test import TestResponse
 
 from adapters.celery.queue import INGEST_WATCHED_FOLDER_TASK
 from adapters.csv.reader import PandasCsvReader
 from adapters.memory import (
     InMemoryBusinessHoursRepository,
-    InMemoryIngestRegistry,
     InMemoryIngestionLog,
+    InMemoryIngestRegistry,
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
-from domain.ingest_runs import IngestRunService
-from domain.upload_runs import IngestRun
-from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
-from domain.ports import IngestQueue, QueueUnavailable, RepositoryError
-from domain.report import ReportStatus
-from domain.services import IngestService
+from domain.model.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
+from domain.model.report import ReportStatus
+from domain.model.upload_runs import IngestRun
+from domain.ports.data import RepositoryError
+from domain.ports.reports import QueueUnavailable
+from domain.ports.uploads import IngestQueue
+from domain.use_cases.ingest import IngestService
+from domain.use_cases.ingest_runs import IngestRunService
 from entrypoints.container import ConfigurationError, Container, build_container, periodic_tasks
-from fakes import App, AppMaker, make_app
 from entrypoints.flask_app import create_app
-from openapi_schema import DOCUMENT, conforms, is_canonical_uuid
 
 JSON = "application/json"
 POST_PATH = "/ingest"

@@ -9,6 +9,7 @@ stored (see ``ingest_counts``).
 from __future__ import annotations
 
 from hypothesis import given, settings
+from ingest_counts import Folder, check_ingestions, folder_sequences
 
 from adapters.csv.reader import PandasCsvReader
 from adapters.memory import (
@@ -17,9 +18,8 @@ from adapters.memory import (
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
-from domain.ingestion import FileSummary
-from domain.services import IngestService
-from ingest_counts import Folder, check_ingestions, folder_sequences
+from domain.model.ingestion import FileSummary
+from domain.use_cases.ingest import IngestService
 
 
 def memory_service() -> IngestService:

@@ -20,27 +20,21 @@ from adapters.folder_fingerprints import FilesystemFingerprinter
 from adapters.memory import (
     InMemoryBusinessHoursRepository,
     InMemoryFingerprintStore,
-    InMemoryIngestRegistry,
     InMemoryIngestionLog,
+    InMemoryIngestRegistry,
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
 from adapters.upload_storage import FilesystemUploadStorage
-from domain.errors import InvalidInputError
-from domain.ingest_runs import IngestRunService, WatchedFolderIngestion, check_upload_names
-from domain.upload_runs import FileFingerprint, FolderFingerprints, IngestRun
-from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
-from domain.ports import (
-    ByteStream,
-    IngestNotFound,
-    IngestQueue,
-    InvalidUpload,
-    QueueUnavailable,
-    RepositoryError,
-    UploadTooLarge,
-)
-from domain.report import ReportStatus
-from domain.services import IngestService
+from domain.model.errors import InvalidInputError
+from domain.model.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
+from domain.model.report import ReportStatus
+from domain.model.upload_runs import FileFingerprint, FolderFingerprints, IngestRun
+from domain.ports.data import RepositoryError
+from domain.ports.reports import QueueUnavailable
+from domain.ports.uploads import ByteStream, IngestNotFound, IngestQueue, InvalidUpload, UploadTooLarge
+from domain.use_cases.ingest import IngestService
+from domain.use_cases.ingest_runs import IngestRunService, WatchedFolderIngestion, check_upload_names
 
 STATUS_CSV = (
     b"store_id,status,timestamp_utc\n"

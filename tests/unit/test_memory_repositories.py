@@ -17,9 +17,10 @@ from adapters.memory import (
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.ports import ReportNotFound, ReportStorageError, RepositoryError, StoreRange
-from domain.report import Report, ReportStatus
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.report import Report, ReportStatus
+from domain.ports.data import RepositoryError, StoreRange
+from domain.ports.reports import ReportNotFound, ReportStorageError
 
 HOUR = 3_600_000_000
 PollRow = tuple[str, int, bool]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-
 import pytest
+from fakes import App, AppMaker, make_app
 from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from domain.ingestion import FileSummary, IngestSummary
+from domain.model.ingestion import FileSummary, IngestSummary
 from entrypoints.metrics import count_ingested
 from entrypoints.openapi import openapi_document
-from fakes import App, AppMaker, make_app
 
 TOKEN = "metrics-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -9,12 +9,12 @@ from typing import Any
 import attrs
 import pytest
 from dependency_injector import providers
-
-from adapters.memory import InMemoryStatusRepository
-from domain.inputs import StatusPolls
-from domain.ports import IngestionLog, RepositoryError
 from fakes import App, AppMaker, make_app
 from openapi_schema import DOCUMENT, conforms
+
+from adapters.memory import InMemoryStatusRepository
+from domain.model.inputs import StatusPolls
+from domain.ports.data import IngestionLog, RepositoryError
 
 
 @attrs.define

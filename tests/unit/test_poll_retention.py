@@ -15,12 +15,13 @@ from adapters.memory import (
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
-from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR, from_micros
-from domain.ingestion import ParsedInput
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.ports import InputReader
-from domain.services import IngestService, ReportService
-from domain.uptime import UptimeCalculator
+from domain.model.clock import MICROS_PER_DAY, MICROS_PER_HOUR, from_micros
+from domain.model.ingestion import ParsedInput
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.uptime import UptimeCalculator
+from domain.ports.reading import InputReader
+from domain.use_cases.ingest import IngestService
+from domain.use_cases.reports import ReportService
 
 START = 1_700_000_000 * 1_000_000  # November 2023
 SPAN_DAYS = 40

@@ -6,10 +6,10 @@ from datetime import datetime
 
 import pytz
 
-from domain.clock import to_micros
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.report import render_csv
-from domain.uptime import UptimeCalculator
+from domain.model.clock import to_micros
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.report import render_csv
+from domain.model.uptime import UptimeCalculator
 
 CHICAGO = pytz.timezone("America/Chicago")
 HOUR = 3600 * 1_000_000

@@ -7,11 +7,11 @@ import io
 
 import pytest
 
-from domain.clock import MICROS_PER_HOUR as H
-from domain.clock import MICROS_PER_MINUTE as M
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.report import REPORT_HEADER, ReportRows, render_csv
-from domain.uptime import UptimeCalculator
+from domain.model.clock import MICROS_PER_HOUR as H
+from domain.model.clock import MICROS_PER_MINUTE as M
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.report import REPORT_HEADER, ReportRows, render_csv
+from domain.model.uptime import UptimeCalculator
 
 CONTRACT_HEADER = (
     "store_id,uptime_last_hour,uptime_last_day,uptime_last_week,"
@@ -167,8 +167,9 @@ def test_the_cli_and_the_http_report_of_formula_like_ids_are_the_same_bytes() ->
         InMemoryStatusRepository,
         InMemoryTimezoneRepository,
     )
-    from domain.ports import ReportQueue
-    from domain.services import ReportRunService, ReportService
+    from domain.ports.reports import ReportQueue
+    from domain.use_cases.report_runs import ReportRunService
+    from domain.use_cases.reports import ReportService
 
     class Queue(ReportQueue):
         def submit(self, report_id: str) -> None:

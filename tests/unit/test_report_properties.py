@@ -14,14 +14,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 import attrs
+import pytz
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import pytz
-
-from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, MICROS_PER_SECOND, to_micros
-from domain.inputs import DEFAULT_TIMEZONE, BusinessHours, StatusPolls, StoreTimezones
-from domain.uptime import UptimeCalculator, earliest_poll_needed
 from reference import Figures, HoursRow, PollRow, reference_business_time, reference_report
+
+from domain.model.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, MICROS_PER_SECOND, to_micros
+from domain.model.inputs import DEFAULT_TIMEZONE, BusinessHours, StatusPolls, StoreTimezones
+from domain.model.uptime import UptimeCalculator, earliest_poll_needed
 
 WEEK = 7 * MICROS_PER_DAY
 QUARTER_HOUR = 15 * MICROS_PER_MINUTE

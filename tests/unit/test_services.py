@@ -9,6 +9,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from fakes import RecordingQueue
 
 from adapters.memory import (
     InMemoryBusinessHoursRepository,
@@ -18,14 +19,17 @@ from adapters.memory import (
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
-from domain.ingestion import START, BatchCounts, FileSummary, ParsedInput, ResumePoint, StatusBatch
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.ports import InputReader, QueueUnavailable, ReportNotFound, ReportQueue, ReportStorageError, StoreRange
-from domain.clock import from_micros
-from domain.report import REPORT_HEADER, ReportStatus, render_csv
-from domain.services import IngestService, ReportNotReady, ReportRunService, ReportService, split_stores
-from domain.uptime import UptimeCalculator
-from fakes import RecordingQueue
+from domain.model.clock import from_micros
+from domain.model.ingestion import START, BatchCounts, FileSummary, ParsedInput, ResumePoint, StatusBatch
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.report import REPORT_HEADER, ReportStatus, render_csv
+from domain.model.uptime import UptimeCalculator
+from domain.ports.data import StoreRange
+from domain.ports.reading import InputReader
+from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportQueue, ReportStorageError
+from domain.use_cases.ingest import IngestService
+from domain.use_cases.report_runs import ReportNotReady, ReportRunService
+from domain.use_cases.reports import ReportService, split_stores
 
 HOUR = 3_600_000_000
 NOW = 1_674_000_000_000_000

@@ -16,11 +16,9 @@ from adapters.memory import (
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
-from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, from_micros, to_micros
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.ports import ReportInputs, StoreRange
-from domain.services import RepositoryInputSource, ReportService, StoreNotFound
-from domain.trend import (
+from domain.model.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, from_micros, to_micros
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.trend import (
     TREND_HEADER,
     TrendSeries,
     check_days,
@@ -30,7 +28,9 @@ from domain.trend import (
     render_trend_csv,
     render_trend_lines,
 )
-from domain.uptime import UptimeCalculator
+from domain.model.uptime import UptimeCalculator
+from domain.ports.data import ReportInputs, StoreRange
+from domain.use_cases.reports import ReportService, RepositoryInputSource, StoreNotFound
 
 NOW_US = to_micros(datetime(2023, 3, 14, 12, 0, tzinfo=timezone.utc))
 # Ids that sort differently as text and as numbers, a spreadsheet formula, one that needs quoting.

@@ -14,21 +14,21 @@ from urllib.parse import quote
 import attrs
 import pytest
 from dependency_injector import providers
+from fakes import App, AppMaker, make_app
+from openapi_schema import DOCUMENT, conforms
 from werkzeug.test import TestResponse
 
 from adapters.memory import (
     InMemoryIngestionLog,
     InMemoryStatusRepository,
 )
-from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, to_micros
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.ports import ReportInputs, RepositoryError, StoreRange
-from domain.services import RepositoryInputSource, ReportService
-from domain.trend import earliest_trend_poll
-from domain.uptime import UptimeCalculator
+from domain.model.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, to_micros
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.trend import earliest_trend_poll
+from domain.model.uptime import UptimeCalculator
+from domain.ports.data import ReportInputs, RepositoryError, StoreRange
+from domain.use_cases.reports import ReportService, RepositoryInputSource
 from entrypoints.flask_app import create_app
-from fakes import App, AppMaker, make_app
-from openapi_schema import DOCUMENT, conforms
 
 JSON = "application/json"
 PATH = "/stores/{store_id}/trend"

@@ -16,11 +16,6 @@ import attrs
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from domain.clock import MICROS_PER_DAY
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.trend import TrendSeries, daily_series, earliest_trend_poll
-from domain.uptime import UptimeCalculator
 from reference import DayFigures, HoursRow, PollRow, reference_daily_series
 from test_report_properties import (
     ANCHORS,
@@ -32,6 +27,11 @@ from test_report_properties import (
     hours_rows,
     transitions_of,
 )
+
+from domain.model.clock import MICROS_PER_DAY
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.trend import TrendSeries, daily_series, earliest_trend_poll
+from domain.model.uptime import UptimeCalculator
 
 EXAMPLES = settings(max_examples=150, deadline=None)
 STORE_KINDS = ("spread", "spread", "late_start", "stale", "dense_recent")

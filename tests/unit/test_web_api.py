@@ -19,6 +19,8 @@ from urllib.parse import quote
 
 import attrs
 import pytest
+from fakes import App, AppMaker, make_app, run_every_part
+from openapi_schema import DOCUMENT, conforms
 from werkzeug.test import TestResponse
 
 from adapters.memory import (
@@ -26,17 +28,15 @@ from adapters.memory import (
     InMemoryReportRegistry,
     InMemoryStatusRepository,
 )
-from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, to_micros
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.interval import Interval
-from domain.ports import ReportInputs, RepositoryError, StoreRange
-from domain.report import REPORT_HEADER, Report, ReportStatus, RunKind
-from domain.services import RepositoryInputSource, ReportService, StoreNotFound
-from domain.uptime import UptimeCalculator
+from domain.model.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, to_micros
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.interval import Interval
+from domain.model.report import REPORT_HEADER, Report, ReportStatus, RunKind
+from domain.model.uptime import UptimeCalculator
+from domain.ports.data import ReportInputs, RepositoryError, StoreRange
+from domain.use_cases.reports import ReportService, RepositoryInputSource, StoreNotFound
 from entrypoints.flask_app import create_app
 from entrypoints.web import CONTENT_SECURITY_POLICY
-from openapi_schema import DOCUMENT, conforms
-from fakes import App, AppMaker, make_app, run_every_part
 
 JSON = "application/json"
 NOW = datetime(2023, 1, 25, 12, 0, tzinfo=timezone.utc)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import RecordingQueue
 
 from adapters.memory import (
     InMemoryBusinessHoursRepository,
@@ -20,14 +21,22 @@ from adapters.memory import (
     InMemoryTimezoneRepository,
 )
 from adapters.memory_work import InMemoryWorkerRegistry, InMemoryWorkLedger
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.ports import QueueUnavailable, WorkQueue
-from domain.report import ReportStatus
-from domain.services import ReportRunService, ReportService
-from domain.uptime import UptimeCalculator
-from domain.work import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, PLAN_REPORT_TASK, WorkTracker, label_for, unit_for, unit_id_for
-from domain.work_units import UnitState
-from fakes import RecordingQueue
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.report import ReportStatus
+from domain.model.uptime import UptimeCalculator
+from domain.model.work_units import (
+    COMPUTE_PART_TASK,
+    INGEST_UPLOAD_TASK,
+    PLAN_REPORT_TASK,
+    UnitState,
+    label_for,
+    unit_id_for,
+)
+from domain.ports.reports import QueueUnavailable
+from domain.ports.work import WorkQueue
+from domain.use_cases.report_runs import ReportRunService
+from domain.use_cases.reports import ReportService
+from domain.use_cases.work import WorkTracker, unit_for
 
 LEASE = timedelta(seconds=10)
 PERIOD = timedelta(seconds=2)
@@ -363,7 +372,7 @@ class Uploads:
 def test_an_upload_is_one_unit_of_work(world: World) -> None:
     import io
 
-    from domain.ingest_runs import IngestRunService
+    from domain.use_cases.ingest_runs import IngestRunService
 
     registry = InMemoryIngestRegistry()
     ingestions = IngestRunService(

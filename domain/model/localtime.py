@@ -18,8 +18,8 @@ from datetime import date, datetime, timedelta, tzinfo
 import numpy as np
 import pytz
 
-from domain.clock import MICROS_PER_DAY, MICROS_PER_SECOND, from_micros, to_micros
-from domain.inputs import Int64Array
+from domain.model.clock import MICROS_PER_DAY, MICROS_PER_SECOND, from_micros, to_micros
+from domain.model.inputs import Int64Array
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _EPOCH_WEEKDAY = date(1970, 1, 1).weekday()

@@ -12,11 +12,11 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR, from_micros
-from domain.inputs import BusinessHours, Int64Array, StatusPolls, StoreTimezones, str_tuple
-from domain.interval import Interval
-from domain.report import _csv_field
-from domain.uptime import UptimeCalculator, earliest_poll_needed, uptime_before
+from domain.model.clock import MICROS_PER_DAY, MICROS_PER_HOUR, from_micros
+from domain.model.inputs import BusinessHours, Int64Array, StatusPolls, StoreTimezones, str_tuple
+from domain.model.interval import Interval
+from domain.model.report import _csv_field
+from domain.model.uptime import UptimeCalculator, earliest_poll_needed, uptime_before
 
 MIN_TREND_DAYS = 1
 MAX_TREND_DAYS = 90

@@ -15,34 +15,31 @@ of its files changed since the last successful ingestion.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
-
-from domain.errors import UptimeError, clipped, quoted
-from domain.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE, IngestSummary
-from domain.ports import (
+from domain.model.errors import UptimeError, clipped, quoted
+from domain.model.ingestion import STATUS_FILE, UPLOAD_FILES, IngestSummary
+from domain.model.report import ReportStatus
+from domain.model.upload_runs import IngestRun
+from domain.model.work_units import INGEST_UPLOAD_TASK
+from domain.ports.data import RepositoryError
+from domain.ports.reading import FileFingerprinter, FingerprintStore
+from domain.ports.reports import QueueUnavailable
+from domain.ports.uploads import (
     ByteStream,
-    FileFingerprinter,
-    FingerprintStore,
     IngestQueue,
     IngestRegistry,
     InvalidUpload,
-    QueueUnavailable,
-    RepositoryError,
     UploadStorage,
     UploadStorageError,
     UploadTooLarge,
 )
-from domain.report import ReportStatus
-from domain.upload_runs import IngestRun
-from domain.services import Clock, IdFactory, IngestService, ProgressListener, stall_reason
-from domain.work import INGEST_UPLOAD_TASK, WorkTracker, unit_for
+from domain.use_cases.ingest import IngestService, ProgressListener
+from domain.use_cases.report_runs import Clock, IdFactory, stall_reason
+from domain.use_cases.work import WorkTracker, unit_for
 
-# The files an upload may hold, in the order they are stored and listed.
-UPLOAD_FILES = (STATUS_FILE, HOURS_FILE, TIMEZONE_FILE)
 DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 # A failed run's stored reason is cut to this many characters (the input it
 # quotes is already cut shorter).

@@ -15,9 +15,9 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from domain.inputs import BoolArray, Int64Array
-from domain.interval import Interval
-from domain.localtime import ZoneClock, weekday_of
+from domain.model.inputs import BoolArray, Int64Array
+from domain.model.interval import Interval
+from domain.model.localtime import ZoneClock, weekday_of
 
 # Store index and time share one int64 sort key: time needs < 2**41 µs
 # (25 days) of range after the origin, which leaves room for 4M stores.

@@ -32,9 +32,10 @@ from typing import Any
 
 import attrs
 
-from domain.errors import clipped, quoted
-from domain.ports import QueueUnavailable, UnitNotFound, WorkerRegistry, WorkLedger, WorkQueue
-from domain.work_units import UnitState, WorkerBeat, WorkUnit
+from domain.model.errors import clipped
+from domain.model.work_units import UnitState, WorkerBeat, WorkUnit, label_for, unit_id_for
+from domain.ports.reports import QueueUnavailable
+from domain.ports.work import UnitNotFound, WorkerRegistry, WorkLedger, WorkQueue
 
 # A unit claimed this many times without finishing (its worker lost each
 # time, or its task failing) fails its run.
@@ -278,39 +279,10 @@ class WorkTracker:
 
 # --- the units of this service's runs: the message (task and arguments) that does each ---
 
-PLAN_REPORT_TASK = "store_monitor.plan_report"
-COMPUTE_PART_TASK = "store_monitor.compute_part"
-INGEST_UPLOAD_TASK = "store_monitor.ingest_upload"
-INGEST_WATCHED_FOLDER_TASK = "store_monitor.ingest_watched_folder"
-# The watched folder is one run, whatever folder it is.
-WATCHED_FOLDER_RUN = "watched-folder"
 
 
-def unit_id_for(task: str, args: Sequence[Any]) -> str | None:
-    """The unit a message names (None for a task that is no unit of work, e.g. the purge)."""
-    if task == PLAN_REPORT_TASK and args:
-        return f"report/{args[0]}/plan"
-    if task == COMPUTE_PART_TASK and len(args) >= 2:
-        return f"report/{args[0]}/part/{args[1]}"
-    if task == INGEST_UPLOAD_TASK and args:
-        return f"ingest/{args[0]}"
-    if task == INGEST_WATCHED_FOLDER_TASK:
-        return f"{WATCHED_FOLDER_RUN}/ingest"
-    return None
 
 
-def label_for(task: str, args: Sequence[Any]) -> str:
-    """The unit a message names, in words."""
-    if task == PLAN_REPORT_TASK:
-        # A trend's planning message names its kind after its id (a report's has its id alone).
-        return f"planning the {args[1] if len(args) >= 2 else 'report'}"
-    if task == COMPUTE_PART_TASK and len(args) >= 4:
-        return f"part {args[1]} (stores {quoted(str(args[2]), 40)} to {quoted(str(args[3]), 40)})"
-    if task == INGEST_UPLOAD_TASK:
-        return "the ingestion of the uploaded files"
-    if task == INGEST_WATCHED_FOLDER_TASK:
-        return "the ingestion of the watched folder"
-    return task
 
 
 def unit_for(tracker: WorkTracker, run_id: str, task: str, args: Sequence[Any]) -> WorkUnit:

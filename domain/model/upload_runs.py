@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from domain.report import ReportStatus
+from domain.model.report import ReportStatus
 
 
 def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:

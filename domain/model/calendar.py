@@ -10,9 +10,9 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from domain.inputs import Int64Array
-from domain.interval import Interval
-from domain.localtime import ZoneClock
+from domain.model.inputs import Int64Array
+from domain.model.interval import Interval
+from domain.model.localtime import ZoneClock
 
 
 @attrs.frozen

@@ -10,14 +10,14 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from domain.calendar import LocalDays, local_days_touching, store_days
-from domain.clock import MICROS_PER_DAY, MICROS_PER_HOUR
-from domain.inputs import BusinessHours, Int64Array, StatusPolls, StoreTimezones
-from domain.interval import Interval
-from domain.localtime import ZoneClocks
-from domain.report import ReportRows
-from domain.schedule import BusinessSchedule, OpeningRows, dates_for_rows, key_stride, opening_intervals
-from domain.timeline import SortedPolls, StatusTimeline
+from domain.model.calendar import LocalDays, local_days_touching, store_days
+from domain.model.clock import MICROS_PER_DAY, MICROS_PER_HOUR
+from domain.model.inputs import BusinessHours, Int64Array, StatusPolls, StoreTimezones
+from domain.model.interval import Interval
+from domain.model.localtime import ZoneClocks
+from domain.model.report import ReportRows
+from domain.model.schedule import BusinessSchedule, OpeningRows, dates_for_rows, key_stride, opening_intervals
+from domain.model.timeline import SortedPolls, StatusTimeline
 
 WEEK = 7 * MICROS_PER_DAY
 # How far before the week a report must see polls: the first local day of a

@@ -10,8 +10,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from domain.clock import MICROS_PER_HOUR, MICROS_PER_MINUTE
-from domain.inputs import Int64Array, str_tuple
+from domain.model.clock import MICROS_PER_HOUR, MICROS_PER_MINUTE
+from domain.model.inputs import Int64Array, str_tuple
 
 REPORT_HEADER = (
     "store_id,uptime_last_hour,uptime_last_day,uptime_last_week,"

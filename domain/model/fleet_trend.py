@@ -25,9 +25,9 @@ from typing import Any
 import attrs
 import numpy as np
 
-from domain.clock import MICROS_PER_HOUR
-from domain.interval import Interval
-from domain.trend import TrendSeries, check_days, day_window
+from domain.model.clock import MICROS_PER_HOUR
+from domain.model.interval import Interval
+from domain.model.trend import TrendSeries, check_days, day_window
 
 # The stores slipping most that a trend names.
 SLIPPING_STORES = 20

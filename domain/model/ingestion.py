@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from domain.inputs import BusinessHours, StatusPolls, StoreTimezones
+from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
 
 # The first rejected rows of each file are listed with line and reason; all
 # are counted.
@@ -192,3 +192,7 @@ class ParsedInput:
     hours_summary: FileSummary
     timezones: StoreTimezones
     timezones_summary: FileSummary
+
+
+# The files an upload may hold, in the order they are stored and listed.
+UPLOAD_FILES = (STATUS_FILE, HOURS_FILE, TIMEZONE_FILE)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import attrs
 
-from domain.clock import from_micros, to_micros
+from domain.model.clock import from_micros, to_micros
 
 
 def _end_not_before_start(instance: Interval, attribute: attrs.Attribute[int], end: int) -> None:

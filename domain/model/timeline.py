@@ -16,10 +16,10 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from domain.calendar import StoreDays
-from domain.inputs import BoolArray, Int64Array
-from domain.interval import Interval
-from domain.schedule import KEY_STRIDE
+from domain.model.calendar import StoreDays
+from domain.model.inputs import BoolArray, Int64Array
+from domain.model.interval import Interval
+from domain.model.schedule import KEY_STRIDE
 
 
 # One sort key holds store, time and status: (store * stride + time) * 2 + active.

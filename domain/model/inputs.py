@@ -9,7 +9,6 @@ through ``store_index``.
 from __future__ import annotations
 
 import operator
-
 from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
