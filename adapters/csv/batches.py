@@ -19,7 +19,7 @@ from adapters.csv.rules import (
     _Scalar,
     system_clock,
 )
-from adapters.csv.source import _open
+from adapters.csv.streaming import _open
 from domain.model.ingestion import (
     BatchCounts,
     FileSummary,

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pytz
 
 from adapters.csv.instants import _instants
+from adapters.csv.parts import _Part, _text
 from adapters.csv.rules import (
     _ASCII_SPACE,
     _CONTROL_CHARACTER,
@@ -23,7 +24,6 @@ from adapters.csv.rules import (
     MAX_STORE_ID_CHARS,
     _Value,
 )
-from adapters.csv.source import _Part, _text
 from domain.model.clock import MICROS_PER_DAY, MICROS_PER_SECOND, to_micros
 from domain.model.errors import quoted
 from domain.model.ingestion import HoursBatch, InputBatch, StatusBatch, TimezoneBatch

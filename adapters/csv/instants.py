@@ -9,8 +9,8 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from adapters.csv.parts import _data, _offsets, _text
 from adapters.csv.rules import _BLOCK_ROWS, _MONTH_DAYS, _UTC_SUFFIX
-from adapters.csv.source import _data, _offsets, _text
 from domain.model.clock import MICROS_PER_SECOND, to_micros
 from domain.model.inputs import BoolArray, Int64Array
 
