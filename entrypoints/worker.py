@@ -14,70 +14,32 @@ again the units whose lease expired or whose message was lost.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from billiard.exceptions import WorkerLostError
-from celery import Celery, Task, shared_task
-from celery.signals import (
-    setup_logging,
-    task_failure,
-    task_postrun,
-    task_prerun,
-    worker_process_init,
-    worker_process_shutdown,
-    worker_ready,
-    worker_shutdown,
-)
+from celery import Celery, shared_task
+from celery.signals import setup_logging, task_failure, task_postrun, task_prerun, worker_process_shutdown
 from celery.utils.log import get_task_logger
 from dotenv import load_dotenv
-from kombu.exceptions import KombuError, OperationalError
 
 from adapters.celery.queue import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_WATCHED_FOLDER_TASK, PLAN_REPORT_TASK
 from domain.model.errors import UptimeError
-from domain.model.report import ReportStatus, RunKind
-from domain.model.work_units import WATCHED_FOLDER_RUN, UnitState, WorkUnit, label_for, unit_id_for
+from domain.model.report import Report, ReportStatus, RunKind
+from domain.model.work_units import WATCHED_FOLDER_RUN, unit_id_for
 from domain.ports.data import RepositoryError, StoreRange
-from domain.ports.reports import QueueUnavailable, ReportNotFound
-from domain.use_cases.ingest_runs import IngestRunService
-from domain.use_cases.report_runs import ReportRunService
-from domain.use_cases.work import WorkTracker, unit_for
+from domain.use_cases.work import unit_for
 from entrypoints import metrics
-from entrypoints.container import (
-    PURGE_POLLS_TASK,
-    PURGE_REPORTS_TASK,
-    WATCHDOG_TASK,
-    Container,
-    build_container,
-    utc_now,
-)
+from entrypoints.container import PURGE_POLLS_TASK, PURGE_REPORTS_TASK, WATCHDOG_TASK, Container, utc_now
 from entrypoints.logging_setup import configure_from_settings, report_id_var, task_id_var
+from entrypoints.unit_task import UnitTask, fail_run
+from entrypoints.worker_process import process_container, work_tracker
 
 load_dotenv()
 
 logger = get_task_logger(__name__)
-
-_process_container: Container | None = None
-
-
-def process_container() -> Container:
-    global _process_container
-    if _process_container is None:
-        _process_container = build_container(os.environ)
-    return _process_container
-
-
-@worker_process_init.connect
-def _forget_parent_container(**_: Any) -> None:
-    # A pool child starts from a copy of the parent; build afresh.
-    global _process_container
-    _process_container = None
 
 
 @setup_logging.connect
@@ -110,219 +72,35 @@ def _forget_process_figures(pid: int | None = None, **_: Any) -> None:
     metrics.mark_process_dead(pid or os.getpid())
 
 
-def work_tracker() -> WorkTracker:
-    return process_container().work_tracker()
 
 
-def holder_id(pid: int | None = None) -> str:
-    """Who holds a lease: this machine and process (``host:pid``)."""
-    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
 
 
-def _holder_is_gone(holder: str) -> bool:
-    """A holder on this machine whose process no longer exists (one elsewhere cannot be told)."""
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
-class LeaseKeeper:
-    """Renews a unit's lease every third of it, in a thread, while the task works."""
-
-    def __init__(self, work: WorkTracker, unit_id: str, holder: str) -> None:
-        self._work = work
-        self._unit_id = unit_id
-        self._holder = holder
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease {unit_id}", daemon=True)
-
-    def __enter__(self) -> LeaseKeeper:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        interval = self._work.lease.total_seconds() / 3
-        while not self._stop.wait(interval):
-            try:
-                if not self._work.renew(self._unit_id, self._holder):
-                    # Another worker does the unit now; this one's result, saved too, changes nothing.
-                    logger.warning("%s: the lease was lost (taken again after it expired)", self._unit_id)
-                    return
-            except UptimeError as error:
-                # The next renewal may pass; if none does, the lease expires and the unit is done again.
-                logger.warning("%s: the lease could not be renewed: %s", self._unit_id, error)
 
 
-class UnitTask(Task[Any, Any]):
-    """A task that does one unit of work: claimed first, its lease kept, failed for good after its retries.
-
-    Database hiccups (a locked SQLite file, a PostgreSQL restart, its
-    connections cut) and a broker that hung are retried; the unit's lease
-    ends at once, so a retry, or the watchdog, takes it again.
-    """
-
-    autoretry_for = (RepositoryError, OperationalError)
-    max_retries = 3
-    retry_backoff = True
-
-    @property
-    def runs(self) -> ReportRunService:
-        return process_container().report_run_service()
-
-    @property
-    def ingestions(self) -> IngestRunService:
-        return process_container().ingest_run_service()
-
-    @contextmanager
-    def unit(self, args: Sequence[Any], prepare: WorkUnit | None = None) -> Iterator[WorkUnit | None]:
-        """Claim the unit this task's message names; None (do nothing) if it is not to be done here.
-
-        ``prepare`` records the unit first (a periodic task is its own message).
-        """
-        work = work_tracker()
-        unit_id = unit_id_for(self.name, args)
-        assert unit_id is not None
-        holder = holder_id()
-        if prepare is not None:
-            work.record([prepare], reopen=True)
-        unit = work.claim(unit_id, holder)
-        if unit is None:
-            unit = self._take_over(work, unit_id, holder)
-        if unit is None:
-            self._look_again_later(work, unit_id, args)
-            yield None
-            return
-        if unit.attempts > work.max_attempts:
-            reason = f"{unit.label} was started {unit.attempts - 1} times and never finished" + (
-                f" (last error: {unit.error})" if unit.error else ""
-            )
-            work.fail(unit_id, reason)
-            fail_run(unit, f"task failed: {reason}")
-            yield None
-            return
-        with LeaseKeeper(work, unit_id, holder):
-            try:
-                yield unit
-            except (RepositoryError, OperationalError, QueueUnavailable) as error:
-                self._release(work, unit_id, holder, error)
-                raise
-        try:
-            work.done(unit_id)
-        except UptimeError as error:
-            # Its work is done; if the unit's lease expires it is done again, harmlessly.
-            logger.warning("%s: done, but not recorded so: %s", unit_id, error)
-
-    def _look_again_later(self, work: WorkTracker, unit_id: str, args: Sequence[Any]) -> None:
-        """A message for a unit held by a live lease comes back once that lease would have expired.
-
-        So a broker's redelivery (Redis's visibility timeout, RabbitMQ's
-        closed connection) is never lost on a lease its holder can no longer
-        renew; once the unit is done, the message finds nothing to do.
-        """
-        unit = work.find(unit_id)
-        if unit is None or unit.state is not UnitState.LEASED or unit.lease_until is None:
-            logger.info("%s: done already (or its run finished): nothing to do", unit_id)
-            return
-        delay = max(1.0, (unit.lease_until - utc_now()).total_seconds() + 0.5)
-        try:
-            self.apply_async(args=tuple(args), countdown=delay)
-        except (OperationalError, KombuError, OSError) as error:
-            # The watchdog queues the unit again if its lease expires.
-            logger.warning("%s: held by %s; not looked at again (%s)", unit_id, unit.holder, error)
-            return
-        logger.info("%s: held by %s until its lease ends: looked at again in %.0f s", unit_id, unit.holder, delay)
-
-    def _take_over(self, work: WorkTracker, unit_id: str, holder: str) -> WorkUnit | None:
-        """Claim a unit held by a process of this machine that is gone (a killed pool process)."""
-        unit = work.find(unit_id)
-        if unit is None or unit.state is not UnitState.LEASED or unit.holder is None:
-            return None
-        if not _holder_is_gone(unit.holder):
-            return None
-        work.release(unit_id, unit.holder, f"its worker process ({unit.holder}) was lost")
-        return work.claim(unit_id, holder)
-
-    @staticmethod
-    def _release(work: WorkTracker, unit_id: str, holder: str, error: BaseException) -> None:
-        try:
-            work.release(unit_id, holder, f"{type(error).__name__}: {error}")
-        except UptimeError:
-            pass  # the lease then expires by itself
-
-    def on_failure(self, exc: Exception, task_id: str, args: Sequence[Any], kwargs: dict[str, Any], einfo: Any) -> None:
-        unit_id = unit_id_for(self.name, args)
-        if unit_id is None:
-            return
-        attempts = self.request.retries + 1
-        label = label_for(self.name, args)
-        reason = f"task failed: {label}" + (f" after {attempts} attempts" if attempts > 1 else "")
-        reason += f": {type(exc).__name__}: {exc}"
-        work = work_tracker()
-        work.fail(unit_id, reason)
-        found = work.find(unit_id)
-        run_id = WATCHED_FOLDER_RUN if not args else str(args[0])
-        fail_run(found if found is not None else work.unit(unit_id, run_id, self.name, args, label), reason)
 
 
-def fail_run(unit: WorkUnit, reason: str) -> None:
-    """Fail the run a unit belongs to, with ``reason``."""
-    if unit.task in (PLAN_REPORT_TASK, COMPUTE_PART_TASK):
-        runs = process_container().report_run_service()
-        kind = _kind_of(runs, unit.run_id)
-        if runs.fail(unit.run_id, reason) and kind is RunKind.REPORT:
-            metrics.REPORTS_FAILED.inc()
-        logger.error("%s %s failed: %s", kind.value, unit.run_id, reason)
-    elif unit.task == INGEST_UPLOAD_TASK:
-        process_container().ingest_run_service().fail(unit.run_id, reason)
-        logger.error("ingestion %s failed: %s", unit.run_id, reason)
-    else:
-        logger.error("%s failed: %s", unit.unit_id, reason)
 
 
-def _kind_of(runs: ReportRunService, run_id: str) -> RunKind:
-    """The kind of a run (a report when it cannot be told: its record is gone)."""
-    try:
-        return runs.kind_of(run_id)
-    except ReportNotFound:
-        return RunKind.REPORT
-
-
-# Report and ingestion tasks are unit tasks.
-ReportTask = UnitTask
-IngestTask = UnitTask
 
 
 @shared_task(bind=True, base=UnitTask, name=PLAN_REPORT_TASK)
 def plan_report(self: UnitTask, report_id: str, kind: str = RunKind.REPORT.value) -> int:
-    """Split the run (a report, or a trend: ``kind`` only names it) into parts and queue one unit per part."""
+    """Plan the run (a report, or a trend: ``kind`` only names it): its parts are queued by the use case."""
     with self.unit([report_id] if kind == RunKind.REPORT.value else [report_id, kind]) as unit:
         if unit is None:
             return 0
-        if unit.attempts == 1 and self.request.retries == 0 and kind == RunKind.REPORT.value:
-            created = self.runs.status(report_id).created_at
-            metrics.REPORT_QUEUE_WAIT.observe(metrics.seconds_since(created, utc_now()))
         plan = self.runs.plan(report_id)
+        if plan.run is not None and unit.attempts == 1 and self.request.retries == 0:
+            _record_queue_wait(plan.run)
         logger.info("%s planned: %d parts", kind, len(plan.chunks))
-        if not plan.chunks:
-            # No store: the plan itself completed the report.
-            _count_completed(self.runs, report_id)
-            return 0
-        try:
-            self.runs.queue_parts(plan)
-        except QueueUnavailable as error:
-            # The parts are recorded: the watchdog publishes them once the broker answers.
-            logger.warning("report planned, but its parts could not all be queued yet: %s", error)
+        if plan.unqueued is not None:
+            logger.warning("%s planned, but its parts could not all be queued yet: %s", kind, plan.unqueued)
+        if not plan.chunks and plan.run is not None:
+            # No store: the plan itself completed the run.
+            _record_completed(plan.run)
         return len(plan.chunks)
 
 
@@ -336,20 +114,24 @@ def compute_part(self: UnitTask, report_id: str, index: int, first: str, last: s
         if unit is None:
             return False
         completed = self.runs.run_chunk(report_id, index, StoreRange(first, last))
-        if completed:
-            _count_completed(self.runs, report_id)
-        return completed
+        if completed is not None:
+            _record_completed(completed)
+        return completed is not None
 
 
-def _count_completed(runs: ReportRunService, report_id: str) -> None:
-    report = runs.status(report_id)
-    if report.status is not ReportStatus.COMPLETE:
-        return
+def _record_queue_wait(run: Report) -> None:
     # The report figures count reports only.
-    if report.kind is RunKind.REPORT:
+    if run.kind is RunKind.REPORT:
+        metrics.REPORT_QUEUE_WAIT.observe(metrics.seconds_since(run.created_at, utc_now()))
+
+
+def _record_completed(run: Report) -> None:
+    if run.status is not ReportStatus.COMPLETE:
+        return
+    if run.kind is RunKind.REPORT:
         metrics.REPORTS_COMPLETED.inc()
-        metrics.REPORT_DURATION.observe(metrics.seconds_since(report.created_at, report.finished_at or utc_now()))
-    logger.info("%s complete", report.kind.value)
+        metrics.REPORT_DURATION.observe(metrics.seconds_since(run.created_at, run.finished_at or utc_now()))
+    logger.info("%s complete", run.kind.value)
 
 
 @shared_task(bind=True, base=UnitTask, name=PURGE_REPORTS_TASK)
@@ -479,80 +261,12 @@ def _on_worker_lost(sender: Any = None, exception: BaseException | None = None, 
         logger.warning("%s: its worker process was lost, and its lease could not be ended: %s", unit_id, error)
 
 
-class Heartbeat:
-    """The worker's heartbeat: its main process records itself alive every ``WATCHDOG_SECONDS``.
-
-    The consumer's event loop ticks a clock; a loop that stopped turning
-    while connected to its broker (a wedged worker) stops the heartbeat, so
-    ``serve`` replaces the worker and ``/health`` says no worker is alive. A
-    consumer waiting for its broker to come back is alive: it beats on.
-    """
-
-    def __init__(self, work: WorkTracker, consumer: Any = None) -> None:
-        self.work = work
-        self.consumer = consumer
-        self.worker_id = holder_id()
-        self.started_at = utc_now()
-        self.loop_tick = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
-
-    def tick(self) -> None:
-        self.loop_tick = time.monotonic()
-
-    def start(self) -> None:
-        # The first beat too is the thread's: a database that keeps a write
-        # waiting (a long SQLite transaction) must not hold up the worker's start.
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        try:
-            self.work.leave(self.worker_id)
-        except UptimeError:
-            pass
-
-    def _connected(self) -> bool:
-        connection = getattr(self.consumer, "connection", None)
-        try:
-            return bool(connection is not None and connection.connected)
-        except Exception:  # noqa: BLE001 - a connection that cannot say is not connected
-            return False
-
-    def beat(self) -> None:
-        silent = time.monotonic() - self.loop_tick
-        if silent > self.work.lease.total_seconds() and self._connected():
-            logger.warning("the worker's event loop has not turned for %.0f s: no heartbeat recorded", silent)
-            return
-        try:
-            self.work.beat(self.worker_id, socket.gethostname(), os.getpid(), self.started_at)
-        except UptimeError as error:
-            logger.warning("heartbeat not recorded: %s", error)
-
-    def _run(self) -> None:
-        self.beat()
-        while not self._stop.wait(self.work.watchdog_period.total_seconds()):
-            self.beat()
 
 
-_heartbeat: Heartbeat | None = None
 
 
-@worker_ready.connect
-def _start_heartbeat(sender: Any = None, **_: Any) -> None:
-    global _heartbeat
-    heartbeat = Heartbeat(work_tracker(), sender)
-    timer = getattr(sender, "timer", None)
-    if timer is not None:
-        timer.call_repeatedly(1.0, heartbeat.tick)
-    heartbeat.start()
-    _heartbeat = heartbeat
 
 
-@worker_shutdown.connect
-def _stop_heartbeat(**_: Any) -> None:
-    if _heartbeat is not None:
-        _heartbeat.stop()
 
 
 def _app() -> Celery:

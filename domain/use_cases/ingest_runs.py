@@ -37,7 +37,7 @@ from domain.ports.uploads import (
     UploadTooLarge,
 )
 from domain.use_cases.ingest import IngestService, ProgressListener
-from domain.use_cases.report_runs import Clock, IdFactory, stall_reason
+from domain.use_cases.work import Clock, IdFactory, stall_reason
 from domain.use_cases.work import WorkTracker, unit_for
 
 DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024

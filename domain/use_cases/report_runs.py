@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,41 +12,17 @@ from domain.model.clock import to_micros
 from domain.model.errors import UptimeError
 from domain.model.fleet_trend import FleetTrend, TrendSummary, combine, fleet_trend, summarize_part
 from domain.model.report import REPORT_HEADER, Report, ReportStatus, RunKind, render_lines
-from domain.model.trend import (
-    TREND_HEADER,
-    check_days,
-    render_trend_lines,
-)
+from domain.model.trend import TREND_HEADER, check_days, render_trend_lines
 from domain.model.work_units import COMPUTE_PART_TASK, PLAN_REPORT_TASK
-from domain.ports.data import (
-    StoreRange,
-)
+from domain.ports.data import StoreRange
 from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportQueue, ReportRegistry, ReportStorage
 from domain.use_cases.reports import ReportService, split_stores
-from domain.use_cases.work import WorkTracker, unit_for
-
-Clock = Callable[[], datetime]
+from domain.use_cases.work import Clock, IdFactory, WorkTracker, stall_reason, unit_for
 
 
-IdFactory = Callable[[], str]
 
 
-def stall_reason(
-    timeout: timedelta, updated_at: datetime, now: datetime, cause: Callable[[], str] | None = None
-) -> str | None:
-    """Why a run that made no progress since ``updated_at`` is failed at ``now``; None while it may still be alive.
 
-    ``cause`` gives the specific reason when it is known (see ``WorkTracker.stall_cause``).
-    """
-    if now - updated_at <= timeout:
-        return None
-    seconds = int(timeout.total_seconds())
-    if cause is not None:
-        return f"no progress for {seconds} s: {cause()}"
-    return (
-        f"no progress for {seconds} s: its work was lost (no worker running, the queue flushed,"
-        " or the workers cannot write to the database: see their logs)"
-    )
 
 
 class ReportNotReady(UptimeError):
@@ -63,12 +39,19 @@ class _PartGone(Exception):
 
 @attrs.frozen
 class ReportPlan:
-    """How one report run is split: the snapshot all parts read, their ``now`` and consecutive store ranges."""
+    """How one report run is split: the snapshot all parts read, their ``now`` and consecutive store ranges.
+
+    ``run`` is the run as planning left it (complete when it had no store to
+    compute); ``unqueued`` says why some parts wait for the watchdog to
+    publish them (the broker refused), None when all were queued.
+    """
 
     report_id: str
     now: int
     chunks: tuple[StoreRange, ...]
     snapshot: int = 0
+    run: Report | None = None
+    unqueued: str | None = None
 
 
 class ReportRunService:
@@ -146,9 +129,10 @@ class ReportRunService:
         return report
 
     def plan(self, report_id: str) -> ReportPlan:
-        """Fix the report's snapshot and ``now``, and split its stores; an empty plan means it is done.
+        """Fix the report's snapshot and ``now``, split its stores and queue one unit per part.
 
-        The snapshot is the latest complete ingestion; ``now`` its latest poll
+        An empty plan means it is done (no store: the plan completed it). The
+        snapshot is the latest complete ingestion; ``now`` its latest poll
         (at or before the report's ``as_of``). Both are recorded, and every
         part reads them from the record. A report planned already keeps its
         plan; one that is no longer running (failed when its queueing timed
@@ -156,7 +140,7 @@ class ReportRunService:
         """
         report = self._registry.get(report_id)
         if not report.is_running:
-            return ReportPlan(report_id, 0, ())
+            return ReportPlan(report_id, 0, (), run=report)
         if report.snapshot is None:
             snapshot = self._reports.snapshot()
             as_of_us = None if report.as_of is None else to_micros(report.as_of)
@@ -169,40 +153,44 @@ class ReportRunService:
             # Another delivery of the planning task recorded its plan first.
             snapshot, now = recorded.snapshot, recorded.now_us
             chunks = self._split(snapshot, now)
-        if not chunks:
-            self._assemble(report_id)
-        return ReportPlan(report_id, now if now is not None else 0, chunks, snapshot)
+        run = self._assemble(report_id) if not chunks else recorded
+        unqueued = self._queue_parts(report_id, chunks)
+        return ReportPlan(report_id, now if now is not None else 0, chunks, snapshot, run or recorded, unqueued)
 
-    def queue_parts(self, plan: ReportPlan) -> None:
-        """Record and publish one unit per part of the plan (parts recorded already are kept).
+    def _queue_parts(self, report_id: str, chunks: tuple[StoreRange, ...]) -> str | None:
+        """Record and publish one unit per part (parts recorded already are kept); why not all were published.
 
-        ``QueueUnavailable`` if the broker refused one: the parts are
-        recorded, and the watchdog publishes them once it answers.
+        The parts are recorded even when the broker refuses one: the
+        watchdog publishes them once it answers.
         """
-        if self._work is None:
-            raise UptimeError("no ledger of work to queue the parts in")
         work = self._work
-        self._work.submit(
-            [
-                unit_for(work, plan.report_id, COMPUTE_PART_TASK, [plan.report_id, index, chunk.first, chunk.last])
-                for index, chunk in enumerate(plan.chunks)
-            ]
-        )
+        if work is None or not chunks:
+            return None
+        try:
+            work.submit(
+                [
+                    unit_for(work, report_id, COMPUTE_PART_TASK, [report_id, index, chunk.first, chunk.last])
+                    for index, chunk in enumerate(chunks)
+                ]
+            )
+        except QueueUnavailable as error:
+            return str(error)
+        return None
 
     def _split(self, snapshot: int, now: int | None) -> tuple[StoreRange, ...]:
         if now is None:
             return ()
         return split_stores(self._reports.store_ids(snapshot), self._chunk_size)
 
-    def run_chunk(self, report_id: str, index: int, chunk: StoreRange) -> bool:
-        """Compute and save one part, at the snapshot and ``now`` of the plan; True when it completed the run.
+    def run_chunk(self, report_id: str, index: int, chunk: StoreRange) -> Report | None:
+        """Compute and save one part, at the snapshot and ``now`` of the plan; the completed run if it completed it.
 
         A report's part is its lines; a trend's part its lines and the sums
         of its stores (``summarize_part``), from the same exact figures.
         """
         report = self._registry.get(report_id)
         if not report.is_running:
-            return False
+            return None
         if report.snapshot is None or report.now_us is None:
             raise UptimeError(
                 f"{report.kind.value} {report_id} has no plan with stores: its part {index} cannot be computed"
@@ -216,20 +204,19 @@ class ReportRunService:
             lines = render_lines(self._reports.compute(report.now_us, chunk, report.snapshot))
         saved = self._registry.save_part(report_id, index, lines, self._clock(), summary)
         if saved < report.progress_total:
-            return False
+            return None
         return self._assemble(report_id)
 
-    def fail(self, report_id: str, reason: str) -> bool:
-        failed = self._registry.mark_failed(report_id, reason, self._clock())
-        if failed:
-            self._forget_work(report_id)
-        return failed
-
-    def is_running(self, report_id: str) -> bool:
-        return self._registry.get(report_id).is_running
-
-    def kind_of(self, report_id: str) -> RunKind:
-        return self._registry.get(report_id).kind
+    def fail(self, report_id: str, reason: str) -> Report | None:
+        """Fail a running run with ``reason``; the failed run, None if it was not running (or is gone)."""
+        try:
+            failed = self._registry.mark_failed(report_id, reason, self._clock())
+        except ReportNotFound:
+            return None
+        if not failed:
+            return None
+        self._forget_work(report_id)
+        return self._registry.get(report_id)
 
     def status(self, report_id: str, kind: RunKind | None = None) -> Report:
         """The run's state; a run with no progress for too long is failed here, saying why.
@@ -313,7 +300,7 @@ class ReportRunService:
         except UptimeError:
             pass
 
-    def _assemble(self, report_id: str) -> bool:
+    def _assemble(self, report_id: str) -> Report | None:
         """Join the parts in order under the kind's header, a part at a time, and complete the run.
 
         Memory holds one part (and a trend's summary, a few figures per day
@@ -327,7 +314,7 @@ class ReportRunService:
             header = TREND_HEADER
             summaries = self._registry.part_summaries(report_id)
             if len(summaries) < total or any(part is None for part in summaries):
-                return False  # completed already (see below)
+                return None  # completed already (see below)
             days = _days_of(report)
             summary = combine(days, (TrendSummary.from_json(part) for part in summaries if part is not None)).to_json()
 
@@ -344,11 +331,11 @@ class ReportRunService:
         except _PartGone:
             # A redelivered last part came second: the first one already
             # assembled the file, and completion dropped the parts.
-            return False
-        completed = self._registry.mark_complete(report_id, location, self._clock(), summary)
-        if completed:
-            self._forget_work(report_id)
-        return completed
+            return None
+        if not self._registry.mark_complete(report_id, location, self._clock(), summary):
+            return None
+        self._forget_work(report_id)
+        return self._registry.get(report_id)
 
 
 def _days_of(report: Report) -> int:

@@ -58,6 +58,25 @@ class Sweep:
 
 
 Clock = Callable[[], datetime]
+IdFactory = Callable[[], str]
+
+
+def stall_reason(
+    timeout: timedelta, updated_at: datetime, now: datetime, cause: Callable[[], str] | None = None
+) -> str | None:
+    """Why a run that made no progress since ``updated_at`` is failed at ``now``; None while it may still be alive.
+
+    ``cause`` gives the specific reason when it is known (see ``WorkTracker.stall_cause``).
+    """
+    if now - updated_at <= timeout:
+        return None
+    seconds = int(timeout.total_seconds())
+    if cause is not None:
+        return f"no progress for {seconds} s: {cause()}"
+    return (
+        f"no progress for {seconds} s: its work was lost (no worker running, the queue flushed,"
+        " or the workers cannot write to the database: see their logs)"
+    )
 
 
 class WorkTracker:

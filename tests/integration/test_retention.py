@@ -99,7 +99,7 @@ def test_the_purge_task_deletes_what_retention_allows(
     for variable, value in settings(tmp_path, report_storage, "30").items():
         monkeypatch.setenv(variable, value)
     worker = importlib.import_module("entrypoints.worker")
-    monkeypatch.setattr(worker, "_process_container", container)
+    monkeypatch.setattr(importlib.import_module("entrypoints.worker_process"), "_process_container", container)
 
     result = worker.purge_reports.apply()
 
@@ -118,7 +118,7 @@ def test_the_purge_task_deletes_nothing_when_reports_are_kept_forever(
         for variable, value in settings(tmp_path, report_storage, "0").items():
             monkeypatch.setenv(variable, value)
         worker = importlib.import_module("entrypoints.worker")
-        monkeypatch.setattr(worker, "_process_container", forever)
+        monkeypatch.setattr(importlib.import_module("entrypoints.worker_process"), "_process_container", forever)
 
         assert worker.purge_reports.apply().get() == 0
 

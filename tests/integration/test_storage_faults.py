@@ -46,7 +46,7 @@ __all__ = ["redis_server", "service"]
 
 SAMPLE_DATA = REPO / "data"
 FAILED_WITHIN_S = 30.0
-# ReportTask.max_retries (entrypoints/worker.py): retries of a task that met a database error.
+# UnitTask.max_retries (entrypoints/unit_task.py): retries of a task that met a database error.
 TASK_RETRIES = 3
 
 

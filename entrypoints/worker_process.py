@@ -1,0 +1,166 @@
+"""A worker process's own state: its container (built after the fork), who holds a lease,
+the thread that keeps a lease, and the worker's heartbeat."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.utils.log import get_task_logger
+
+from domain.model.errors import UptimeError
+from domain.use_cases.work import WorkTracker
+from entrypoints.container import Container, build_container, utc_now
+
+logger = get_task_logger(__name__)
+
+
+_process_container: Container | None = None
+
+
+def process_container() -> Container:
+    global _process_container
+    if _process_container is None:
+        _process_container = build_container(os.environ)
+    return _process_container
+
+
+@worker_process_init.connect
+def _forget_parent_container(**_: Any) -> None:
+    # A pool child starts from a copy of the parent; build afresh.
+    global _process_container
+    _process_container = None
+
+
+def work_tracker() -> WorkTracker:
+    return process_container().work_tracker()
+
+
+def holder_id(pid: int | None = None) -> str:
+    """Who holds a lease: this machine and process (``host:pid``)."""
+    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
+
+
+def holder_is_gone(holder: str) -> bool:
+    """A holder on this machine whose process no longer exists (one elsewhere cannot be told)."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class LeaseKeeper:
+    """Renews a unit's lease every third of it, in a thread, while the task works."""
+
+    def __init__(self, work: WorkTracker, unit_id: str, holder: str) -> None:
+        self._work = work
+        self._unit_id = unit_id
+        self._holder = holder
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease {unit_id}", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        interval = self._work.lease.total_seconds() / 3
+        while not self._stop.wait(interval):
+            try:
+                if not self._work.renew(self._unit_id, self._holder):
+                    # Another worker does the unit now; this one's result, saved too, changes nothing.
+                    logger.warning("%s: the lease was lost (taken again after it expired)", self._unit_id)
+                    return
+            except UptimeError as error:
+                # The next renewal may pass; if none does, the lease expires and the unit is done again.
+                logger.warning("%s: the lease could not be renewed: %s", self._unit_id, error)
+
+
+class Heartbeat:
+    """The worker's heartbeat: its main process records itself alive every ``WATCHDOG_SECONDS``.
+
+    The consumer's event loop ticks a clock; a loop that stopped turning
+    while connected to its broker (a wedged worker) stops the heartbeat, so
+    ``serve`` replaces the worker and ``/health`` says no worker is alive. A
+    consumer waiting for its broker to come back is alive: it beats on.
+    """
+
+    def __init__(self, work: WorkTracker, consumer: Any = None) -> None:
+        self.work = work
+        self.consumer = consumer
+        self.worker_id = holder_id()
+        self.started_at = utc_now()
+        self.loop_tick = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+
+    def tick(self) -> None:
+        self.loop_tick = time.monotonic()
+
+    def start(self) -> None:
+        # The first beat too is the thread's: a database that keeps a write
+        # waiting (a long SQLite transaction) must not hold up the worker's start.
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        try:
+            self.work.leave(self.worker_id)
+        except UptimeError:
+            pass
+
+    def _connected(self) -> bool:
+        connection = getattr(self.consumer, "connection", None)
+        try:
+            return bool(connection is not None and connection.connected)
+        except Exception:  # noqa: BLE001 - a connection that cannot say is not connected
+            return False
+
+    def beat(self) -> None:
+        silent = time.monotonic() - self.loop_tick
+        if silent > self.work.lease.total_seconds() and self._connected():
+            logger.warning("the worker's event loop has not turned for %.0f s: no heartbeat recorded", silent)
+            return
+        try:
+            self.work.beat(self.worker_id, socket.gethostname(), os.getpid(), self.started_at)
+        except UptimeError as error:
+            logger.warning("heartbeat not recorded: %s", error)
+
+    def _run(self) -> None:
+        self.beat()
+        while not self._stop.wait(self.work.watchdog_period.total_seconds()):
+            self.beat()
+
+
+_heartbeat: Heartbeat | None = None
+
+
+@worker_ready.connect
+def _start_heartbeat(sender: Any = None, **_: Any) -> None:
+    global _heartbeat
+    heartbeat = Heartbeat(work_tracker(), sender)
+    timer = getattr(sender, "timer", None)
+    if timer is not None:
+        timer.call_repeatedly(1.0, heartbeat.tick)
+    heartbeat.start()
+    _heartbeat = heartbeat
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**_: Any) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stop()
