@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from adapters.csv.reader import PandasCsvReader, release_free_memory
-from adapters.memory import _starts_of_runs, _store_bounds, _unique_polls, sorted_polls_since
+from adapters.memory.poll_columns import _starts_of_runs, _store_bounds, _unique_polls, sorted_polls_since
 from domain.model.errors import UptimeError
 from domain.model.ingestion import StatusBatch
 from domain.model.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones

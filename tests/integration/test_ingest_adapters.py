@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import Engine
 
 from adapters.folder_fingerprints import FilesystemFingerprinter
-from adapters.memory import InMemoryFingerprintStore, InMemoryIngestRegistry
+from adapters.memory.reading import InMemoryFingerprintStore
+from adapters.memory.uploads import InMemoryIngestRegistry
 from adapters.sqlalchemy.ingest_registry import SqlAlchemyIngestRegistry
 from adapters.sqlalchemy.watched_files import SqlAlchemyFingerprintStore
 from adapters.upload_storage import FilesystemUploadStorage

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from adapters.csv.reader import CsvInputReader
-from adapters.memory import (
+from adapters.memory.data import (
     InMemoryBusinessHoursRepository,
     InMemoryIngestionLog,
-    InMemoryReadPositions,
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
+from adapters.memory.reading import InMemoryReadPositions
 from domain.use_cases.ingest import IngestService
 
 STATUS = "store_id,status,timestamp_utc\n1,active,2023-01-22 12:00:00 UTC\n"

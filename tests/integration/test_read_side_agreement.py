@@ -20,7 +20,7 @@ from adapters.csv.repositories import (
     CsvStatusRepository,
     CsvTimezoneRepository,
 )
-from adapters.memory import (
+from adapters.memory.data import (
     InMemoryBusinessHoursRepository,
     InMemoryIngestionLog,
     InMemoryStatusRepository,

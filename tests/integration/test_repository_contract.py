@@ -43,9 +43,10 @@ from domain.ports.data import (
 from domain.ports.reports import ReportNotFound, ReportRegistry, ReportStorage, ReportStorageError
 
 try:
-    from adapters import memory
+    from adapters.memory import data as memory_data
+    from adapters.memory import reports as memory_reports
 except ImportError:  # the in-memory adapters are optional here
-    memory = None  # type: ignore[assignment]
+    memory_data = memory_reports = None  # type: ignore[assignment]
 
 HOUR = 3_600_000_000
 MINUTE = 60_000_000
@@ -77,7 +78,7 @@ def _sqlalchemy_ports(engine: Engine, wait_seconds: float = 600.0) -> Ports:
 
 
 BACKENDS = [
-    *(["memory"] if memory is not None else []),
+    *(["memory"] if memory_data is not None else []),
     "sqlite",
     pytest.param("postgres", marks=pytest.mark.postgres),
 ]
@@ -86,15 +87,15 @@ BACKENDS = [
 @pytest.fixture(params=BACKENDS)
 def ports(request: pytest.FixtureRequest) -> Ports:
     if request.param == "memory":
-        status = memory.InMemoryStatusRepository()
-        hours = memory.InMemoryBusinessHoursRepository()
-        timezones = memory.InMemoryTimezoneRepository()
+        status = memory_data.InMemoryStatusRepository()
+        hours = memory_data.InMemoryBusinessHoursRepository()
+        timezones = memory_data.InMemoryTimezoneRepository()
         return Ports(
             status,
             hours,
             timezones,
-            memory.InMemoryReportRegistry(),
-            memory.InMemoryIngestionLog(status, hours, timezones),
+            memory_reports.InMemoryReportRegistry(),
+            memory_data.InMemoryIngestionLog(status, hours, timezones),
         )
     engine: Engine = request.getfixturevalue(f"{request.param}_engine")
     return _sqlalchemy_ports(engine)
@@ -1180,9 +1181,9 @@ REPORT_BYTES = (
 @pytest.fixture(params=["memory", "filesystem", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> ReportStorage:
     if request.param == "memory":
-        if memory is None:
+        if memory_reports is None:
             pytest.skip("the in-memory adapters are not available")
-        return memory.InMemoryReportStorage()
+        return memory_reports.InMemoryReportStorage()
     if request.param == "filesystem":
         # A file beside the folder, that a path with "../" would reach.
         (tmp_path / "r1.csv").write_bytes(b"outside the storage folder\n")
@@ -1520,7 +1521,7 @@ def test_a_save_whose_pieces_fail_leaves_the_file_saved_before(storage: ReportSt
 
 # -- units of work and worker heartbeats (domain/use_cases/work.py) ------------------------------
 
-from adapters.memory_work import InMemoryWorkerRegistry, InMemoryWorkLedger  # noqa: E402
+from adapters.memory.work import InMemoryWorkerRegistry, InMemoryWorkLedger  # noqa: E402
 from adapters.sqlalchemy.work_ledger import SqlAlchemyWorkerRegistry, SqlAlchemyWorkLedger  # noqa: E402
 from domain.model.work_units import UnitState, WorkerBeat, WorkUnit
 from domain.ports.work import WorkerRegistry, WorkLedger

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from test_cli import run_cli
 
-from adapters.memory import (
+from adapters.memory.data import (
     InMemoryBusinessHoursRepository,
     InMemoryIngestionLog,
     InMemoryStatusRepository,

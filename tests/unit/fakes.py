@@ -12,16 +12,15 @@ import pytest
 from dependency_injector import providers
 from flask.testing import FlaskClient
 
-from adapters.memory import (
+from adapters.memory.data import (
     InMemoryBusinessHoursRepository,
     InMemoryIngestionLog,
-    InMemoryReadPositions,
-    InMemoryReportRegistry,
-    InMemoryReportStorage,
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
-from adapters.memory_work import InMemoryWorkerRegistry, InMemoryWorkLedger
+from adapters.memory.reading import InMemoryReadPositions
+from adapters.memory.reports import InMemoryReportRegistry, InMemoryReportStorage
+from adapters.memory.work import InMemoryWorkerRegistry, InMemoryWorkLedger
 from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.model.uptime import UptimeCalculator
 from domain.model.work_units import INGEST_UPLOAD_TASK, PLAN_REPORT_TASK, WorkerBeat

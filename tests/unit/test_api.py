@@ -18,11 +18,8 @@ from fakes import App, AppMaker, make_app, run_every_part
 from openapi_schema import DOCUMENT, check_documented, is_canonical_uuid, resolve
 from werkzeug.test import TestResponse
 
-from adapters.memory import (
-    InMemoryIngestionLog,
-    InMemoryReportRegistry,
-    InMemoryStatusRepository,
-)
+from adapters.memory.data import InMemoryIngestionLog, InMemoryStatusRepository
+from adapters.memory.reports import InMemoryReportRegistry
 from domain.model.clock import MICROS_PER_HOUR, to_micros
 from domain.model.errors import InvalidInputError, UptimeError
 from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones

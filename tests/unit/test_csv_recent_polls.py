@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.csv.repositories import FolderPolls, _recent_polls
-from adapters.memory import _status_clashes
+from adapters.memory.poll_columns import _status_clashes
 from domain.model.clock import MICROS_PER_DAY
 from domain.model.clock import MICROS_PER_HOUR as HOUR
 from domain.model.ingestion import START, BatchCounts, StatusBatch

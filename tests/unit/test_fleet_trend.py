@@ -24,15 +24,14 @@ import pytest
 from fakes import RecordingQueue
 from test_services import StaticReader
 
-from adapters.memory import (
+from adapters.memory.data import (
     InMemoryBusinessHoursRepository,
     InMemoryIngestionLog,
-    InMemoryReportRegistry,
-    InMemoryReportStorage,
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
-from adapters.memory_work import InMemoryWorkerRegistry, InMemoryWorkLedger
+from adapters.memory.reports import InMemoryReportRegistry, InMemoryReportStorage
+from adapters.memory.work import InMemoryWorkerRegistry, InMemoryWorkLedger
 from domain.model.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, from_micros, to_micros
 from domain.model.fleet_trend import SLIPPING_STORES, FleetTrend, TrendSummary, combine, summarize_part
 from domain.model.ingestion import FileSummary, ParsedInput

@@ -21,10 +21,8 @@ from openapi_schema import DOCUMENT, conforms, is_canonical_uuid
 from test_fleet_trend import NOW_US, sample_hours, sample_polls, sample_zones
 from werkzeug.test import TestResponse
 
-from adapters.memory import (
-    InMemoryReportRegistry,
-    InMemoryStatusRepository,
-)
+from adapters.memory.data import InMemoryStatusRepository
+from adapters.memory.reports import InMemoryReportRegistry
 from domain.model.clock import MICROS_PER_HOUR, to_micros
 from domain.model.report import Report, ReportStatus, RunKind
 from domain.model.trend import TREND_HEADER

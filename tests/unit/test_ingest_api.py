@@ -25,13 +25,13 @@ from werkzeug.test import TestResponse
 
 from adapters.celery.queue import INGEST_WATCHED_FOLDER_TASK
 from adapters.csv.reader import PandasCsvReader
-from adapters.memory import (
+from adapters.memory.data import (
     InMemoryBusinessHoursRepository,
     InMemoryIngestionLog,
-    InMemoryIngestRegistry,
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
+from adapters.memory.uploads import InMemoryIngestRegistry
 from domain.model.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
 from domain.model.report import ReportStatus
 from domain.model.upload_runs import IngestRun

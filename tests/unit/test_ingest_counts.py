@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from ingest_counts import Folder, check_ingestions, folder_sequences
 
 from adapters.csv.reader import PandasCsvReader
-from adapters.memory import (
+from adapters.memory.data import (
     InMemoryBusinessHoursRepository,
     InMemoryIngestionLog,
     InMemoryStatusRepository,

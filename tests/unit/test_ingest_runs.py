@@ -17,14 +17,14 @@ import pytest
 
 from adapters.csv.reader import PandasCsvReader
 from adapters.folder_fingerprints import FilesystemFingerprinter
-from adapters.memory import (
+from adapters.memory.data import (
     InMemoryBusinessHoursRepository,
-    InMemoryFingerprintStore,
     InMemoryIngestionLog,
-    InMemoryIngestRegistry,
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
+from adapters.memory.reading import InMemoryFingerprintStore
+from adapters.memory.uploads import InMemoryIngestRegistry
 from adapters.upload_storage import FilesystemUploadStorage
 from domain.model.errors import InvalidInputError
 from domain.model.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE

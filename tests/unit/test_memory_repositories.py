@@ -10,13 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.memory import (
-    InMemoryBusinessHoursRepository,
-    InMemoryReportRegistry,
-    InMemoryReportStorage,
-    InMemoryStatusRepository,
-    InMemoryTimezoneRepository,
-)
+from adapters.memory.data import InMemoryBusinessHoursRepository, InMemoryStatusRepository, InMemoryTimezoneRepository
+from adapters.memory.reports import InMemoryReportRegistry, InMemoryReportStorage
 from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.model.report import Report, ReportStatus
 from domain.ports.data import RepositoryError, StoreRange

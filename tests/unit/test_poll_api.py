@@ -12,7 +12,7 @@ from dependency_injector import providers
 from fakes import App, AppMaker, make_app
 from openapi_schema import DOCUMENT, conforms
 
-from adapters.memory import InMemoryStatusRepository
+from adapters.memory.data import InMemoryStatusRepository
 from domain.model.inputs import StatusPolls
 from domain.ports.data import IngestionLog, RepositoryError
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.memory import (
+from adapters.memory.data import (
     InMemoryBusinessHoursRepository,
     InMemoryIngestionLog,
     InMemoryStatusRepository,

@@ -159,14 +159,13 @@ def test_the_cli_and_the_http_report_of_formula_like_ids_are_the_same_bytes() ->
     from datetime import datetime, timedelta, timezone
     from itertools import count
 
-    from adapters.memory import (
+    from adapters.memory.data import (
         InMemoryBusinessHoursRepository,
         InMemoryIngestionLog,
-        InMemoryReportRegistry,
-        InMemoryReportStorage,
         InMemoryStatusRepository,
         InMemoryTimezoneRepository,
     )
+    from adapters.memory.reports import InMemoryReportRegistry, InMemoryReportStorage
     from domain.ports.reports import ReportQueue
     from domain.use_cases.report_runs import ReportRunService
     from domain.use_cases.reports import ReportService

@@ -11,14 +11,13 @@ import attrs
 import pytest
 from fakes import RecordingQueue
 
-from adapters.memory import (
+from adapters.memory.data import (
     InMemoryBusinessHoursRepository,
     InMemoryIngestionLog,
-    InMemoryReportRegistry,
-    InMemoryReportStorage,
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
+from adapters.memory.reports import InMemoryReportRegistry, InMemoryReportStorage
 from domain.model.clock import from_micros
 from domain.model.ingestion import START, BatchCounts, FileSummary, ParsedInput, ResumePoint, StatusBatch
 from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones

@@ -18,10 +18,7 @@ from fakes import App, AppMaker, make_app
 from openapi_schema import DOCUMENT, conforms
 from werkzeug.test import TestResponse
 
-from adapters.memory import (
-    InMemoryIngestionLog,
-    InMemoryStatusRepository,
-)
+from adapters.memory.data import InMemoryIngestionLog, InMemoryStatusRepository
 from domain.model.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, to_micros
 from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.model.trend import earliest_trend_poll

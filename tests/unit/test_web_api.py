@@ -23,11 +23,8 @@ from fakes import App, AppMaker, make_app, run_every_part
 from openapi_schema import DOCUMENT, conforms
 from werkzeug.test import TestResponse
 
-from adapters.memory import (
-    InMemoryIngestionLog,
-    InMemoryReportRegistry,
-    InMemoryStatusRepository,
-)
+from adapters.memory.data import InMemoryIngestionLog, InMemoryStatusRepository
+from adapters.memory.reports import InMemoryReportRegistry
 from domain.model.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, to_micros
 from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.model.interval import Interval

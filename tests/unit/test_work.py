@@ -11,16 +11,15 @@ from typing import Any
 import pytest
 from fakes import RecordingQueue
 
-from adapters.memory import (
+from adapters.memory.data import (
     InMemoryBusinessHoursRepository,
     InMemoryIngestionLog,
-    InMemoryIngestRegistry,
-    InMemoryReportRegistry,
-    InMemoryReportStorage,
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
-from adapters.memory_work import InMemoryWorkerRegistry, InMemoryWorkLedger
+from adapters.memory.reports import InMemoryReportRegistry, InMemoryReportStorage
+from adapters.memory.uploads import InMemoryIngestRegistry
+from adapters.memory.work import InMemoryWorkerRegistry, InMemoryWorkLedger
 from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.model.report import ReportStatus
 from domain.model.uptime import UptimeCalculator

@@ -1,4 +1,5 @@
-"""In-memory units of work and worker heartbeats (``domain.use_cases.work``): for tests, as the SQL ones behave."""
+"""The in-memory ledger of units of work and the workers' heartbeats (the ports of
+``domain.ports.work``): for tests, as the SQL ones behave."""
 
 from __future__ import annotations
 
