@@ -286,7 +286,7 @@ def test_a_running_report_shows_its_progress_in_parts(api: Api) -> None:
     assert len(plan.chunks) == 2
     assert api.poll(report_id).get_json() == {"status": "Running", "progress": {"done": 0, "total": 2}}
 
-    assert runs.run_chunk(report_id, 1, plan.chunks[1]) is False
+    assert runs.run_chunk(report_id, 1, plan.chunks[1]) is None
     after_one = api.poll(report_id)
     check_poll(after_one)
     assert after_one.get_json() == {"status": "Running", "progress": {"done": 1, "total": 2}}
@@ -326,7 +326,7 @@ def test_a_whole_report_through_the_api_gives_the_report_csv(api: Api, storage: 
 
     runs = api.runs()
     plan = runs.plan(report_id)
-    completed = [runs.run_chunk(report_id, index, chunk) for index, chunk in enumerate(plan.chunks)]
+    completed = [runs.run_chunk(report_id, index, chunk) is not None for index, chunk in enumerate(plan.chunks)]
     assert completed == [False, True]
 
     response = api.poll(report_id)

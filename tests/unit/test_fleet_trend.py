@@ -535,7 +535,7 @@ def test_a_late_part_after_completion_changes_nothing() -> None:
     content = run.complete(trend_id)
     summary = run.service.fleet_trend(trend_id)
 
-    assert run.service.run_chunk(trend_id, 0, plan.chunks[0]) is False
+    assert run.service.run_chunk(trend_id, 0, plan.chunks[0]) is None
     assert run.service.content(trend_id, RunKind.TREND) == content
     assert run.service.fleet_trend(trend_id) == summary
 

@@ -164,7 +164,7 @@ def test_parts_computed_in_any_order_and_twice_assemble_exactly_the_whole_report
     finished = [service.run_chunk(report.report_id, i, plan.chunks[i]) for i in (3, 0, 0, 4, 2)]
     assert not any(finished)
     assert registry.get(report.report_id).progress_done == 4
-    assert service.run_chunk(report.report_id, 1, plan.chunks[1]) is True
+    assert service.run_chunk(report.report_id, 1, plan.chunks[1]) is not None
 
     whole = render_csv(report_service(polls).compute())
     assert service.content(report.report_id) == whole.encode()
@@ -175,9 +175,9 @@ def test_a_part_that_comes_after_completion_changes_nothing() -> None:
     service, registry, storage, _ = runs(make_polls(STORES[:3]), RecordingQueue(), chunk_size=10)
     report = service.trigger()
     plan = service.plan(report.report_id)
-    assert service.run_chunk(report.report_id, 0, plan.chunks[0]) is True
+    assert service.run_chunk(report.report_id, 0, plan.chunks[0]) is not None
     saved = dict(storage.saved)
-    assert service.run_chunk(report.report_id, 0, plan.chunks[0]) is False
+    assert service.run_chunk(report.report_id, 0, plan.chunks[0]) is None
     assert storage.saved == saved
 
 
@@ -187,9 +187,9 @@ def test_a_last_part_saved_twice_at_once_never_overwrites_the_file_with_the_head
     plan = service.plan(report.report_id)
     # Two deliveries of the only part both saved it before either assembled.
     registry.save_part(report.report_id, 0, "late\n", datetime.now(timezone.utc))
-    assert service.run_chunk(report.report_id, 0, plan.chunks[0]) is True
+    assert service.run_chunk(report.report_id, 0, plan.chunks[0]) is not None
     good = storage.saved[report.report_id]
-    assert service._assemble(report.report_id) is False  # what the second delivery then does
+    assert service._assemble(report.report_id) is None  # what the second delivery then does
     assert storage.saved[report.report_id] == good
     assert good.count(b"\n") == 4  # header + 3 stores
 
@@ -237,7 +237,7 @@ def test_a_failed_report_stays_failed_when_a_late_part_arrives() -> None:
     report = service.trigger()
     plan = service.plan(report.report_id)
     service.fail(report.report_id, "disk full")
-    assert service.run_chunk(report.report_id, 0, plan.chunks[0]) is False
+    assert service.run_chunk(report.report_id, 0, plan.chunks[0]) is None
     assert registry.get(report.report_id).status is ReportStatus.FAILED
     assert storage.saved == {}
 

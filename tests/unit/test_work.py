@@ -21,7 +21,7 @@ from adapters.memory.reports import InMemoryReportRegistry, InMemoryReportStorag
 from adapters.memory.uploads import InMemoryIngestRegistry
 from adapters.memory.work import InMemoryWorkerRegistry, InMemoryWorkLedger
 from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
-from domain.model.report import ReportStatus
+from domain.model.report import ReportStatus, RunKind
 from domain.model.uptime import UptimeCalculator
 from domain.model.work_units import (
     COMPUTE_PART_TASK,
@@ -317,8 +317,7 @@ def test_a_report_records_its_planning_and_its_parts_as_units_and_forgets_them_w
     report = runs.trigger()
 
     assert world.broker.messages == [(PLAN_REPORT_TASK, (report.report_id,))]
-    plan = runs.plan(report.report_id)
-    runs.queue_parts(plan)
+    plan = runs.plan(report.report_id)  # queues its parts
     assert [unit.unit_id for unit in world.work.units(report.report_id)] == [
         f"report/{report.report_id}/part/{i}" for i in range(3)
     ] + [f"report/{report.report_id}/plan"]
@@ -330,6 +329,49 @@ def test_a_report_records_its_planning_and_its_parts_as_units_and_forgets_them_w
 
     assert registry.get(report.report_id).status is ReportStatus.COMPLETE
     assert world.work.units(report.report_id) == []
+
+
+def test_planning_while_the_broker_is_down_records_the_parts_and_says_why_they_wait(world: World) -> None:
+    runs, registry = report_runs(world)
+    report = runs.trigger()
+    world.broker.down = True
+
+    plan = runs.plan(report.report_id)
+
+    assert plan.unqueued == "the broker is unreachable (connection refused)"
+    parts = [unit for unit in world.work.units(report.report_id) if "/part/" in unit.unit_id]
+    assert len(parts) == len(plan.chunks) == 3
+    assert all(unit.publish_error == plan.unqueued for unit in parts)
+    assert registry.get(report.report_id).status is ReportStatus.RUNNING
+    world.broker.down = False
+    assert runs.plan(report.report_id).unqueued is None
+
+
+def test_the_part_that_completes_a_run_returns_it_as_recorded_and_only_that_part(world: World) -> None:
+    runs, registry = report_runs(world)
+    report = runs.trigger()
+    plan = runs.plan(report.report_id)
+    assert plan.run is not None and plan.run.progress_total == 3 and plan.run.is_running
+
+    returned = [runs.run_chunk(report.report_id, index, chunk) for index, chunk in enumerate(plan.chunks)]
+
+    assert returned[:2] == [None, None]
+    assert returned[2] == registry.get(report.report_id)
+    assert returned[2] is not None and returned[2].status is ReportStatus.COMPLETE
+    assert runs.run_chunk(report.report_id, 2, plan.chunks[2]) is None  # a late duplicate
+
+
+def test_failing_a_run_returns_it_once_and_nothing_for_a_finished_or_unknown_run(world: World) -> None:
+    runs, registry = report_runs(world)
+    trend = runs.trigger_trend(7)
+
+    failed = runs.fail(trend.report_id, "task failed: planning the trend")
+
+    assert failed is not None and failed.kind is RunKind.TREND and failed.status is ReportStatus.FAILED
+    assert failed.error == "task failed: planning the trend"
+    assert runs.fail(trend.report_id, "again") is None
+    assert registry.get(trend.report_id).error == "task failed: planning the trend"
+    assert runs.fail("no-such-run", "lost") is None
 
 
 def test_a_report_the_broker_refused_is_failed_at_once(world: World) -> None:
