@@ -31,17 +31,14 @@ from adapters.csv.repositories import (
 from adapters.folder_fingerprints import FilesystemFingerprinter
 from adapters.report_storage import FilesystemReportStorage
 from adapters.sqlalchemy.database import create_engine_for, open_schema
+from adapters.sqlalchemy.hours_and_timezones import SqlAlchemyBusinessHoursRepository, SqlAlchemyTimezoneRepository
 from adapters.sqlalchemy.ingest_registry import SqlAlchemyIngestRegistry
 from adapters.sqlalchemy.ingestion_log import SqlAlchemyIngestionLog
 from adapters.sqlalchemy.read_positions import SqlAlchemyReadPositions
 from adapters.sqlalchemy.registry import SqlAlchemyReportRegistry
+from adapters.sqlalchemy.report_inputs import SqlAlchemyReportInputSource
 from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
-from adapters.sqlalchemy.repositories import (
-    SqlAlchemyBusinessHoursRepository,
-    SqlAlchemyReportInputSource,
-    SqlAlchemyStatusRepository,
-    SqlAlchemyTimezoneRepository,
-)
+from adapters.sqlalchemy.status_polls import SqlAlchemyStatusRepository
 from adapters.sqlalchemy.watched_files import SqlAlchemyFingerprintStore
 from adapters.sqlalchemy.work_ledger import SqlAlchemyWorkerRegistry, SqlAlchemyWorkLedger
 from adapters.upload_storage import DEFAULT_UPLOADS_DIR, FilesystemUploadStorage

@@ -48,7 +48,6 @@ from adapters.sqlalchemy.database import create_engine_for, create_schema, open_
 from adapters.sqlalchemy.ingest_registry import SqlAlchemyIngestRegistry
 from adapters.sqlalchemy.registry import SqlAlchemyReportRegistry
 from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
-from adapters.sqlalchemy.repositories import SqlAlchemyStatusRepository
 from adapters.sqlalchemy.schema import (
     LEGACY_REVISION,
     SchemaError,
@@ -57,6 +56,7 @@ from adapters.sqlalchemy.schema import (
     current_revision,
     head_revision,
 )
+from adapters.sqlalchemy.status_polls import SqlAlchemyStatusRepository
 from adapters.sqlalchemy.tables import metadata
 from domain.model.report import ReportStatus, RunKind
 

@@ -26,12 +26,9 @@ from adapters.memory.data import (
     InMemoryStatusRepository,
     InMemoryTimezoneRepository,
 )
+from adapters.sqlalchemy.hours_and_timezones import SqlAlchemyBusinessHoursRepository, SqlAlchemyTimezoneRepository
 from adapters.sqlalchemy.ingestion_log import SqlAlchemyIngestionLog
-from adapters.sqlalchemy.repositories import (
-    SqlAlchemyBusinessHoursRepository,
-    SqlAlchemyStatusRepository,
-    SqlAlchemyTimezoneRepository,
-)
+from adapters.sqlalchemy.status_polls import SqlAlchemyStatusRepository
 from domain.ports.data import BusinessHoursRepository, IngestionLog, StatusRepository, StoreRange, TimezoneRepository
 from domain.use_cases.ingest import IngestService
 

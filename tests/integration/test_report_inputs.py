@@ -5,13 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
+from adapters.sqlalchemy.hours_and_timezones import SqlAlchemyBusinessHoursRepository, SqlAlchemyTimezoneRepository
 from adapters.sqlalchemy.ingestion_log import SqlAlchemyIngestionLog
-from adapters.sqlalchemy.repositories import (
-    SqlAlchemyBusinessHoursRepository,
-    SqlAlchemyReportInputSource,
-    SqlAlchemyStatusRepository,
-    SqlAlchemyTimezoneRepository,
-)
+from adapters.sqlalchemy.report_inputs import SqlAlchemyReportInputSource
+from adapters.sqlalchemy.status_polls import SqlAlchemyStatusRepository
 from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.ports.data import StoreRange
 from domain.use_cases.reports import RepositoryInputSource
