@@ -25,7 +25,7 @@ from domain.model.errors import UptimeError
 from domain.ports.data import RepositoryError
 from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportStorageError
 from domain.use_cases.report_runs import ReportNotReady
-from entrypoints import ingest_views, observability, poll_views, trend_views, views, web
+from entrypoints import ingest_views, observability, openapi, poll_views, trend_views, views, web
 from entrypoints.container import Container, build_container
 
 # The status of each domain error a view lets through; the first match wins.
@@ -67,6 +67,7 @@ def create_app(container: Container | None = None) -> UptimeFlask:
     app.register_blueprint(poll_views.bp)
     container.wire(modules=[trend_views])
     app.register_blueprint(trend_views.bp)
+    app.register_blueprint(openapi.bp)
     app.register_error_handler(Exception, json_error)
     # Before the token check: a refused request is logged too.
     observability.install(app, str(container.config.api_token()))

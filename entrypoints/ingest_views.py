@@ -29,8 +29,11 @@ from domain.model.report import ReportStatus
 from domain.model.upload_runs import IngestRun
 from domain.ports.uploads import ByteStream, IngestNotFound, InvalidUpload, UploadTooLarge
 from domain.use_cases.ingest_runs import IngestRunService
+from entrypoints.api_models import Error, IngestionState, IngestStarted
+from entrypoints.api_requests import IngestForm, inline_schema
+from entrypoints.api_spec import ApiResponse, api
 from entrypoints.container import Container
-from entrypoints.views import parse_run_id
+from entrypoints.views import RUN_ID, UNAVAILABLE_503, parse_run_id
 
 bp = Blueprint("ingest", __name__)
 
@@ -52,11 +55,57 @@ def install(app: Flask, container: Container) -> None:
     app.register_blueprint(bp)
 
 
+# The form is read by its view (uploaded_files), so it is documented, not validated, by its model.
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": inline_schema(IngestForm),
+            "encoding": {field: {"contentType": "text/csv"} for field in ("store_status", "menu_hours", "timezone")},
+        }
+    },
+}
+
+
 @bp.route("/ingest", methods=["POST"])
 @inject
+@api.operation(
+    "startIngestion",
+    tag="ingestion",
+    resp=ApiResponse(
+        HTTP_202=(IngestStarted, "The files were stored and their ingestion queued."),
+        HTTP_400=(
+            Error,
+            "Not multipart/form-data, no file, an unknown field, a file sent twice, no store_status file, or a "
+            "source name that is empty, too long or holds a control character.",
+        ),
+        HTTP_413=(Error, "The request is larger than INGEST_MAX_BYTES; nothing was kept."),
+        HTTP_500=(Error, "The uploaded files cannot be stored (UPLOADS_DIR)."),
+        HTTP_503=(
+            Error,
+            "The database or the work queue does not answer; an ingestion that could not be queued is recorded as "
+            "Failed with the reason.",
+        ),
+    ),
+    document={
+        "requestBody": UPLOAD_BODY,
+        "responses": {
+            "202": {"headers": {"Location": {"description": "/ingest/<ingest_id>, to poll.", "schema": {"type": "string"}}}}
+        },
+    },
+)
 def start_ingestion(
     run_service: Callable[[], IngestRunService] = Provider[Container.ingest_run_service],
 ) -> tuple[Response, int]:
+    """Upload data files to ingest
+
+    Stores the uploaded CSV files, records a running ingestion, then queues it; a worker ingests them as
+    'store-monitor ingest' does a data folder. Poll GET /ingest/{ingest_id} until it is Complete or Failed. Each
+    file goes in the field of its name, with or without '.csv'; store_status is required. The whole request may
+    not exceed the server's INGEST_MAX_BYTES (default 256 MiB). With a 'source' name, the files are that
+    source's: a status file that is the one the source's last upload held plus appended lines is read from where
+    that ended, and unchanged hours and timezone files are not read again.
+    """
     try:
         files = uploaded_files()
     except RequestEntityTooLarge:
@@ -78,11 +127,23 @@ def start_ingestion(
 # ``path`` lets ids with slashes reach the view and get a 400, as for reports.
 @bp.route("/ingest/<path:ingest_id>", methods=["GET"])
 @inject
+@api.operation(
+    "getIngestion",
+    tag="ingestion",
+    path_parameters={"ingest_id": RUN_ID.format("POST /ingest")},
+    resp=ApiResponse(
+        HTTP_200=(IngestionState, "Running, Complete with the ingestion summary, or Failed with the reason."),
+        HTTP_400=(Error, "The ingestion id is not a canonical UUID."),
+        HTTP_404=(Error, "No ingestion has this id."),
+        HTTP_503=UNAVAILABLE_503,
+    ),
+)
 def get_ingestion(
     ingest_id: str,
     # The provider: the id is checked before anything that may open the database is built.
     run_service: Callable[[], IngestRunService] = Provider[Container.ingest_run_service],
 ) -> Response:
+    """The state of an ingestion, with its summary once complete"""
     checked_id = parse_run_id(ingest_id, "ingest_id")
     try:
         run = run_service().status(checked_id)

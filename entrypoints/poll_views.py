@@ -24,7 +24,11 @@ from domain.model.ingestion import FileSummary, RejectedRow
 from domain.ports.reading import PollRowReader, PollText
 from domain.use_cases.ingest import IngestService
 from entrypoints import metrics
+from entrypoints.api_models import Error, PollBatch
+from entrypoints.api_requests import Poll, inline_schema
+from entrypoints.api_spec import ApiResponse, api
 from entrypoints.container import Container
+from entrypoints.views import UNAVAILABLE_503
 
 bp = Blueprint("polls", __name__)
 
@@ -37,11 +41,37 @@ MAX_BYTES_PER_POLL = 1024
 
 @bp.route("/polls", methods=["POST"])
 @inject
+@api.operation(
+    "pushPolls",
+    tag="ingestion",
+    resp=ApiResponse(
+        HTTP_200=(PollBatch, "What the batch held, each rejected poll with its position and why."),
+        HTTP_400=(Error, "The body is not JSON, or not an array of polls."),
+        HTTP_413=(Error, "More polls than POLLS_MAX_ITEMS; nothing was stored."),
+        HTTP_415=(Error, "Neither application/json nor application/x-ndjson."),
+        HTTP_503=UNAVAILABLE_503,
+    ),
+    # A malformed poll is rejected alone, in the answer, so the batch is read here, not validated whole.
+    document={
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON_TYPES[0]: {"schema": {"type": "array", "items": inline_schema(Poll)}},
+                NDJSON_TYPES[0]: {"schema": {"type": "string", "description": "One poll object per line."}},
+            },
+        }
+    },
+)
 def push_polls(
     reader: PollRowReader = Provide[Container.poll_row_reader],
     ingest: Callable[[], IngestService] = Provider[Container.ingest_service],
     max_items: int = Provide[Container.polls_max_items],
 ) -> tuple[Response, int]:
+    """Store a batch of polls at once
+
+    Each poll is validated as a row of store_status.csv is, the valid ones stored idempotently as one ingestion,
+    visible to reports once this answers. At most POLLS_MAX_ITEMS (default 10,000) polls a batch.
+    """
     items = _items(max_items)
     rows: list[PollText] = []
     malformed: list[RejectedRow] = []

@@ -16,28 +16,30 @@ and the stores slipping most, from the summary recorded with the run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 from dependency_injector.wiring import Provider, inject
 from flask import Blueprint, Response, jsonify, request
-from werkzeug.exceptions import BadRequest, NotFound
+from werkzeug.exceptions import NotFound
 
-from domain.model.clock import parse_instant
 from domain.model.errors import quoted
 from domain.model.fleet_trend import FleetTrend
 from domain.model.report import Report, ReportStatus, RunKind
-from domain.model.trend import DEFAULT_TREND_DAYS, MAX_TREND_DAYS, MIN_TREND_DAYS, TrendSeries, check_days
+from domain.model.trend import TrendSeries
 from domain.ports.reports import ReportNotFound
 from domain.use_cases.report_runs import ReportRunService
 from domain.use_cases.reports import ReportService, StoreNotFound
+from entrypoints.api_models import Error, StoreTrend, TrendList, TrendState, TriggerTrendResponse
+from entrypoints.api_requests import RecentQuery, TrendQuery, TriggerTrendRequest
+from entrypoints.api_spec import ApiResponse, api
 from entrypoints.container import Container
 from entrypoints.logging_setup import report_id_var
 from entrypoints.views import (
-    as_of_field,
-    json_body_fields,
+    BAD_LIMIT,
+    RUN_ID,
+    UNAVAILABLE_503,
+    csv_answer,
     micros_text,
     not_found_message,
-    parse_limit,
     parse_run_id,
     report_state,
     utc_text,
@@ -51,15 +53,39 @@ bp = Blueprint("trend", __name__)
 # "/trend" is the trend of the id before it.
 @bp.route("/stores/<path:store_id>/trend", methods=["GET"])
 @inject
+@api.operation(
+    "storeTrend",
+    tag="trends",
+    query=TrendQuery,
+    path_parameters={
+        "store_id": "The store's id exactly as in the report, URL-encoded; an id holding '/' may also be sent with "
+        "its slashes, as everything before the last '/trend' is the id."
+    },
+    resp=ApiResponse(
+        HTTP_200=(StoreTrend, "The store's days, day 1 first."),
+        HTTP_400=(
+            Error,
+            "days is not a whole number from 1 to 90, or as_of is not an ISO 8601 instant with its offset; the "
+            "error names the parameter.",
+        ),
+        HTTP_404=(Error, "No store with this id has any status poll (at or before as_of)."),
+        HTTP_503=UNAVAILABLE_503,
+    ),
+)
 def store_trend(
     store_id: str,
+    query: TrendQuery,
     # The provider, not the service: the query is checked before anything is built.
     reports: Callable[[], ReportService] = Provider[Container.report_service],
 ) -> Response:
-    days = parse_days(request.args.get("days"))
-    as_of = parse_as_of(request.args.get("as_of"))
+    """One store's business time, uptime and downtime for each of the last N days
+
+    Computed at once, from the store's own polls and rows only. now is fixed as for a report: the latest poll
+    of any store, or with as_of the latest at or before it (later polls are left out).
+    """
+    as_of = query.as_of
     try:
-        series = reports().store_trend(store_id, days, as_of)
+        series = reports().store_trend(store_id, query.days, as_of)
     except StoreNotFound as error:
         message = str(error) if as_of is None else f"no store with id {quoted(store_id)} has any status poll by as_of"
         raise NotFound(message) from None
@@ -67,25 +93,6 @@ def store_trend(
     # A trend at the latest poll changes with every ingestion: no cache may answer for the server.
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def parse_days(text: str | None) -> int:
-    """The ``days`` query parameter: a whole number from 1 to 90, by default 28."""
-    if text is None:
-        return DEFAULT_TREND_DAYS
-    if not (text.isascii() and text.isdigit()):
-        raise BadRequest(f"days must be a whole number from {MIN_TREND_DAYS} to {MAX_TREND_DAYS}")
-    return _checked_days(int(text))
-
-
-def parse_as_of(text: str | None) -> datetime | None:
-    """The ``as_of`` query parameter: an ISO 8601 instant with its UTC offset, or None."""
-    if text is None:
-        return None
-    try:
-        return parse_instant(text)
-    except ValueError as error:
-        raise BadRequest(f"as_of {error}") from None
 
 
 def trend_json(store_id: str, series: TrendSeries) -> dict[str, object]:
@@ -113,17 +120,45 @@ def trend_json(store_id: str, series: TrendSeries) -> dict[str, object]:
 
 CSV = "text/csv"
 JSON = "application/json"
-TREND_BODY = '{"days": 28, "as_of": "2023-01-25T12:00:00Z"} (both optional), or nothing'
 
 
 @bp.route("/trigger_trend", methods=["POST"])
 @inject
+@api.operation(
+    "triggerTrend",
+    tag="trends",
+    json=TriggerTrendRequest,
+    resp=ApiResponse(
+        HTTP_200=(TriggerTrendResponse, "The trend was recorded and its work queued."),
+        HTTP_400=(
+            Error,
+            "The body is not a JSON object, has a field other than days and as_of, days is not a whole number from "
+            "1 to 90, or as_of is not an ISO 8601 instant with its offset; the error names the field.",
+        ),
+        HTTP_503=(
+            Error,
+            "The database or the work queue does not answer; a trend that could not be queued is recorded as "
+            "Failed with the reason.",
+        ),
+    ),
+    document={
+        "requestBody": {
+            "required": False,
+            "description": "Optional: how many days, and the instant the trend is as of.",
+        }
+    },
+)
 def trigger_trend(
+    json: TriggerTrendRequest,
     # The provider, not the service: the body is checked before anything is built.
     run_service: Callable[[], ReportRunService] = Provider[Container.report_run_service],
 ) -> Response:
-    days, as_of = parse_trend_body(request.get_data())
-    trend = run_service().trigger_trend(days, as_of)
+    """Start computing the fleet's daily trend
+
+    Records a running trend, then queues its work, computed on the workers in parts of REPORT_CHUNK_SIZE stores
+    as a report is, from one snapshot of the data. Poll GET /get_trend/{trend_id} until it is Complete or Failed.
+    """
+    trend = run_service().trigger_trend(json.days, json.as_of)
     report_id_var.set(trend.report_id)
     return jsonify(trend_id=trend.report_id)
 
@@ -131,11 +166,35 @@ def trigger_trend(
 # ``path`` lets ids with slashes reach the view and get a 400 instead of a routing 404.
 @bp.route("/get_trend/<path:trend_id>", methods=["GET"])
 @inject
+@api.operation(
+    "getTrend",
+    tag="trends",
+    path_parameters={"trend_id": RUN_ID.format("POST /trigger_trend")},
+    resp=ApiResponse(
+        HTTP_200=(TrendState, "Running or Failed: a JSON status. Complete: the CSV, or the JSON summary."),
+        HTTP_400=(Error, "The trend id is not a canonical UUID."),
+        HTTP_404=(
+            Error,
+            "No trend has this id (a report's id names no trend): it was never triggered, or it finished more "
+            "than REPORT_RETENTION_DAYS days ago and was deleted.",
+        ),
+        HTTP_500=(Error, "The trend is complete but its file cannot be read."),
+        HTTP_503=UNAVAILABLE_503,
+    ),
+    document={"responses": {"200": csv_answer("trend")}},
+)
 def get_trend(
     trend_id: str,
     run_service: Callable[[], ReportRunService] = Provider[Container.report_run_service],
     retention_days: Callable[[], int] = Provider[Container.report_retention_days],
 ) -> Response:
+    """The state of a fleet trend, or, once complete, its CSV or its JSON summary
+
+    Running or Failed: a JSON status, whatever Accept says. Complete: with Accept asking for application/json
+    (over text/csv), the fleet's days, full weeks and the stores slipping most; otherwise the CSV of
+    'store-monitor trend' (header store_id,day,window_start_utc,window_end_utc,business_hours,uptime_hours,
+    downtime_hours), as an attachment.
+    """
     checked_id = parse_run_id(trend_id, "trend_id")
     report_id_var.set(checked_id)
     runs = run_service()
@@ -161,40 +220,28 @@ def get_trend(
 
 @bp.route("/trends", methods=["GET"])
 @inject
+@api.operation(
+    "recentTrends",
+    tag="trends",
+    query=RecentQuery,
+    resp=ApiResponse(HTTP_200=(TrendList, "The trends, newest first."), HTTP_400=BAD_LIMIT, HTTP_503=UNAVAILABLE_503),
+)
 def recent_trends(
+    query: RecentQuery,
     run_service: Callable[[], ReportRunService] = Provider[Container.report_run_service],
 ) -> Response:
-    limit = parse_limit(request.args.get("limit"))
-    trends = run_service().recent(limit, RunKind.TREND)
+    """The most recently triggered fleet trends, newest first
+
+    Trends only (GET /reports lists reports only). A running trend whose work was lost is failed here, as when it
+    is polled.
+    """
+    trends = run_service().recent(query.limit, RunKind.TREND)
     return _no_store(jsonify(trends=[trend_summary(trend) for trend in trends]))
 
 
 def wants_json() -> bool:
     """Whether the request's Accept header prefers JSON to CSV; CSV when it says nothing, or ``*/*``."""
     return request.accept_mimetypes.best_match([CSV, JSON], default=CSV) == JSON
-
-
-def parse_trend_body(body: bytes) -> tuple[int, datetime | None]:
-    """``days`` (by default 28) and ``as_of`` (None: at the latest poll) of a trend's trigger.
-
-    No body, an empty one or ``{}`` takes both defaults. ``BadRequest``
-    naming the field for anything else: not a JSON object, another field,
-    ``days`` not a whole number from 1 to 90, ``as_of`` not an ISO 8601
-    instant with its offset.
-    """
-    document = json_body_fields(body, ("days", "as_of"), TREND_BODY)
-    days = document.get("days", DEFAULT_TREND_DAYS)
-    # 7.0 is the integer 7 to JSON Schema (and so to the document); true is no number of days.
-    if isinstance(days, float) and days.is_integer():
-        days = int(days)
-    return _checked_days(days), as_of_field(document)
-
-
-def _checked_days(days: object) -> int:
-    try:
-        return check_days(days)
-    except ValueError as error:
-        raise BadRequest(str(error)) from None
 
 
 def fleet_trend_json(trend_id: str, trend: FleetTrend) -> dict[str, object]:

@@ -1,25 +1,23 @@
-"""The HTTP routes: trigger a report, poll it, list recent reports, show one store,
-check health, describe the API.
+"""The HTTP routes: trigger a report, poll it, list recent reports, show one store, check health.
 
-A view parses the request, calls one service method and serializes the
-answer; errors leave as exceptions and ``entrypoints.flask_app`` turns each
-into a JSON response with its status.
+A view is declared with its request and answer models (``entrypoints.api_spec``),
+which validate the request before it runs and document it; it calls one
+service method and serializes the answer. Errors leave as exceptions and
+``entrypoints.flask_app`` turns each into a JSON response with its status.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
 
-from dependency_injector.wiring import Provide, Provider, inject
-from flask import Blueprint, Response, jsonify, request
+from dependency_injector.wiring import Provider, inject
+from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import BadRequest, NotFound
 
-from domain.model.clock import from_micros, parse_instant
+from domain.model.clock import from_micros
 from domain.model.errors import UptimeError
 from domain.model.interval import Interval
 from domain.model.report import REPORT_HEADER, Report, ReportStatus, RunKind
@@ -28,9 +26,12 @@ from domain.use_cases.report_runs import ReportRunService
 from domain.use_cases.reports import ReportService, StoreDetail, StoreNotFound
 from domain.use_cases.work import WorkTracker
 from entrypoints import metrics
+from entrypoints.api_models import Error, Health, ReportList, ReportState, StoreDetail as StoreDetailModel
+from entrypoints.api_models import TriggerResponse
+from entrypoints.api_requests import RecentQuery, TriggerRequest
+from entrypoints.api_spec import ApiResponse, api
 from entrypoints.container import Container
 from entrypoints.logging_setup import report_id_var
-from entrypoints.openapi import openapi_document
 
 bp = Blueprint("api", __name__)
 logger = logging.getLogger(__name__)
@@ -40,16 +41,59 @@ UNAVAILABLE = "unavailable"
 UNKNOWN = "unknown"
 
 
+def csv_answer(kind: str) -> dict[str, object]:
+    """What a run's 200 adds to its JSON states: the CSV of a complete run, as an attachment."""
+    return {
+        "headers": {
+            "Content-Disposition": {
+                "description": f"With the CSV: attachment; filename={kind}-<{kind}_id>.csv",
+                "schema": {"type": "string"},
+            }
+        },
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+
+
+UNAVAILABLE_503 = (Error, "The database does not answer.")
+RUN_ID = "The id returned by {}, in canonical (lowercase) form."
+# A trigger's body may be absent: the run is then at the latest poll (with its defaults).
+OPTIONAL_BODY = {"requestBody": {"required": False, "description": "Optional: the instant the report is as of."}}
+
+
 @bp.route("/trigger_report", methods=["POST"])
 @inject
+@api.operation(
+    "triggerReport",
+    tag="reports",
+    json=TriggerRequest,
+    resp=ApiResponse(
+        HTTP_200=(TriggerResponse, "The report was recorded and its work queued."),
+        HTTP_400=(
+            Error,
+            "The body is not a JSON object, has a field other than as_of, or as_of is not an ISO 8601 instant with "
+            "its offset; the error names the field.",
+        ),
+        HTTP_503=(
+            Error,
+            "The database or the work queue does not answer; a report that could not be queued is recorded as "
+            "Failed with the reason.",
+        ),
+    ),
+    document=OPTIONAL_BODY,
+)
 def trigger_report(
+    json: TriggerRequest,
     # The provider, not the service: the body is checked before anything is built.
     run_service: Callable[[], ReportRunService] = Provider[Container.report_run_service],
 ) -> Response:
-    as_of = parse_trigger_body(request.get_data())
+    """Start computing a new report
+
+    Records a running report, then queues its work. Poll GET /get_report/{report_id} until it is Complete or
+    Failed. The report reads the data as the latest complete ingestion left it when the work is planned.
+    """
     runs = run_service()
     try:
-        report = runs.trigger(as_of)
+        report = runs.trigger(json.as_of)
     except QueueUnavailable:
         # The service failed the report it had recorded.
         metrics.REPORTS_FAILED.inc()
@@ -64,6 +108,23 @@ def trigger_report(
 # 400 instead of a routing 404.
 @bp.route("/get_report/<path:report_id>", methods=["GET"])
 @inject
+@api.operation(
+    "getReport",
+    tag="reports",
+    path_parameters={"report_id": RUN_ID.format("POST /trigger_report")},
+    resp=ApiResponse(
+        HTTP_200=(ReportState, "Running or Failed: a JSON status. Complete: the report CSV, as an attachment."),
+        HTTP_400=(Error, "The report id is not a canonical UUID."),
+        HTTP_404=(
+            Error,
+            "No report has this id: it was never triggered, or it finished more than REPORT_RETENTION_DAYS days "
+            "ago and was deleted.",
+        ),
+        HTTP_500=(Error, "The report is complete but its file cannot be read."),
+        HTTP_503=UNAVAILABLE_503,
+    ),
+    document={"responses": {"200": csv_answer("report")}},
+)
 def get_report(
     report_id: str,
     # The provider, not the service: the id is checked before anything is
@@ -71,6 +132,7 @@ def get_report(
     run_service: Callable[[], ReportRunService] = Provider[Container.report_run_service],
     retention_days: Callable[[], int] = Provider[Container.report_retention_days],
 ) -> Response:
+    """The state of a report, or its CSV once complete"""
     checked_id = parse_run_id(report_id)
     report_id_var.set(checked_id)
     runs = run_service()
@@ -91,11 +153,22 @@ def get_report(
 
 @bp.route("/health", methods=["GET"])
 @inject
+@api.operation(
+    "health",
+    tag="service",
+    # Open to all, so a load balancer can probe it without the token.
+    public=True,
+    resp=ApiResponse(
+        HTTP_200=(Health, "Both answer and a worker is alive."),
+        HTTP_503=(Health, "At least one does not; its reason is given."),
+    ),
+)
 def health(
     registry: Callable[[], ReportRegistry] = Provider[Container.report_registry],
     queue: Callable[[], ReportQueue] = Provider[Container.report_queue],
     work: Callable[[], WorkTracker] = Provider[Container.work_tracker],
 ) -> tuple[Response, int]:
+    """Whether the database and the work queue answer, and a worker is alive"""
     # The open door says which dependency is down, never its settings: the reason goes to the log.
     parts = {
         name: _quiet(name, _check(ping))
@@ -111,38 +184,55 @@ def health(
     return _no_store(jsonify(status=UNAVAILABLE, **parts, error=error)), 503
 
 
-DEFAULT_RECENT_LIMIT = 20
-MAX_RECENT_LIMIT = 100
+BAD_LIMIT = (Error, "limit is not a whole number from 1 to 100.")
 
 
 @bp.route("/reports", methods=["GET"])
 @inject
+@api.operation(
+    "recentReports",
+    tag="reports",
+    query=RecentQuery,
+    resp=ApiResponse(
+        HTTP_200=(ReportList, "The reports, newest first."), HTTP_400=BAD_LIMIT, HTTP_503=UNAVAILABLE_503
+    ),
+)
 def recent_reports(
+    query: RecentQuery,
     run_service: Callable[[], ReportRunService] = Provider[Container.report_run_service],
 ) -> Response:
-    limit = parse_limit(request.args.get("limit"))
+    """The most recently triggered reports, newest first
+
+    A running report whose work was lost is failed here, as when it is polled.
+    """
     # Reports only: trends are listed by GET /trends.
-    reports = run_service().recent(limit, RunKind.REPORT)
+    reports = run_service().recent(query.limit, RunKind.REPORT)
     return _no_store(jsonify(reports=[report_summary(report) for report in reports]))
 
 
 # ``path``: a store id is opaque and may hold any character, "/" included.
 @bp.route("/stores/<path:store_id>", methods=["GET"])
 @inject
+@api.operation(
+    "storeDetail",
+    tag="stores",
+    path_parameters={"store_id": "The store's id exactly as in the report, URL-encoded."},
+    resp=ApiResponse(
+        HTTP_200=(StoreDetailModel, "The store at the data's current now."),
+        HTTP_404=(Error, "No store with this id has any status poll."),
+        HTTP_503=UNAVAILABLE_503,
+    ),
+)
 def store_detail(
     store_id: str,
     reports: Callable[[], ReportService] = Provider[Container.report_service],
 ) -> Response:
+    """One store in detail: its figures, business hours, status timeline and polls"""
     try:
         detail = reports().store_detail(store_id)
     except StoreNotFound as error:
         raise NotFound(str(error)) from None
     return _no_store(jsonify(store_detail_json(detail)))
-
-
-@bp.route("/openapi.json", methods=["GET"])
-def openapi() -> Response:
-    return jsonify(openapi_document())
 
 
 def parse_run_id(text: str, name: str = "report_id") -> str:
@@ -158,54 +248,6 @@ def parse_run_id(text: str, name: str = "report_id") -> str:
     if canonical != text:
         raise BadRequest(f"{name} must be a UUID in canonical form: 8-4-4-4-12 lowercase hex digits")
     return text
-
-
-TRIGGER_BODY = 'a JSON object such as {"as_of": "2023-01-25T12:00:00Z"}, or nothing'
-
-
-def parse_trigger_body(body: bytes) -> datetime | None:
-    """The ``as_of`` instant of a trigger's body; None for no body, an empty one or ``{}``.
-
-    ``BadRequest`` naming the field for anything else: not a JSON object, a
-    field other than ``as_of``, or an ``as_of`` that is not an ISO 8601
-    instant with its offset.
-    """
-    return as_of_field(json_body_fields(body, ("as_of",), TRIGGER_BODY))
-
-
-def json_body_fields(body: bytes, fields: tuple[str, ...], example: str) -> dict[str, Any]:
-    """A trigger's body as a JSON object with only ``fields``; ``{}`` for no body or an empty one.
-
-    ``BadRequest`` for a body that is not JSON, not an object, or holds another field.
-    """
-    if not body.strip():
-        return {}
-    try:
-        document = json.loads(body)
-    except ValueError:
-        raise BadRequest(f"the body is not JSON: send {example}") from None
-    if not isinstance(document, dict):
-        raise BadRequest(f"the body is not a JSON object: send {example}")
-    unknown = sorted(set(document) - set(fields))
-    if unknown:
-        name = json.dumps(unknown[0])
-        shown = name if len(name) <= 60 else name[:60] + "..."
-        allowed = f"the only field is {fields[0]}" if len(fields) == 1 else f"the fields are {' and '.join(fields)}"
-        raise BadRequest(f"unknown field {shown}: {allowed}")
-    return document
-
-
-def as_of_field(document: dict[str, Any]) -> datetime | None:
-    """The body's ``as_of``: an ISO 8601 instant with its offset, or None when it is absent."""
-    if "as_of" not in document:
-        return None
-    value = document["as_of"]
-    if not isinstance(value, str):
-        raise BadRequest("as_of must be a string: an ISO 8601 instant such as 2023-01-25T12:00:00Z")
-    try:
-        return parse_instant(value)
-    except ValueError as error:
-        raise BadRequest(f"as_of {error}") from None
 
 
 def not_found_message(run_id: str, retention_days: int, kind: str = "report") -> str:
@@ -230,15 +272,6 @@ def report_state(report: Report) -> dict[str, object]:
     if report.as_of is not None:
         state["as_of"] = utc_text(report.as_of)
     return state
-
-
-def parse_limit(text: str | None) -> int:
-    """The ``limit`` query parameter: 1 to MAX_RECENT_LIMIT, by default DEFAULT_RECENT_LIMIT."""
-    if text is None:
-        return DEFAULT_RECENT_LIMIT
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_RECENT_LIMIT:
-        raise BadRequest(f"limit must be a whole number from 1 to {MAX_RECENT_LIMIT}")
-    return int(text)
 
 
 def utc_text(instant: datetime) -> str:

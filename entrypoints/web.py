@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
+from entrypoints.api_spec import api
+
 bp = Blueprint("web", __name__, static_folder="static", static_url_path="/static")
 
 # The page loads nothing from elsewhere and runs no inline script; a browser
@@ -31,6 +33,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 @bp.route("/", methods=["GET"])
+# The page is for people: no part of the API's document.
+@api.undocumented
 def index() -> Response:
     response = bp.send_static_file("index.html")
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY

@@ -14,7 +14,7 @@ UNIT_TESTS = Path(__file__).resolve().parents[1] / "unit"
 if str(UNIT_TESTS) not in sys.path:
     sys.path.insert(0, str(UNIT_TESTS))
 
-from openapi_schema import check_documented  # noqa: E402
+from documented import check_documented  # noqa: E402
 
 
 def test_the_app_connects_to_nothing_until_a_request_needs_it(tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from werkzeug.test import TestResponse
 
 from entrypoints.container import ConfigurationError, build_container
 from entrypoints.flask_app import bearer_token, create_app
-from entrypoints.openapi import BEARER_SCHEME, openapi_document
+from entrypoints.api_spec import BEARER_SCHEME
+from entrypoints.openapi import openapi_document
 from fakes import App, AppMaker, RecordingQueue, make_app
 
 TOKEN = "s3cret-Token_0123456789abcdef"

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import pytest
 from fakes import App, AppMaker, make_app, override_ports, run_every_part
-from openapi_schema import DOCUMENT, conforms, is_canonical_uuid
+from documented import DOCUMENT, conforms, is_canonical_uuid
 from test_fleet_trend import NOW_US, sample_hours, sample_polls, sample_zones
 from werkzeug.test import TestResponse
 

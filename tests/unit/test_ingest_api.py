@@ -20,7 +20,7 @@ import pytest
 from dependency_injector import providers
 from fakes import App, AppMaker, make_app
 from flask.testing import FlaskClient
-from openapi_schema import DOCUMENT, conforms, is_canonical_uuid
+from documented import DOCUMENT, conforms, is_canonical_uuid
 from werkzeug.test import TestResponse
 
 from adapters.celery.queue import INGEST_WATCHED_FOLDER_TASK

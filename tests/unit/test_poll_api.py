@@ -10,7 +10,7 @@ import attrs
 import pytest
 from dependency_injector import providers
 from fakes import App, AppMaker, make_app
-from openapi_schema import DOCUMENT, conforms
+from documented import DOCUMENT, conforms
 
 from adapters.memory.data import InMemoryStatusRepository
 from domain.model.inputs import StatusPolls

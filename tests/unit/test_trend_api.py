@@ -15,7 +15,7 @@ import attrs
 import pytest
 from dependency_injector import providers
 from fakes import App, AppMaker, make_app
-from openapi_schema import DOCUMENT, conforms
+from documented import DOCUMENT, conforms
 from werkzeug.test import TestResponse
 
 from adapters.memory.data import InMemoryIngestionLog, InMemoryStatusRepository

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import attrs
 import pytest
 from fakes import App, AppMaker, make_app, run_every_part
-from openapi_schema import DOCUMENT, conforms
+from documented import DOCUMENT, conforms
 from werkzeug.test import TestResponse
 
 from adapters.memory.data import InMemoryIngestionLog, InMemoryStatusRepository
