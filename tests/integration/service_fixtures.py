@@ -135,6 +135,11 @@ class RedisServer:
     def log_path(self) -> Path | None:
         return None if self._directory is None else self._directory / "redis.log"
 
+    @property
+    def pid(self) -> int | None:
+        """The private server's process id (None for a shared one, or a stopped one)."""
+        return None if self._process is None else self._process.pid
+
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=2)
 
@@ -276,6 +281,15 @@ class ServiceProcess:
         """The leader's scheduler state from /proc: 'R', 'S', 'T' (stopped), 'Z', ..."""
         stat = Path(f"/proc/{self.popen.pid}/stat").read_text()
         return stat.rsplit(")", 1)[1].split()[0]
+
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM to the whole group (a worker finishes its task), SIGKILL to what is left after ``grace`` s."""
+        try:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            self.popen.wait(timeout=grace)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+        self.kill()  # the leader is gone; a child it left behind still carries its group id
 
     def kill(self) -> None:
         """SIGKILL the whole process group at once: nothing gets to shut down cleanly."""
@@ -447,12 +461,14 @@ class ServiceRunner:
         self.wait_for_log(worker, "ready.")
         return worker
 
-    def start_api(self, *arguments: str, name: str = "api", overrides: Mapping[str, str] | None = None) -> ApiClient:
-        """``store-monitor serve`` on a free port with one process of four threads, once it answers."""
+    def start_api(
+        self, *arguments: str, name: str = "api", overrides: Mapping[str, str] | None = None, processes: int = 1
+    ) -> ApiClient:
+        """``store-monitor serve`` on a free port with ``processes`` processes of four threads, once it answers."""
         port = free_port()
         process = self.start(
             name,
-            "serve", "--host", "127.0.0.1", "--port", str(port), "--processes", "1", "--threads", "4",
+            "serve", "--host", "127.0.0.1", "--port", str(port), "--processes", str(processes), "--threads", "4",
             *arguments,
             overrides=overrides,
         )
