@@ -18,32 +18,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from dependency_injector import providers
-from dotenv import load_dotenv
 
 from adapters.csv.repositories import CsvDataFolder
 from adapters.files import write_atomically
-from adapters.sqlalchemy.database import create_engine_for, open_schema, require_existing, upgrade_schema
+from adapters.sqlalchemy.database import require_existing
 from domain.model.clock import MICROS_PER_DAY, parse_instant, to_micros
 from domain.model.errors import UptimeError
 from domain.model.ingestion import FileSummary, IngestSummary
 from domain.model.trend import DEFAULT_TREND_DAYS, MAX_TREND_DAYS, MIN_TREND_DAYS
 from domain.model.uptime import WEEK
-from entrypoints.container import Container, build_container
-from entrypoints.logging_setup import configure_from_settings
+from entrypoints.cli_maintenance import check_schema, db_upgrade, purge_polls, purge_reports, upgrade_schema_at
+from entrypoints.container import Container, make_container
 from entrypoints.metrics_dir import prepare_multiprocess_dir
-
-if TYPE_CHECKING:
-    from adapters.sqlalchemy.schema import SchemaUpgrade
+from entrypoints.settings import Settings, load_settings, revealed
 
 EXIT_USER_ERROR = 2
+# The commands that read or write the database whatever STORAGE_BACKEND says (unless --from-csv).
+_SQL_COMMANDS = frozenset({"ingest", "create-db", "purge-polls", "report", "trend"})
 
 
 class TerminalProgress:
@@ -206,36 +204,6 @@ def _ingest(container: Container, data_dir: Path, as_json: bool, if_changed: boo
     return 0
 
 
-def _upgrade_schema(url: str) -> SchemaUpgrade:
-    """The schema at this release's revision: made, or upgraded in place."""
-    engine = create_engine_for(url)
-    try:
-        return upgrade_schema(engine)
-    finally:
-        engine.dispose()
-
-
-def _check_schema(url: str) -> None:
-    """``SchemaError`` unless the schema is this release's (a database without tables gets it)."""
-    engine = create_engine_for(url)
-    try:
-        open_schema(engine)
-    finally:
-        engine.dispose()
-
-
-def _db_upgrade(url: str) -> int:
-    upgrade = _upgrade_schema(url)
-    if upgrade.before is None:
-        print(f"database schema made at revision {upgrade.after} (the database had no tables)")
-    elif not upgrade.changed:
-        print(f"database schema already at revision {upgrade.after}, this release's: nothing to upgrade")
-    else:
-        made = " (a database made before migrations)" if upgrade.stamped else ""
-        print(f"database schema upgraded from revision {upgrade.before}{made} to {upgrade.after}")
-    return 0
-
-
 def _as_of(text: str | None) -> datetime | None:
     if text is None:
         return None
@@ -272,10 +240,10 @@ def _trend(container: Container, out: Path, days: int, as_of: datetime | None = 
     return 0
 
 
-def _reach_back(container: Container, folder: Path, as_of: datetime | None, days: int) -> None:
-    """Make the CSV folder keep the polls of ``days`` days back, not only of a report's week."""
+def _read_folder(container: Container, folder: Path, as_of: datetime | None, days: int | None) -> None:
+    """Make the CSV folder leave out the polls after ``as_of``, and keep those of a trend's ``days`` back."""
     until = None if as_of is None else to_micros(as_of)
-    span = max(WEEK, days * MICROS_PER_DAY)
+    span = WEEK if days is None else max(WEEK, days * MICROS_PER_DAY)
     container.csv_folder.override(providers.Singleton(CsvDataFolder, folder, container.reader, until, span))
 
 
@@ -291,36 +259,15 @@ def _write(out: Path, pieces: Iterator[str], what: str) -> None:
         raise UptimeError(f"cannot write {what} to {out}: {error.strerror or error}") from error
 
 
-def _purge_polls(container: Container) -> int:
-    days = container.poll_retention_days()
-    if days <= 0:
-        print("POLL_RETENTION_DAYS is 0: polls are kept forever, none deleted")
-        return 0
-    deleted = container.ingest_service().purge_polls(timedelta(days=days))
-    noun = "poll" if deleted == 1 else "polls"
-    print(f"deleted {deleted} {noun} more than {days} days older than the latest, keeping each store's latest of them")
-    return 0
-
-
-def _purge_reports(container: Container) -> int:
-    days = container.report_retention_days()
-    if days <= 0:
-        print("REPORT_RETENTION_DAYS is 0: reports are kept forever, none deleted")
-        return 0
-    deleted = container.report_run_service().purge(timedelta(days=days))
-    noun = "report" if deleted == 1 else "reports"
-    print(f"deleted {deleted} {noun} finished more than {days} days ago")
-    return 0
-
-
-def _serve(arguments: argparse.Namespace) -> int:
+def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
     from entrypoints.server import serve
 
-    embedded = not os.environ.get("CELERY_BROKER_URL")
+    embedded = not revealed(settings.celery_broker_url)
     with_worker = embedded if arguments.with_worker is None else arguments.with_worker
     serve(
-        host=arguments.host or os.environ.get("HOST") or "127.0.0.1",
-        port=arguments.port or int(os.environ.get("PORT") or 8000),
+        settings,
+        host=arguments.host or settings.host,
+        port=arguments.port or settings.port,
         processes=arguments.processes,
         threads=arguments.threads,
         with_worker=with_worker,
@@ -336,65 +283,26 @@ def _worker(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _command_settings(arguments: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings a command runs with: the report and trend of --from-csv read that folder alone."""
+    if getattr(arguments, "from_csv", None) is not None:
+        return settings.replaced(storage_backend="csv", csv_dir=arguments.from_csv)
+    if arguments.command in _SQL_COMMANDS:
+        return settings.replaced(storage_backend="sql")
+    return settings
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
-    load_dotenv()
-    try:
-        configure_from_settings(os.environ)
-    except ValueError as error:
-        print(f"store-monitor: error: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    if arguments.command in ("serve", "worker"):
-        # Before prometheus_client is imported: its processes share their figures there.
-        prepare_multiprocess_dir(os.environ)
     container: Container | None = None
     try:
-        if arguments.command not in ("ingest", "create-db") and getattr(arguments, "from_csv", None) is None:
-            # Only an ingestion creates a SQLite database; anything else on a missing one is a
-            # mistake. Building the container first names a bad setting before that.
-            database_url = str(build_container(os.environ).config.database_url())
-            require_existing(database_url)
-            if arguments.command == "db":
-                return _db_upgrade(database_url)
-            # Only an ingestion, create-db or db upgrade changes the schema: the service refuses
-            # to start on one of another release (a database without tables gets this one's).
-            _check_schema(database_url)
-        if arguments.command == "serve":
-            return _serve(arguments)
-        if arguments.command == "worker":
-            return _worker(arguments)
-        if arguments.command == "ingest":
-            container = build_container(os.environ, {"storage_backend": "sql"})
-            _upgrade_schema(str(container.config.database_url()))
-            return _ingest(container, arguments.data_dir, arguments.json, arguments.if_changed, arguments.full)
-        if arguments.command == "create-db":
-            container = build_container(os.environ, {"storage_backend": "sql"})
-            # Makes the file and the tables, or upgrades those of an earlier release.
-            _upgrade_schema(str(container.config.database_url()))
-            container.engine()
-            print("the database is ready")
-            return 0
-        if arguments.command == "purge-reports":
-            container = build_container(os.environ)
-            return _purge_reports(container)
-        if arguments.command == "purge-polls":
-            container = build_container(os.environ, {"storage_backend": "sql"})
-            return _purge_polls(container)
-        as_of = _as_of(arguments.as_of)
-        if arguments.from_csv is not None:
-            if not arguments.from_csv.is_dir():
-                raise UptimeError(f"data folder not found: {arguments.from_csv}")
-            until = "" if as_of is None else str(to_micros(as_of))
-            container = build_container(
-                os.environ, {"storage_backend": "csv", "csv_dir": str(arguments.from_csv), "csv_until_us": until}
-            )
-            if arguments.command == "trend":
-                _reach_back(container, arguments.from_csv, as_of, arguments.days)
-        else:
-            container = build_container(os.environ, {"storage_backend": "sql"})
-        if arguments.command == "trend":
-            return _trend(container, arguments.out, arguments.days, as_of)
-        return _report(container, arguments.out, as_of)
+        settings = load_settings()
+        if arguments.command in ("serve", "worker"):
+            # Before prometheus_client is imported: its processes share their figures there.
+            prepare_multiprocess_dir(settings.prometheus_multiproc_dir)
+        container = make_container(_command_settings(arguments, settings))
+        container.logs.init()
+        return _run(arguments, settings, container)
     except UptimeError as error:
         print(f"store-monitor: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -403,6 +311,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if container is not None:
             container.shutdown_resources()
+
+
+def _run(arguments: argparse.Namespace, settings: Settings, container: Container) -> int:
+    from_csv: Path | None = getattr(arguments, "from_csv", None)
+    if arguments.command not in ("ingest", "create-db") and from_csv is None:
+        # Only an ingestion creates a SQLite database; anything else on a missing one is a mistake.
+        database_url = container.database_url()
+        require_existing(database_url)
+        if arguments.command == "db":
+            return db_upgrade(database_url)
+        # Only an ingestion, create-db or db upgrade changes the schema: the service refuses
+        # to start on one of another release (a database without tables gets this one's).
+        check_schema(database_url)
+    if arguments.command == "serve":
+        return _serve(arguments, settings)
+    if arguments.command == "worker":
+        return _worker(arguments)
+    if arguments.command == "ingest":
+        upgrade_schema_at(container.database_url())
+        return _ingest(container, arguments.data_dir, arguments.json, arguments.if_changed, arguments.full)
+    if arguments.command == "create-db":
+        # Makes the file and the tables, or upgrades those of an earlier release.
+        upgrade_schema_at(container.database_url())
+        container.engine()
+        print("the database is ready")
+        return 0
+    if arguments.command == "purge-reports":
+        return purge_reports(container)
+    if arguments.command == "purge-polls":
+        return purge_polls(container)
+    as_of = _as_of(arguments.as_of)
+    trend_days: int | None = arguments.days if arguments.command == "trend" else None
+    if from_csv is not None:
+        if not from_csv.is_dir():
+            raise UptimeError(f"data folder not found: {from_csv}")
+        _read_folder(container, from_csv, as_of, trend_days)
+    if trend_days is not None:
+        return _trend(container, arguments.out, trend_days, as_of)
+    return _report(container, arguments.out, as_of)
 
 
 if __name__ == "__main__":

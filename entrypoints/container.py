@@ -1,12 +1,14 @@
 """The composition root: the one place that picks concrete adapters.
 
-Configuration comes from the environment (after ``load_dotenv`` in each
-entrypoint) or from a dict in tests. Nothing connects while the container is
-built: the database engine is made on first use.
+Its configuration is one ``Settings`` object (``entrypoints.settings``), read
+from the environment or from a test's mapping. Nothing connects while the
+container is built: the database engine is made on first use, and the log
+handler when an entrypoint initialises ``logs``.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
@@ -41,8 +43,7 @@ from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
 from adapters.sqlalchemy.status_polls import SqlAlchemyStatusRepository
 from adapters.sqlalchemy.watched_files import SqlAlchemyFingerprintStore
 from adapters.sqlalchemy.work_ledger import SqlAlchemyWorkerRegistry, SqlAlchemyWorkLedger
-from adapters.upload_storage import DEFAULT_UPLOADS_DIR, FilesystemUploadStorage
-from domain.model.errors import UptimeError
+from adapters.upload_storage import FilesystemUploadStorage
 from domain.model.uptime import UptimeCalculator
 from domain.ports.data import (
     BusinessHoursRepository,
@@ -56,20 +57,13 @@ from domain.ports.reports import ReportQueue, ReportRegistry, ReportStorage
 from domain.ports.uploads import IngestQueue, IngestRegistry, UploadStorage
 from domain.ports.work import WorkerRegistry, WorkLedger, WorkQueue
 from domain.use_cases.ingest import IngestService
-from domain.use_cases.ingest_runs import DEFAULT_MAX_UPLOAD_BYTES, IngestRunService, WatchedFolderIngestion
+from domain.use_cases.ingest_runs import IngestRunService, WatchedFolderIngestion
 from domain.use_cases.report_runs import ReportRunService
 from domain.use_cases.reports import ReportService, RepositoryInputSource
 from domain.use_cases.work import WorkTracker
-
-DEFAULT_DATABASE_URL = "sqlite:///var/store-monitor.db"
-DEFAULT_REPORTS_DIR = "var/reports"
-DEFAULT_BROKER_DIR = "var/broker"
-STORAGE_BACKENDS = ("sql", "csv")
-REPORT_STORAGES = ("filesystem", "database")
-
-
-class ConfigurationError(UptimeError):
-    """A setting that cannot work, named with the variable that holds it."""
+from entrypoints.logging_setup import logging_resource
+from entrypoints.settings import ConfigurationError as ConfigurationError
+from entrypoints.settings import Settings, revealed
 
 
 def open_database(url: str) -> Iterator[Engine]:
@@ -85,10 +79,6 @@ def open_database(url: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
-
-
-def optional_int(text: str) -> int | None:
-    return int(text) if text else None
 
 
 def utc_now() -> datetime:
@@ -132,12 +122,21 @@ def periodic_tasks(settings: Mapping[str, Any]) -> dict[str, float]:
 
 
 class Container(containers.DeclarativeContainer):
+    # Filled from one Settings object (``make_container``); its secrets stay SecretStr in here.
     config = providers.Configuration(strict=True)
 
-    engine: providers.Provider[Engine] = providers.Resource(open_database, config.database_url)
+    # The secrets in clear, only for what uses them.
+    database_url: providers.Provider[str] = providers.Callable(revealed, config.database_url)
+    api_token: providers.Provider[str] = providers.Callable(revealed, config.api_token)
+    # Every process's log lines; each entrypoint initialises it once.
+    logs: providers.Resource[logging.Handler] = providers.Resource(
+        logging_resource, config.log_level, config.log_format, api_token
+    )
+
+    engine: providers.Provider[Engine] = providers.Resource(open_database, database_url)
     reader: providers.Provider[InputReader] = providers.Singleton(PandasCsvReader)
     csv_folder: providers.Provider[CsvDataFolder] = providers.Singleton(
-        CsvDataFolder, config.csv_dir.as_(Path), reader, config.csv_until_us.as_(optional_int)
+        CsvDataFolder, config.csv_dir.as_(Path), reader
     )
     calculator: providers.Provider[UptimeCalculator] = providers.Singleton(UptimeCalculator)
 
@@ -221,8 +220,8 @@ class Container(containers.DeclarativeContainer):
 
     celery_app: providers.Provider[Celery] = providers.Singleton(
         make_celery,
-        config.celery_broker_url,
-        config.celery_result_backend,
+        providers.Callable(revealed, config.celery_broker_url),
+        providers.Callable(revealed, config.celery_result_backend),
         config.celery_visibility_timeout.as_int(),
         config.broker_dir.as_(Path),
         providers.Callable(periodic_tasks, config),
@@ -285,91 +284,13 @@ class Container(containers.DeclarativeContainer):
     )
 
 
-def settings_from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The container's settings from environment variables, with defaults."""
-    return {
-        "database_url": environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-        "storage_backend": environ.get("STORAGE_BACKEND") or "sql",
-        "csv_dir": environ.get("CSV_DIR") or "data",
-        # Set by a report as of an instant from CSV files: later polls are never kept.
-        "csv_until_us": "",
-        "reports_dir": environ.get("REPORTS_DIR") or DEFAULT_REPORTS_DIR,
-        "report_storage": environ.get("REPORT_STORAGE") or "filesystem",
-        # No broker URL: the embedded file-based broker under BROKER_DIR.
-        "celery_broker_url": environ.get("CELERY_BROKER_URL") or "",
-        "celery_result_backend": environ.get("CELERY_RESULT_BACKEND") or "",
-        "celery_visibility_timeout": environ.get("CELERY_VISIBILITY_TIMEOUT") or "120",
-        "broker_dir": environ.get("BROKER_DIR") or DEFAULT_BROKER_DIR,
-        "report_chunk_size": environ.get("REPORT_CHUNK_SIZE") or "2000",
-        "report_stall_seconds": environ.get("REPORT_STALL_SECONDS") or "600",
-        "lease_seconds": environ.get("LEASE_SECONDS") or "15",
-        "watchdog_seconds": environ.get("WATCHDOG_SECONDS") or "5",
-        "report_retention_days": environ.get("REPORT_RETENTION_DAYS") or "30",
-        # 0: keep every poll.
-        "poll_retention_days": environ.get("POLL_RETENTION_DAYS") or "0",
-        "uploads_dir": environ.get("UPLOADS_DIR") or DEFAULT_UPLOADS_DIR,
-        "ingest_max_bytes": environ.get("INGEST_MAX_BYTES") or str(DEFAULT_MAX_UPLOAD_BYTES),
-        "polls_max_items": environ.get("POLLS_MAX_ITEMS") or "10000",
-        # Empty: no folder is watched.
-        "ingest_watch_dir": environ.get("INGEST_WATCH_DIR") or "",
-        "ingest_every_minutes": environ.get("INGEST_EVERY_MINUTES") or "15",
-        # Empty: the API is open to anyone who reaches it.
-        "api_token": environ.get("API_TOKEN") or "",
-    }
-
-
-# setting -> (environment variable, allowed values or None for a positive integer)
-_CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "storage_backend": ("STORAGE_BACKEND", STORAGE_BACKENDS),
-    "report_storage": ("REPORT_STORAGE", REPORT_STORAGES),
-}
-_POSITIVE_INTEGERS: dict[str, str] = {
-    "celery_visibility_timeout": "CELERY_VISIBILITY_TIMEOUT",
-    "report_chunk_size": "REPORT_CHUNK_SIZE",
-    "report_stall_seconds": "REPORT_STALL_SECONDS",
-    "lease_seconds": "LEASE_SECONDS",
-    "watchdog_seconds": "WATCHDOG_SECONDS",
-    "ingest_max_bytes": "INGEST_MAX_BYTES",
-    "polls_max_items": "POLLS_MAX_ITEMS",
-    "ingest_every_minutes": "INGEST_EVERY_MINUTES",
-}
-
-
-_NON_NEGATIVE_INTEGERS: dict[str, str] = {
-    "report_retention_days": "REPORT_RETENTION_DAYS",
-    "poll_retention_days": "POLL_RETENTION_DAYS",
-}
-
-
-def _validate(settings: Mapping[str, Any]) -> None:
-    for key, (variable, allowed) in _CHOICES.items():
-        if settings[key] not in allowed:
-            raise ConfigurationError(f"{variable} must be one of {', '.join(allowed)}, not {settings[key]!r}")
-    for key, variable in _POSITIVE_INTEGERS.items():
-        value = str(settings[key])
-        if not value.isdigit() or int(value) < 1:
-            raise ConfigurationError(f"{variable} must be a positive whole number, not {value!r}")
-    for key, variable in _NON_NEGATIVE_INTEGERS.items():
-        value = str(settings[key])
-        if not (value.isascii() and value.isdigit()):
-            raise ConfigurationError(f"{variable} must be a whole number, 0 or more, not {value!r}")
-    _validate_token(str(settings["api_token"]))
-
-
-def _validate_token(token: str) -> None:
-    # The message never shows the value: it is a secret.
-    if token and not all("!" <= character <= "~" for character in token):
-        raise ConfigurationError(
-            "API_TOKEN must be printable ASCII without spaces (letters, digits, punctuation); "
-            "its value is not shown"
-        )
+def make_container(settings: Settings) -> Container:
+    """A container configured by ``settings``."""
+    container = Container()
+    container.config.from_pydantic(settings)
+    return container
 
 
 def build_container(environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Container:
-    """A container configured from ``environ`` (usually ``os.environ``), then ``overrides``."""
-    settings = settings_from_environment(environ)
-    settings.update(overrides or {})
-    _validate(settings)
-    container = Container()
-    container.config.from_dict(settings)
-    return container
+    """A container configured from ``environ`` (variables), then ``overrides`` (setting names)."""
+    return make_container(Settings.from_environ(environ, overrides))

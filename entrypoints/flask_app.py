@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 
-from dotenv import load_dotenv
 from flask import Flask, Response, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
@@ -26,7 +24,8 @@ from domain.ports.data import RepositoryError
 from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportStorageError
 from domain.use_cases.report_runs import ReportNotReady
 from entrypoints import ingest_views, observability, openapi, poll_views, trend_views, views, web
-from entrypoints.container import Container, build_container
+from entrypoints.container import Container, make_container
+from entrypoints.settings import load_settings
 
 # The status of each domain error a view lets through; the first match wins.
 DOMAIN_ERROR_STATUS: tuple[tuple[type[UptimeError], int], ...] = (
@@ -54,8 +53,9 @@ class UptimeFlask(Flask):
 def create_app(container: Container | None = None) -> UptimeFlask:
     """The app over ``container``; by default one configured from the environment and ``.env``."""
     if container is None:
-        load_dotenv()
-        container = build_container(os.environ)
+        container = make_container(load_settings())
+    # This process's log lines, set up before anything logs.
+    container.logs.init()
     # No static folder of the app's own: the web blueprint serves /static/.
     app = UptimeFlask(__name__, static_folder=None)
     app.container = container
@@ -70,8 +70,8 @@ def create_app(container: Container | None = None) -> UptimeFlask:
     app.register_blueprint(openapi.bp)
     app.register_error_handler(Exception, json_error)
     # Before the token check: a refused request is logged too.
-    observability.install(app, str(container.config.api_token()))
-    install_token_check(app, str(container.config.api_token()))
+    observability.install(app)
+    install_token_check(app, container.api_token())
     return app
 
 

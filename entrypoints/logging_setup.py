@@ -1,8 +1,9 @@
 """One log format for every process: the CLI, the API and the workers.
 
-``configure_logging`` installs one handler on the root logger. Each line has
-the time (UTC), the level, the logger, the message and, while a report or a
-task is being handled, its ``report_id`` and ``task_id``: those come from
+``configure_logging`` installs one handler on the root logger; each process
+does it once, through the container's ``logs`` resource (``logging_resource``).
+Each line has the time (UTC), the level, the logger, the message and, while a
+report or a task is being handled, its ``report_id`` and ``task_id``: those come from
 context variables that the views and the worker's task signals set, so no
 call site has to pass them along. ``LOG_FORMAT`` picks ``kv`` (``key=value``
 pairs, the default) or ``json`` (one object per line).
@@ -17,7 +18,7 @@ import contextvars
 import json
 import logging
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, TextIO
@@ -132,14 +133,17 @@ def configure_logging(
     return handler
 
 
-def configure_from_settings(environ: Mapping[str, str], stream: TextIO | None = None) -> logging.Handler:
-    """``configure_logging`` from LOG_LEVEL and LOG_FORMAT, with API_TOKEN kept out of every line."""
-    return configure_logging(
-        environ.get("LOG_LEVEL") or DEFAULT_LOG_LEVEL,
-        (environ.get("LOG_FORMAT") or DEFAULT_LOG_FORMAT).lower(),
-        secrets=[environ.get("API_TOKEN") or ""],
-        stream=stream,
-    )
+def logging_resource(level: str, fmt: str, secret: str = "") -> Iterator[logging.Handler]:
+    """The container's ``logs`` resource: ``configure_logging`` once per process, its handler gone at shutdown.
+
+    ``secret`` (the API token) is replaced by ``[redacted]`` in every line.
+    """
+    handler = configure_logging(level, fmt, secrets=[secret])
+    yield handler
+    # Not in a ``finally``: only the container's shutdown removes it. A forked
+    # pool process drops its parent's container, whose garbage-collected
+    # resource must leave the logging it inherited in place.
+    logging.getLogger().removeHandler(handler)
 
 
 @contextmanager

@@ -9,14 +9,13 @@ serves its own.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import multiprocess, values
 
 
 METRICS_PATH = "/metrics"
@@ -48,11 +47,25 @@ def metrics() -> Response:
     return Response(scrape(), mimetype=None, content_type=CONTENT_TYPE_LATEST)
 
 
+def shares_figures() -> bool:
+    """Whether this process keeps its figures in the shared folder.
+
+    prometheus_client decides it once, when first imported, from
+    ``PROMETHEUS_MULTIPROC_DIR`` (exported by ``metrics_dir`` under ``serve``
+    and ``worker``): asking it keeps one answer for the whole process.
+    """
+    return values.ValueClass is not values.MutexValue
+
+
 def scrape() -> bytes:
     """The figures in Prometheus' text format: of every process sharing the folder, or of this one."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if shares_figures():
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        try:
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        except ValueError:
+            # The variable set but empty, or no folder: this process's own figures.
+            return generate_latest(REGISTRY)
         return generate_latest(registry)
     return generate_latest(REGISTRY)
 
@@ -76,5 +89,5 @@ def count_ingested(summary: Mapping[str, Any]) -> None:
 
 def mark_process_dead(pid: int) -> None:
     """Drop the live gauges of a process that exited (gunicorn's ``child_exit``)."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if shares_figures():
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

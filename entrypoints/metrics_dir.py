@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import MutableMapping
 from pathlib import Path
 
 VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -21,17 +20,20 @@ DEFAULT_DIR = "var/metrics"
 _PID_FILE = re.compile(r"_(\d+)\.db$")
 
 
-def prepare_multiprocess_dir(environ: MutableMapping[str, str]) -> Path:
-    """Set ``PROMETHEUS_MULTIPROC_DIR`` (``var/metrics`` when unset) and clear what dead processes left.
+def prepare_multiprocess_dir(configured: Path | None) -> Path:
+    """Export ``PROMETHEUS_MULTIPROC_DIR`` (the setting, ``var/metrics`` when unset) and clear what dead processes left.
+
+    Exported to this process's environment: prometheus_client reads it from
+    there, and so do the processes this one starts (gunicorn's, Celery's).
 
     ``serve`` and ``worker`` share the folder on one machine, so neither may
     wipe it whole: only the files of processes that no longer run go (those
     of an earlier run). The counters therefore start from zero with a new
     run, which Prometheus reads as a counter reset.
     """
-    folder = Path(environ.get(VARIABLE) or DEFAULT_DIR).absolute()
+    folder = (configured or Path(DEFAULT_DIR)).absolute()
     folder.mkdir(parents=True, exist_ok=True)
-    environ[VARIABLE] = str(folder)
+    os.environ[VARIABLE] = str(folder)
     for path in folder.glob("*.db"):
         match = _PID_FILE.search(path.name)
         if match is not None and not _running(int(match.group(1))):

@@ -1,4 +1,4 @@
-"""What the API adds for its operators: one log line per request, ``GET /metrics``, the log set-up.
+"""What the API adds for its operators: one log line per request and ``GET /metrics``.
 
 The request line gives the method, the path, the status and the duration in
 milliseconds, never a header (the ``Authorization`` header holds the token)
@@ -8,30 +8,23 @@ nor the query string.
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections.abc import Mapping
 
 from flask import Flask, Response, g, request
 
 from domain.model.errors import clipped
 from entrypoints import metrics
-from entrypoints.logging_setup import DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, configure_logging, report_id_var
+from entrypoints.logging_setup import report_id_var
 
 request_logger = logging.getLogger("store_monitor.request")
 
 
-def install(app: Flask, token: str, environ: Mapping[str, str] = os.environ) -> None:
-    """Configure the logs from LOG_LEVEL and LOG_FORMAT, serve ``/metrics`` and log every request.
+def install(app: Flask) -> None:
+    """Serve ``/metrics`` and log every request (the container's ``logs`` set the format up).
 
     Call it before the token check is installed, so a refused request is
     timed and logged too.
     """
-    configure_logging(
-        environ.get("LOG_LEVEL") or DEFAULT_LOG_LEVEL,
-        (environ.get("LOG_FORMAT") or DEFAULT_LOG_FORMAT).lower(),
-        secrets=[token, environ.get("API_TOKEN") or ""],
-    )
     app.register_blueprint(metrics.bp)
     app.before_request(_start_clock)
     app.after_request(_log_request)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from gunicorn.app.base import BaseApplication
 
 from domain.model.errors import clipped
 from entrypoints.flask_app import UptimeFlask, create_app
+from entrypoints.settings import Settings
 
 _log = logging.getLogger("store_monitor.server")
 # prctl(2) option: the signal this process gets when its parent dies.
@@ -76,8 +78,8 @@ def start_embedded_worker(concurrency: int) -> subprocess.Popen[bytes]:
     stopped with it even when it was killed before it could stop them.
     """
     return subprocess.Popen(
+        # It inherits this process's environment: the .env variables and the exported metrics folder.
         [sys.executable, "-m", "entrypoints.server", str(os.getpid()), "--concurrency", str(concurrency), "--beat"],
-        env=os.environ.copy(),
         start_new_session=True,
     )
 
@@ -121,15 +123,15 @@ def _kill_group(group: int) -> None:
 HeartbeatAge = Callable[[int], "float | None"]
 
 
-def heartbeat_age(pid: int) -> float | None:
+def heartbeat_age(settings: Settings, pid: int) -> float | None:
     """Seconds since the worker process ``pid`` of this machine recorded its heartbeat; None if it never did.
 
     Read through a container of its own, closed again at once: no database
     connection of this process is left for gunicorn's forked processes to inherit.
     """
-    from entrypoints.container import build_container
+    from entrypoints.container import make_container
 
-    container = build_container(os.environ)
+    container = make_container(settings)
     try:
         beat = container.worker_registry().get(f"{socket.gethostname()}:{pid}")
     finally:
@@ -137,12 +139,6 @@ def heartbeat_age(pid: int) -> float | None:
     if beat is None:
         return None
     return (datetime.now(timezone.utc) - beat.seen_at).total_seconds()
-
-
-def lease_seconds() -> float:
-    from entrypoints.container import settings_from_environment
-
-    return float(settings_from_environment(os.environ)["lease_seconds"])
 
 
 class WorkerSupervisor:
@@ -242,12 +238,14 @@ class WorkerSupervisor:
         return True
 
 
-def serve(host: str, port: int, processes: int, threads: int, with_worker: bool, worker_concurrency: int) -> None:
-    lease = lease_seconds()
+def serve(
+    settings: Settings, host: str, port: int, processes: int, threads: int, with_worker: bool, worker_concurrency: int
+) -> None:
+    lease = float(settings.lease_seconds)
     supervisor = (
         WorkerSupervisor(
             lambda: start_embedded_worker(worker_concurrency),
-            heartbeat_age,
+            functools.partial(heartbeat_age, settings),
             stale_after_s=lease,
             startup_grace_s=max(60.0, 4 * lease),
         )

@@ -71,8 +71,8 @@ def test_the_environment_sets_the_defaults_and_overrides_win(tmp_path: Path) -> 
     container = build_container(
         {"DATABASE_URL": "sqlite:///from-env.db", "REPORT_CHUNK_SIZE": "7"}, {"report_chunk_size": "9"}
     )
-    assert container.config.database_url() == "sqlite:///from-env.db"
-    assert container.config.report_chunk_size() == "9"
+    assert container.database_url() == "sqlite:///from-env.db"
+    assert container.config.report_chunk_size() == 9
 
 
 @pytest.mark.parametrize(
