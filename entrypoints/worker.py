@@ -33,7 +33,7 @@ from domain.ports.data import RepositoryError, StoreRange
 from domain.use_cases.work import unit_for
 from entrypoints import metrics
 from entrypoints.container import PURGE_POLLS_TASK, PURGE_REPORTS_TASK, WATCHDOG_TASK, Container, utc_now
-from entrypoints.logging_setup import configure_from_settings, report_id_var, task_id_var
+from entrypoints.logging_setup import report_id_var, task_id_var
 from entrypoints.unit_task import UnitTask, fail_run
 from entrypoints.worker_process import process_container, work_tracker
 
@@ -45,8 +45,8 @@ logger = get_task_logger(__name__)
 @setup_logging.connect
 def _configure_logging(**_: Any) -> None:
     # Connected, so Celery installs no logging of its own: the worker's lines
-    # have the format of every other process.
-    configure_from_settings(os.environ)
+    # have the format of every other process, set up by its container's resource.
+    process_container().logs.init()
 
 
 # The tasks whose first argument is a report id.

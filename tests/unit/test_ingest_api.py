@@ -609,7 +609,7 @@ def test_the_ingestion_settings_have_their_defaults() -> None:
 
     assert int(config.ingest_max_bytes()) == 256 * 1024 * 1024
     assert int(config.ingest_every_minutes()) == 15
-    assert config.uploads_dir() == "var/uploads"
+    assert config.uploads_dir() == Path("var/uploads")
     assert config.ingest_watch_dir() == ""
 
 
