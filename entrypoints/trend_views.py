@@ -192,8 +192,8 @@ def get_trend(
 
     Running or Failed: a JSON status, whatever Accept says. Complete: with Accept asking for application/json
     (over text/csv), the fleet's days, full weeks and the stores slipping most; otherwise the CSV of
-    'store-monitor trend' (header store_id,day,window_start_utc,window_end_utc,business_hours,uptime_hours,
-    downtime_hours), as an attachment.
+    'store-monitor trend', as an attachment: one row per store and day, under the header
+    store_id,day,window_start_utc,window_end_utc,business_hours,uptime_hours,downtime_hours.
     """
     checked_id = parse_run_id(trend_id, "trend_id")
     report_id_var.set(checked_id)

@@ -29,6 +29,7 @@ from domain.ports.data import RepositoryError
 from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportQueue, ReportStorage, ReportStorageError
 from domain.use_cases.report_runs import ReportNotReady, ReportRunService
 from domain.use_cases.reports import ReportService
+from entrypoints import views
 from entrypoints.flask_app import create_app, json_error
 from entrypoints.openapi import openapi_document
 
@@ -589,6 +590,23 @@ def test_openapi_json_serves_the_document(api: Api) -> None:
     check_documented(response, "get", "/openapi.json")
     assert response.status_code == 200
     assert response.get_json() == openapi_document()
+
+
+def test_the_served_document_is_the_one_of_the_running_app(api: Api) -> None:
+    assert api.client.get("/openapi.json").get_json() == openapi_document(api.client.application)
+
+
+def test_an_answer_that_drifts_from_its_model_is_a_logged_500_in_the_error_shape(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.trigger()
+    monkeypatch.setattr(views, "report_summary", lambda report: {"report_id": report.report_id})
+
+    response = api.client.get("/reports")
+
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "internal server error"}
+    assert "Response Validation Error" in caplog.text
 
 
 def test_the_document_describes_exactly_the_routes(api: Api) -> None:
