@@ -107,8 +107,9 @@ class ApiPlugin(FlaskPlugin):
         return response, error
 
     def bypass(self, func: Callable[..., Any], method: str) -> bool:
-        listed = not super().bypass(func, method)  # type: ignore[no-untyped-call]
-        return not listed or any(candidate in HIDDEN for candidate in _wrapped(func))
+        # HEAD and OPTIONS (spectree's own rule), and the views left out of the document.
+        skipped = bool(super().bypass(func, method))  # type: ignore[no-untyped-call]
+        return skipped or any(candidate in HIDDEN for candidate in _wrapped(func))
 
     def parse_path(self, route: Any, path_parameter_descriptions: Mapping[str, str] | None) -> tuple[str, list[Any]]:
         path, parameters = super().parse_path(route, path_parameter_descriptions)
