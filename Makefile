@@ -36,8 +36,12 @@ unit: install
 integration: install
 	$(BIN)/pytest tests/integration
 
+# The suite's tests mostly wait on real services and processes: four test
+# processes keep both cores busy (tests of one machine-wide resource share one).
+TEST_PROCESSES ?= 4
+
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup
 
 bench: install
 	$(BIN)/python -m benchmarks.bench_report

@@ -22,6 +22,19 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests of one machine-wide resource run in one process when the suite is spread (``-n``).
+
+    The RabbitMQ tests share the machine's broker (and its queue); the
+    network-namespace tests the names and addresses of their hosts.
+    """
+    for item in items:
+        if item.get_closest_marker("rabbitmq") is not None:
+            item.add_marker(pytest.mark.xdist_group("rabbitmq"))
+        elif item.path.name == "test_across_hosts.py":
+            item.add_marker(pytest.mark.xdist_group("netns"))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real input data beside the repository (never copied into it)."""
