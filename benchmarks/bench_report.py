@@ -1,18 +1,16 @@
 """Time and memory of the report pipeline against a pandas floor, each step a fresh process.
 
-Steps: the floor (pandas reads the three CSV files as text and parses the status timestamps in
-their fastest form), ``store-monitor report --from-csv DIR``, ``store-monitor ingest DIR`` into a
-new SQLite file, ``store-monitor report`` from it; with ``--postgres URL`` the same two on
-PostgreSQL (its store-monitor tables dropped first). Each time is the best of ``--repeat``
-(ingestion runs once: it needs an empty database) and is the wall clock of the whole process,
-interpreter start and imports included; peak memory is the process's own, from ``wait4``. The
-offline and database reports must be byte-identical.
+Steps: the floor (pandas reads the three CSV files as text and parses the timestamps in their fastest
+form), ``report --from-csv DIR``, ``ingest DIR`` into a new SQLite file, ``report`` from it; with
+``--postgres URL`` the same two on PostgreSQL (in a schema of its own, dropped at the end). With
+``--reader``, the service's ways of reading the files instead: ``status`` (``store_status.csv``, polls
+kept), ``read`` (the folder, as the offline report reads it), ``batches`` (in batches, none kept).
+Best of ``--repeat`` (ingestion once), the whole process's wall clock; its own peak memory. Without
+``--data``, the full-scale week is generated first. The reports must be byte-identical.
 
 Usage::
 
-    python -m benchmarks.bench_report [--data DIR] [--postgres URL] [--repeat N] [--keep]
-
-Without ``--data`` the full-scale week is generated first (from ``../shared/data/real-2023``).
+    python -m benchmarks.bench_report [--data DIR] [--postgres URL] [--repeat N] [--reader] [--keep]
 """
 
 from __future__ import annotations
@@ -23,26 +21,33 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
-from benchmarks.common import best, cli, environment, generated, measure, table
+from benchmarks.common import best, cli, environment, generated, measure, postgres_schema, table
 
 FLOOR_CODE = """
-import sys
-from pathlib import Path
-import pandas as pd
-folder = Path(sys.argv[1])
+import sys, pathlib, pandas as pd
+folder = pathlib.Path(sys.argv[1])
 status = pd.read_csv(folder / "store_status.csv", dtype=str)
 for name in ("menu_hours.csv", "timezone.csv"):
     if (folder / name).exists():
         pd.read_csv(folder / name, dtype=str)
-stamps = status["timestamp_utc"].str.removesuffix(" UTC")
-print(len(pd.to_datetime(stamps, format="ISO8601", utc=True, errors="coerce")))
+print(len(pd.to_datetime(status["timestamp_utc"].str.removesuffix(" UTC"), format="ISO8601", utc=True, errors="coerce")))
 """
-DROP_CODE = """
-from adapters.sqlalchemy.database import create_engine_for
-from adapters.sqlalchemy.tables import metadata
-metadata.drop_all(create_engine_for(__import__("os").environ["DATABASE_URL"]))
+# Run by the reader's steps as ``python -c READ_CODE WAY DIR``; the clock is never behind generated weeks.
+READ_CODE = """
+import sys, pathlib
+from datetime import datetime, timezone
+from adapters.csv.batches import iter_status_batches, read_status
+from adapters.csv.reader import CsvInputReader
+way, folder, clock = sys.argv[1], pathlib.Path(sys.argv[2]), datetime(2030, 1, 1, tzinfo=timezone.utc)
+if way == "status":
+    print(len(read_status(folder / "store_status.csv", clock)[0]), "polls kept")
+elif way == "read":
+    print(len(CsvInputReader(clock=lambda: clock).read(folder).polls), "polls read")
+else:
+    print(sum(len(batch.valid) for batch in iter_status_batches(folder / "store_status.csv", lambda: clock)), "valid")
 """
 # Most a step may take, as a multiple of the floor's time; and the memory of every step but the floor.
 TIME_TARGETS = {"offline": 1.5, "ingest": 3.5, "sqlite": 1.5}
@@ -54,10 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="input folder (default: generate the full-scale week)")
     parser.add_argument("--postgres", metavar="URL", help="also ingest into and report from this PostgreSQL database")
     parser.add_argument("--repeat", type=int, default=3, help="runs per step, best kept (ingestion: 1)")
+    parser.add_argument("--reader", action="store_true", help="the ways of reading the files, not the pipeline")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="store-monitor-bench-"))
-    try:
+    with ExitStack() as stack:
+        stack.callback(lambda: print(f"kept: {work}", file=sys.stderr) if args.keep else shutil.rmtree(work, True))
         data = str((args.data or generated(work / "data", work / "generate.log")).resolve())
         env = environment(DATABASE_URL=f"sqlite:///{work / 'bench.db'}")
         steps = [
@@ -67,9 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("ingest", "ingest into a new SQLite file", cli("ingest", data), env),
             ("sqlite", "report from SQLite", cli("report", "--out", f"{work}/sqlite.csv"), env),
         ]
-        if args.postgres:
-            pg = environment(DATABASE_URL=args.postgres)
-            measure([sys.executable, "-c", DROP_CODE], pg, work / "drop.log")
+        if args.reader:
+            steps[1:] = [(way, f"read: {way}", [sys.executable, "-c", READ_CODE, way, data], env)
+                         for way in ("status", "read", "batches")]
+        elif args.postgres:
+            pg = environment(DATABASE_URL=stack.enter_context(postgres_schema(args.postgres))[0])
             steps += [("ingest_pg", "ingest into PostgreSQL", cli("ingest", data), pg),
                       ("pg", "report from PostgreSQL", cli("report", "--out", f"{work}/pg.csv"), pg)]
         rows: list[list[object]] = []
@@ -88,13 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(table(["step", "seconds", "x floor", "peak MiB", "time target", f"time, <= {PEAK_TARGET_MB} MiB"], rows))
         made = [path for path in (work / "offline.csv", work / "sqlite.csv", work / "pg.csv") if path.exists()]
         identical = all(filecmp.cmp(made[0], path, shallow=False) for path in made[1:])
-        print(f"data: {data}\noffline and database reports byte-identical: {'yes' if identical else 'NO'}")
+        shown = "not compared" if len(made) < 2 else "yes" if identical else "NO"
+        print(f"data: {data}\noffline and database reports byte-identical: {shown}")
         return 0 if identical else 1
-    finally:
-        if args.keep:
-            print(f"kept: {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +25,11 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 @dataclass(frozen=True)
 class Run:
-    """One process: wall-clock seconds, its peak resident memory (MiB), exit code, last lines of its stderr."""
+    """One process that succeeded: wall-clock seconds, its peak resident memory (MiB), exit code, id."""
 
     seconds: float
     peak_mb: float
-    returncode: int
-    tail: str
+    returncode: int = 0
     pid: int = 0
 
 
@@ -42,11 +43,11 @@ def cli(*arguments: str) -> list[str]:
     return [sys.executable, "-m", "entrypoints.cli", *arguments]
 
 
-def measure(command: Sequence[str], env: Mapping[str, str], log: Path, check: bool = True) -> Run:
+def measure(command: Sequence[str], env: Mapping[str, str], log: Path) -> Run:
     """``command`` in a fresh process (interpreter start and imports included); its peak RSS from ``wait4``.
 
-    Linux counts the parent's resident size at the fork in the child's peak, so
-    the caller stays small: it never loads the data (nor numpy) itself.
+    Linux counts the parent's resident size at the fork in the child's peak, so the caller stays
+    small: it never loads the data (nor numpy) itself.
     """
     with log.with_suffix(".out").open("wb") as stdout, log.open("wb") as stderr:
         started = time.perf_counter()
@@ -54,17 +55,15 @@ def measure(command: Sequence[str], env: Mapping[str, str], log: Path, check: bo
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:])
-    run = Run(seconds, usage.ru_maxrss / 1024, process.returncode, tail, process.pid)  # ru_maxrss: KiB on Linux
-    if check and run.returncode != 0:
-        raise SystemExit(f"{' '.join(command[1:4])} ... failed ({run.returncode}):\n{tail}")
-    return run
+    if process.returncode != 0:
+        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:])
+        raise SystemExit(f"{' '.join(command[1:4])} ... failed ({process.returncode}):\n{tail}")
+    return Run(seconds, usage.ru_maxrss / 1024, pid=process.pid)  # ru_maxrss: KiB on Linux
 
 
 def best(runs: Sequence[Run]) -> Run:
     """The fastest run, with the highest peak of them all."""
-    fastest = min(runs, key=lambda run: run.seconds)
-    return Run(fastest.seconds, max(run.peak_mb for run in runs), fastest.returncode, fastest.tail)
+    return Run(min(run.seconds for run in runs), max(run.peak_mb for run in runs))
 
 
 def generated(folder: Path, log: Path, weeks: int = 1, seed: int = 2023) -> Path:
@@ -86,44 +85,47 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def group_peak_mb(group: int) -> float:
-    """The highest peak resident memory (VmHWM) of the live processes of a process group, in MiB."""
-    peak = 0
+    """The highest peak resident memory (VmHWM, MiB) of the live processes of a process group."""
+    peaks = [0]
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
+        with suppress(OSError, IndexError, ValueError):  # gone meanwhile, or a kernel thread
             if int(stat.read_text().rsplit(")", 1)[1].split()[2]) == group:
-                status = (stat.parent / "status").read_text()
-                peak = max(peak, int(status.split("VmHWM:")[1].split()[0]))
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile, or a kernel thread
-    return peak / 1024
+                peaks.append(int((stat.parent / "status").read_text().split("VmHWM:")[1].split()[0]))
+    return max(peaks) / 1024
 
 
-@dataclass(frozen=True)
-class Load:
-    """Locust's figures of one kind of request (or ``Aggregated``); latencies in ms, as Locust rounds them."""
+@contextmanager
+def postgres_schema(postgres_url: str) -> Iterator[tuple[str, str]]:
+    """A URL whose tables live in a new schema, and the schema (dropped at the end)."""
+    from sqlalchemy.engine import make_url
 
-    name: str
-    requests: int
-    errors: int
-    requests_per_s: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
+    from adapters.sqlalchemy.database import create_engine_for
+
+    schema, admin = f"bench_{uuid.uuid4().hex[:12]}", create_engine_for(postgres_url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        url = make_url(postgres_url)
+        options = " ".join(filter(None, [str(url.query.get("options", "")), f"-csearch_path={schema}"]))
+        yield url.update_query_dict({"options": options}).render_as_string(hide_password=False), schema
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.dispose()
 
 
 def locust(users: Sequence[str], host: str, count: int, seconds: float, work: Path,
-           *options: str) -> tuple[dict[str, Load], dict[str, Any], Run]:
-    """``count`` users of ``benchmarks/locustfile.py`` against ``host`` for ``seconds``, Locust in its own process.
+           *options: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any], Run]:
+    """``count`` users of ``benchmarks/locustfile.py`` on ``host`` for ``seconds``, Locust in a process of its own.
 
-    Its figures by kind of request, the triggers' outcome, and its own process.
+    Its figures by kind of request (requests, errors, requests_per_s, p50_ms, p95_ms, p99_ms; latencies as
+    Locust rounds them: to the ms under 100 ms, then to two digits), the triggers' outcome, and its process.
     """
     prefix = work / f"locust-{'-'.join(users).lower()}"
-    command = [
-        sys.executable, "-m", "locust", "-f", str(REPO / "benchmarks" / "locustfile.py"), "--headless", "--only-summary",
-        "--host", host, "--users", str(count), "--spawn-rate", str(count), "--run-time", f"{seconds:g}s",
-        "--stop-timeout", "60", "--exit-code-on-error", "0", "--loglevel", "WARNING",
-        "--figures", f"{prefix}.json", *options, *users,
-    ]
+    command = [sys.executable, "-m", "locust", "-f", str(REPO / "benchmarks" / "locustfile.py"), "--headless",
+               "--only-summary", "--host", host, "--users", str(count), "--spawn-rate", str(count), "--run-time",
+               f"{seconds:g}s", "--stop-timeout", "60", "--exit-code-on-error", "0", "--loglevel", "WARNING",
+               "--figures", f"{prefix}.json", *options, *users]
     run = measure(command, environment(), prefix.with_suffix(".log"))
     figures = json.loads(Path(f"{prefix}.json").read_text(encoding="utf-8"))
-    return {name: Load(name, **row) for name, row in figures["requests"].items()}, figures["triggers"], run
+    return figures["requests"], figures["triggers"], run

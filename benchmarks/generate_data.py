@@ -1,25 +1,18 @@
 """Generate input folders (store_status.csv, menu_hours.csv, timezone.csv).
 
-Two scales:
+* ``sample`` (default): about 300 made-up stores, a week of polls, business hours shaped like the
+  real data and a handful of deliberately bad and duplicate rows (a first run shows the
+  validation summary). Needs no other file.
+* ``full``: the week of the original data set (or ``--weeks`` of them), about 1.9M polls a week
+  over 14,092 stores, a poll every ~85 minutes per store, over the real store population of a
+  real folder (``--hours-from``), whose hours and timezone rows are copied row for row.
 
-* ``sample`` (default): about 300 made-up stores, a week of polls, business
-  hours shaped like the real data and a handful of deliberately bad and
-  duplicate rows, so that a first run shows the validation summary. Needs no
-  other file.
-* ``full``: the week of the original data set, about 1.9M polls over 14,092
-  stores, a poll every ~85 minutes per store, over the real store population of
-  a real data folder (``--hours-from``): its hours and timezone rows are copied
-  row for row, so the generated folder is self-contained.
-
-Polls are simulated per store as a two-state chain (active / inactive), so
-outages come as runs of inactive polls. Rows of ``store_status.csv`` are
-written in a shuffled order, as the original file is not sorted. The same
-seed gives the same bytes.
+Polls are simulated per store as a two-state chain (active / inactive), so outages come as runs
+of inactive polls; rows are shuffled, as in the original file. The same seed gives the same bytes.
 
 Usage::
 
-    python -m benchmarks.generate_data --out DIR [--stores N] [--seed S]
-        [--scale sample|full] [--hours-from DIR]
+    python -m benchmarks.generate_data --out DIR [--stores N] [--seed S] [--scale sample|full] [--hours-from DIR]
 """
 
 from __future__ import annotations
@@ -39,23 +32,14 @@ from numpy.typing import NDArray
 Int64Array = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 FloatArray = NDArray[np.float64]
-
-STATUS_FILE = "store_status.csv"
-HOURS_FILE = "menu_hours.csv"
-TIMEZONE_FILE = "timezone.csv"
-
+STATUS_FILE, HOURS_FILE, TIMEZONE_FILE = "store_status.csv", "menu_hours.csv", "timezone.csv"
 STATUS_HEADER = ("store_id", "status", "timestamp_utc")
 HOURS_HEADER = ("store_id", "dayOfWeek", "start_time_local", "end_time_local")
 TIMEZONE_HEADER = ("store_id", "timezone_str")
-
 MICROS_PER_SECOND = 1_000_000
 MICROS_PER_MINUTE = 60 * MICROS_PER_SECOND
-MICROS_PER_HOUR = 60 * MICROS_PER_MINUTE
-MICROS_PER_DAY = 24 * MICROS_PER_HOUR
-
-DEFAULT_SEED = 2023
-SAMPLE_STORES = 300
-FULL_STORES = 14_092
+MICROS_PER_DAY = 24 * 60 * MICROS_PER_MINUTE
+DEFAULT_SEED, SAMPLE_STORES, FULL_STORES = 2023, 300, 14_092
 # The real 2023 folder beside the repository (see ../shared/data/README.md).
 DEFAULT_HOURS_FROM = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-2023"
 
@@ -68,70 +52,35 @@ def _utc_micros(text: str) -> int:
 # The week of the original 2023 data set: first and last poll.
 WEEK_START_US = _utc_micros("2023-01-18 00:00:00")
 WEEK_END_US = _utc_micros("2023-01-25 18:13:18")
-# The real sample has no polls on this UTC day; the sample keeps that gap so
-# that the "day without observations" rule is exercised.
+# The real sample has no polls on this UTC day; so has the sample ("day without observations" rule).
 SAMPLE_MISSING_DAY_US = _utc_micros("2023-01-23 00:00:00")
-
-FULL_MEAN_GAP_MINUTES = 85.0
-SAMPLE_GAP_MINUTES = (60.0, 90.0)
-
-US_TIMEZONES = (
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Los_Angeles",
-    "America/Phoenix",
-    "America/Detroit",
-    "America/Indiana/Indianapolis",
-    "Pacific/Honolulu",
-)
+FULL_MEAN_GAP_MINUTES, SAMPLE_GAP_MINUTES = 85.0, (60.0, 90.0)
+US_TIMEZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Phoenix",
+                "America/Detroit", "America/Indiana/Indianapolis", "Pacific/Honolulu")
 OTHER_TIMEZONES = ("Asia/Kolkata", "Asia/Beirut")
 
-# The bad and duplicate rows the sample plants, per file and kind. Each bad
-# row is one a loader must reject; each duplicate repeats an earlier row
-# exactly.
+# The bad rows (each one a loader must reject) and exact duplicates the sample plants, per file and kind.
 SAMPLE_PLANTED_ROWS: Mapping[str, Mapping[str, int]] = {
     STATUS_FILE: {"unknown status": 1, "unparsable timestamp": 1, "duplicate": 3},
     HOURS_FILE: {"day outside 0-6": 1, "unparsable time": 1, "duplicate": 2},
     TIMEZONE_FILE: {"unknown timezone": 1, "duplicate": 1},
 }
-BAD_STATUS = "unknown"
-BAD_TIMESTAMP = "2023-01-21 25:07:13.123456 UTC"
-BAD_DAY = "7"
-BAD_TIME = "25:00:00"
-BAD_TIMEZONE = "America/Atlantis"
+BAD_STATUS, BAD_TIMESTAMP, BAD_TIMEZONE = "unknown", "2023-01-21 25:07:13.123456 UTC", "America/Atlantis"
+BAD_DAY, BAD_TIME = "7", "25:00:00"
 
 
-@dataclass(frozen=True)
-class Generated:
+def _written(out_dir: Path, stores: int, status: int, hours: int, zones: int, started: float) -> str:
     """What was written: the folder and the data rows of each file."""
-
-    out_dir: Path
-    stores: int
-    status_rows: int
-    hours_rows: int
-    timezone_rows: int
-    seconds: float
-
-    def describe(self) -> str:
-        return (
-            f"{self.out_dir}: {self.stores} stores, {self.status_rows} status rows, "
-            f"{self.hours_rows} hours rows, {self.timezone_rows} timezone rows "
-            f"in {self.seconds:.1f} s"
-        )
+    return (f"{out_dir}: {stores} stores, {status} status rows, {hours} hours rows, {zones} timezone rows "
+            f"in {time.perf_counter() - started:.1f} s")
 
 
 @dataclass(frozen=True)
 class Polls:
     """Simulated polls, one entry per row: store position, instant, status."""
-
     store_index: Int64Array
     timestamp_us: Int64Array
     active: BoolArray
-
-
-# ---------------------------------------------------------------------------
-# Polls
 
 
 def _new_store_ids(rng: np.random.Generator, count: int, taken: Iterable[str] = ()) -> list[str]:
@@ -153,11 +102,8 @@ def _new_store_ids(rng: np.random.Generator, count: int, taken: Iterable[str] = 
 
 
 def _outage_parameters(rng: np.random.Generator, stores: int) -> tuple[FloatArray, FloatArray]:
-    """Per store: chance per poll to go down, and to come back up.
-
-    Most stores fail rarely and recover within a few polls; some are flaky;
-    a few go dark for a day or more.
-    """
+    """Per store, the chance per poll to go down and to come back up: most stores fail rarely and
+    recover within a few polls; some are flaky; a few go dark for a day or more."""
     kind = rng.random(stores)
     fail = rng.uniform(0.003, 0.03, stores)
     recover = rng.uniform(0.25, 0.6, stores)
@@ -168,9 +114,7 @@ def _outage_parameters(rng: np.random.Generator, stores: int) -> tuple[FloatArra
     return fail, recover
 
 
-def _simulate_status(
-    rng: np.random.Generator, fail: FloatArray, recover: FloatArray, polls_per_store: int
-) -> BoolArray:
+def _simulate_status(rng: np.random.Generator, fail: FloatArray, recover: FloatArray, polls_per_store: int) -> BoolArray:
     """A (store, poll) matrix of active flags from the two-state chain."""
     stores = len(fail)
     draws = rng.random((stores, polls_per_store))
@@ -186,19 +130,11 @@ def _simulate_status(
     return active
 
 
-def simulate_polls(
-    rng: np.random.Generator,
-    mean_gap_minutes: FloatArray,
-    drop_chance: FloatArray,
-    start_us: int = WEEK_START_US,
-    end_us: int = WEEK_END_US,
-) -> Polls:
-    """Polls of every store between ``start_us`` and ``end_us`` inclusive.
-
-    Store ``i`` is polled every ``mean_gap_minutes[i]`` give or take a few
-    minutes, from a random phase; each poll is then lost with chance
-    ``drop_chance[i]``. Rows come out in a random order.
-    """
+def simulate_polls(rng: np.random.Generator, mean_gap_minutes: FloatArray, drop_chance: FloatArray,
+                   start_us: int = WEEK_START_US, end_us: int = WEEK_END_US) -> Polls:
+    """Polls of every store between ``start_us`` and ``end_us`` inclusive, in a random order: store ``i``
+    every ``mean_gap_minutes[i]`` give or take a few minutes, from a random phase, each lost with chance
+    ``drop_chance[i]``."""
     stores = len(mean_gap_minutes)
     mean_gap_us = mean_gap_minutes * MICROS_PER_MINUTE
     polls_per_store = int(np.ceil((end_us - start_us) / (0.8 * mean_gap_us.min()))) + 2
@@ -210,18 +146,13 @@ def simulate_polls(
     timestamps = start_us + np.floor(offsets).astype(np.int64)
     # A whole second would print without a fraction; the real data always has one.
     timestamps += timestamps % MICROS_PER_SECOND == 0
-
     fail, recover = _outage_parameters(rng, stores)
     active = _simulate_status(rng, fail, recover, polls_per_store)
-
     kept = (timestamps <= end_us) & (rng.random((stores, polls_per_store)) >= drop_chance[:, None])
     store_index = np.broadcast_to(np.arange(stores, dtype=np.int64)[:, None], kept.shape)[kept]
     order = rng.permutation(int(kept.sum()))
-    return Polls(
-        store_index=np.ascontiguousarray(store_index[order]),
-        timestamp_us=np.ascontiguousarray(timestamps[kept][order]),
-        active=np.ascontiguousarray(active[kept][order]),
-    )
+    return Polls(np.ascontiguousarray(store_index[order]), np.ascontiguousarray(timestamps[kept][order]),
+                 np.ascontiguousarray(active[kept][order]))
 
 
 def format_timestamps(timestamp_us: Int64Array) -> list[str]:
@@ -253,10 +184,6 @@ def _write_rows(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]
         writer.writerows(rows)
 
 
-# ---------------------------------------------------------------------------
-# Full scale: the real population of a folder
-
-
 def _read_table(path: Path, columns: Mapping[str, Sequence[str]]) -> list[tuple[str, ...]]:
     """Rows of a CSV as tuples in the order of ``columns`` (name -> accepted headers)."""
     if not path.exists():
@@ -276,38 +203,23 @@ def _read_table(path: Path, columns: Mapping[str, Sequence[str]]) -> list[tuple[
 
 def read_population(folder: Path) -> tuple[list[str], list[tuple[str, ...]], list[tuple[str, ...]]]:
     """Store ids of a real folder (with hours, a timezone or polls), its hours and timezone rows."""
-    hours = _read_table(
-        folder / HOURS_FILE,
-        {
-            "store_id": ("store_id",),
-            "dayOfWeek": ("dayOfWeek", "day"),
-            "start_time_local": ("start_time_local",),
-            "end_time_local": ("end_time_local",),
-        },
-    )
-    zones = _read_table(
-        folder / TIMEZONE_FILE, {"store_id": ("store_id",), "timezone_str": ("timezone_str",)}
-    )
+    hours = _read_table(folder / HOURS_FILE, {"store_id": ("store_id",), "dayOfWeek": ("dayOfWeek", "day"),
+                                              "start_time_local": ("start_time_local",),
+                                              "end_time_local": ("end_time_local",)})
+    zones = _read_table(folder / TIMEZONE_FILE, {"store_id": ("store_id",), "timezone_str": ("timezone_str",)})
     polled = _read_table(folder / STATUS_FILE, {"store_id": ("store_id",)})
     ids = {row[0] for row in hours} | {row[0] for row in zones} | {row[0] for row in polled}
     ids.discard("")
     return sorted(ids), hours, zones
 
 
-def generate_full(
-    out_dir: Path,
-    hours_from: Path = DEFAULT_HOURS_FROM,
-    stores: int = FULL_STORES,
-    seed: int = DEFAULT_SEED,
-    weeks: int = 1,
-) -> Generated:
+def generate_full(out_dir: Path, hours_from: Path = DEFAULT_HOURS_FROM, stores: int = FULL_STORES,
+                  seed: int = DEFAULT_SEED, weeks: int = 1) -> str:
     """Full-scale weeks over the real stores of ``hours_from``.
-
-    Stores beyond the real population are new ids with the hours and timezone
-    of a real store each, so a bigger fleet keeps the real shapes. Weeks come
-    one after another from the original week on, each simulated on its own
-    (seeded by its number) and written in time order: the file of ``n`` weeks
-    is a byte prefix of the file of ``n + 1``, as a file a poller appends to.
+    Stores beyond the real population are new ids with the hours and timezone of a real store each,
+    so a bigger fleet keeps the real shapes. Weeks follow the original one, each simulated on its own
+    (seeded by its number) and written in time order: the file of ``n`` weeks is a byte prefix of
+    the file of ``n + 1``, as a file a poller appends to.
     """
     started = time.perf_counter()
     if not (hours_from / HOURS_FILE).exists() and not (hours_from / TIMEZONE_FILE).exists():
@@ -321,10 +233,9 @@ def generate_full(
     else:
         store_ids = population + _new_store_ids(rng, stores - len(population), population)
         model_of = {store_id: population[i % len(population)] for i, store_id in enumerate(store_ids)}
-
     mean_gap = FULL_MEAN_GAP_MINUTES * rng.uniform(0.95, 1.05, stores)
     out_dir.mkdir(parents=True, exist_ok=True)
-    status_rows = 0
+    status_rows, week_ends = 0, []
     week_us = 7 * MICROS_PER_DAY
     with (out_dir / STATUS_FILE).open("w", encoding="utf-8", newline="") as out:
         out.write(",".join(STATUS_HEADER) + "\n")
@@ -337,7 +248,7 @@ def generate_full(
             lines = _status_lines(store_ids, polls)
             out.writelines(line + "\n" for line in lines)
             status_rows += len(lines)
-
+            week_ends.append(out.tell())
     models_of: dict[str, list[str]] = {}
     for store_id, model in model_of.items():
         models_of.setdefault(model, []).append(store_id)
@@ -345,10 +256,11 @@ def generate_full(
     kept_zones = [(store_id, *row[1:]) for row in zones for store_id in models_of.get(row[0], ())]
     _write_rows(out_dir / HOURS_FILE, HOURS_HEADER, kept_hours)
     _write_rows(out_dir / TIMEZONE_FILE, TIMEZONE_HEADER, kept_zones)
-    return Generated(out_dir, stores, status_rows, len(kept_hours), len(kept_zones), time.perf_counter() - started)
+    # Where each week ends in the status file, for benchmarks that grow a file week by week.
+    ends = f"\n{STATUS_FILE}: weeks end at bytes {' '.join(map(str, week_ends))}"
+    return _written(out_dir, stores, status_rows, len(kept_hours), len(kept_zones), started) + ends
 
 
-# ---------------------------------------------------------------------------
 # Sample: made-up stores with hours shaped like the real ones
 
 HoursRow = tuple[str, str, str, str]
@@ -371,17 +283,13 @@ def _open_days(rng: np.random.Generator) -> list[int]:
     if draw < 0.92:
         closed = int(rng.integers(0, 7))
         return [day for day in range(7) if day != closed]
-    count = int(rng.integers(1, 6))
-    return sorted(int(day) for day in rng.choice(7, size=count, replace=False))
+    return sorted(int(day) for day in rng.choice(7, size=int(rng.integers(1, 6)), replace=False))
 
 
 def _store_hours(rng: np.random.Generator, store_id: str) -> list[HoursRow]:
     """One store's rows, in one of the shapes found in the real file."""
     days = _open_days(rng)
-    shape = rng.choice(
-        ["plain", "split", "meals", "overnight", "always", "short"],
-        p=[0.50, 0.15, 0.15, 0.10, 0.05, 0.05],
-    )
+    shape = rng.choice(["plain", "split", "meals", "overnight", "always", "short"], p=[0.50, 0.15, 0.15, 0.10, 0.05, 0.05])
     rows: list[tuple[int, int, int]] = []
     if shape == "plain":
         opens, closes = _quarter_hour(rng, 6, 11), _quarter_hour(rng, 17, 22)
@@ -443,7 +351,7 @@ def _plant_duplicates(rng: np.random.Generator, lines: list[str], count: int) ->
     return result
 
 
-def generate_sample(out_dir: Path, stores: int = SAMPLE_STORES, seed: int = DEFAULT_SEED) -> Generated:
+def generate_sample(out_dir: Path, stores: int = SAMPLE_STORES, seed: int = DEFAULT_SEED) -> str:
     """A small realistic folder, with the bad and duplicate rows of ``SAMPLE_PLANTED_ROWS``."""
     started = time.perf_counter()
     if stores < 10:
@@ -454,20 +362,16 @@ def generate_sample(out_dir: Path, stores: int = SAMPLE_STORES, seed: int = DEFA
     never_polled = set(rng.choice(store_ids, size=max(1, stores // 60), replace=False).tolist())
     polled_ids = [store_id for store_id in store_ids if store_id not in never_polled]
     polled = len(polled_ids)
-
     # The poller lost many polls (and a whole day), as in the real sample.
     mean_gap = rng.uniform(*SAMPLE_GAP_MINUTES, polled)
     polls = simulate_polls(rng, mean_gap, rng.uniform(0.2, 0.5, polled))
-    keep = (polls.timestamp_us < SAMPLE_MISSING_DAY_US) | (
-        polls.timestamp_us >= SAMPLE_MISSING_DAY_US + MICROS_PER_DAY
-    )
+    keep = (polls.timestamp_us < SAMPLE_MISSING_DAY_US) | (polls.timestamp_us >= SAMPLE_MISSING_DAY_US + MICROS_PER_DAY)
     # A few stores were polled only one to three times.
     for sparse in rng.choice(polled, size=max(2, polled // 60), replace=False).tolist():
         rows = np.flatnonzero(keep & (polls.store_index == sparse))
         keep[rng.permutation(rows)[int(rng.integers(1, 4)) :]] = False
     polls = Polls(polls.store_index[keep], polls.timestamp_us[keep], polls.active[keep])
     status_lines = _status_lines(polled_ids, polls)
-
     hours_rows: list[HoursRow] = []
     zone_rows: list[tuple[str, str]] = []
     for store_id in store_ids:
@@ -477,58 +381,33 @@ def generate_sample(out_dir: Path, stores: int = SAMPLE_STORES, seed: int = DEFA
             zone_rows.append((store_id, _timezone_of(rng)))
     hours_lines = [",".join(row) for row in hours_rows]
     zone_lines = [",".join(row) for row in zone_rows]
-
     status_lines = _plant_duplicates(rng, status_lines, SAMPLE_PLANTED_ROWS[STATUS_FILE]["duplicate"])
     hours_lines = _plant_duplicates(rng, hours_lines, SAMPLE_PLANTED_ROWS[HOURS_FILE]["duplicate"])
     zone_lines = _plant_duplicates(rng, zone_lines, SAMPLE_PLANTED_ROWS[TIMEZONE_FILE]["duplicate"])
-
     def some_store() -> str:
         return str(rng.choice(polled_ids))
-
-    status_lines = _insert_at_random(
-        rng,
-        status_lines,
-        [f"{some_store()},{BAD_STATUS},2023-01-20 08:15:42.271828 UTC", f"{some_store()},active,{BAD_TIMESTAMP}"],
-    )
-    hours_lines = _insert_at_random(
-        rng, hours_lines, [f"{some_store()},{BAD_DAY},10:00:00,22:00:00", f"{some_store()},2,09:00:00,{BAD_TIME}"]
-    )
+    status_lines = _insert_at_random(rng, status_lines, [f"{some_store()},{BAD_STATUS},2023-01-20 08:15:42.271828 UTC",
+                                                          f"{some_store()},active,{BAD_TIMESTAMP}"])
+    hours_lines = _insert_at_random(rng, hours_lines, [f"{some_store()},{BAD_DAY},10:00:00,22:00:00",
+                                                        f"{some_store()},2,09:00:00,{BAD_TIME}"])
     without_zone = sorted(set(store_ids) - {row[0] for row in zone_rows})
     zone_lines = _insert_at_random(rng, zone_lines, [f"{rng.choice(without_zone)},{BAD_TIMEZONE}"])
-
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_lines(out_dir / STATUS_FILE, STATUS_HEADER, status_lines)
     _write_lines(out_dir / HOURS_FILE, HOURS_HEADER, hours_lines)
     _write_lines(out_dir / TIMEZONE_FILE, TIMEZONE_HEADER, zone_lines)
-    return Generated(
-        out_dir, stores, len(status_lines), len(hours_lines), len(zone_lines), time.perf_counter() - started
-    )
-
-
-# ---------------------------------------------------------------------------
-# Command line
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.generate_data", description="Generate store_status.csv, menu_hours.csv and timezone.csv.")
-    parser.add_argument("--out", type=Path, required=True, help="folder to write the three CSV files into")
-    parser.add_argument("--scale", choices=("sample", "full"), default="sample")
-    parser.add_argument(
-        "--stores", type=int, default=None, help=f"number of stores (sample: {SAMPLE_STORES}, full: {FULL_STORES})"
-    )
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--weeks", type=int, default=1, help="full scale: weeks of polls, oldest first")
-    parser.add_argument(
-        "--hours-from",
-        type=Path,
-        default=None,
-        help=f"full scale: real folder whose stores, hours and timezones are used (default {DEFAULT_HOURS_FROM})",
-    )
-    return parser
+    return _written(out_dir, stores, len(status_lines), len(hours_lines), len(zone_lines), started)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.generate_data", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder to write the three CSV files into")
+    parser.add_argument("--scale", choices=("sample", "full"), default="sample")
+    parser.add_argument("--stores", type=int, help=f"number of stores (sample: {SAMPLE_STORES}, full: {FULL_STORES})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--weeks", type=int, default=1, help="full scale: weeks of polls, oldest first")
+    parser.add_argument("--hours-from", type=Path,
+                        help=f"full scale: real folder whose stores, hours and timezones are used ({DEFAULT_HOURS_FROM})")
     args = parser.parse_args(argv)
     if args.stores is not None and args.stores < 1:
         parser.error("--stores must be positive")
@@ -548,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (FileNotFoundError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-    print(generated.describe())
+    print(generated)
     return 0
 
 

@@ -1,14 +1,12 @@
-"""The load of the service's benchmarks, as Locust users (``benchmarks.common.locust`` names the ones to run).
+"""The load of the service's benchmarks, as Locust users (``benchmarks.common.locust`` names those to run).
 
 * ``Poller``: one Running report (``--report-id``), asked for as fast as it answers;
-* ``Visitor``: the health check, a Complete report (``--report-id``), one of the latest triggered
-  reports and unknown ids (which must answer 404), 3:3:3:1; a GET of a report is filed under the
-  state its answer shows;
-* ``Trigger`` (one): ``POST /trigger_report`` every ``--trigger-every`` seconds, each report then
-  polled every 0.1 s until it is Complete;
-* ``Pusher``: batches of ``--batch`` new polls to ``POST /polls``, each batch different.
+* ``Visitor``: the health check, a Complete report (``--report-id``), one of the latest triggered reports
+  and unknown ids (answering 404), 3:3:3:1; a report's GET is filed under the state its answer shows;
+* ``Trigger`` (one): ``POST /trigger_report`` every ``--trigger-every`` s, each report polled every 0.1 s
+  until it is Complete; ``Pusher``: batches of ``--batch`` new polls to ``POST /polls``.
 
-At the end, Locust's figures of each kind of request and the triggers' outcome go to ``--figures`` as JSON.
+At the end, Locust's figures of each kind of request and the triggers' outcome go to ``--figures`` (JSON).
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ from locust.env import Environment
 
 RECENT: deque[str] = deque(maxlen=4)  # the latest triggered reports, which visitors ask for
 OUTCOME: dict[str, Any] = {"triggered": 0, "completed": 0, "failed": 0, "seconds_to_csv": []}
-START_US = 1_700_000_000_000_000
 BATCHES = itertools.count()
 
 
@@ -36,8 +33,8 @@ BATCHES = itertools.count()
 def _options(parser: LocustArgumentParser) -> None:
     parser.add_argument("--report-id", default="", help="the report Poller and Visitor ask for")
     parser.add_argument("--trigger-every", type=float, default=1.0, help="seconds between triggers")
-    parser.add_argument("--figures", default="", help="JSON file of the figures, written at the end")
     parser.add_argument("--batch", type=int, default=1000, help="polls per POST /polls")
+    parser.add_argument("--figures", default="", help="JSON file of the figures, written at the end")
 
 
 @events.quitting.add_listener  # type: ignore[untyped-decorator]
@@ -45,10 +42,9 @@ def _write_figures(environment: Environment, **_: Any) -> None:
     """Locust's own statistics (its CSV file is written every second, so it may miss the last one)."""
     stats = environment.stats
     figures = {
-        entry.name: {
-            "requests": entry.num_requests, "errors": entry.num_failures, "requests_per_s": round(entry.total_rps, 1),
-            **{f"p{p}_ms": float(entry.get_response_time_percentile(p / 100)) for p in (50, 95, 99)},
-        }
+        entry.name: {"requests": entry.num_requests, "errors": entry.num_failures,
+                     "requests_per_s": round(entry.total_rps, 1),
+                     **{f"p{p}_ms": float(entry.get_response_time_percentile(p / 100)) for p in (50, 95, 99)}}
         for entry in [*stats.entries.values(), stats.total]
     }
     if environment.parsed_options and environment.parsed_options.figures:
@@ -62,10 +58,7 @@ def shown(response: ResponseContextManager) -> str | None:
         return None
     if response.headers is not None and str(response.headers.get("Content-Type", "")).startswith("text/csv"):
         return "Complete, CSV"
-    try:
-        state = response.json().get("status")
-    except (ValueError, AttributeError):
-        return None
+    state = response.json().get("status")
     return state if state in ("Running", "Failed") else None
 
 
@@ -73,6 +66,7 @@ class Reports(FastHttpUser):
     abstract = True
 
     def report(self, report_id: str) -> str | None:
+        """``GET /get_report/<id>``, filed under the state its answer shows."""
         with self.client.get(f"/get_report/{report_id}", name="GET /get_report", catch_response=True) as response:
             state = shown(response)
             response.request_meta["name"] = f"GET /get_report ({state or 'known id: not 200'})"
@@ -104,10 +98,7 @@ class Visitor(Reports):
     def unknown(self) -> None:
         name = "GET /get_report (unknown id: 404 expected)"
         with self.client.get(f"/get_report/{uuid.uuid4()}", name=name, catch_response=True) as response:
-            if response.status_code == 404:
-                response.success()
-            else:
-                response.failure(f"HTTP {response.status_code} for an unknown id")
+            response.success() if response.status_code == 404 else response.failure(f"HTTP {response.status_code}")
 
 
 class Trigger(Reports):
@@ -129,27 +120,18 @@ class Trigger(Reports):
         # Polled within the task: the end of the load waits (--stop-timeout) for the last report.
         while (state := self.report(report_id)) == "Running":
             time.sleep(0.1)  # gevent's: Locust patched the standard library
-        if state == "Complete, CSV":
-            OUTCOME["completed"] += 1
-            OUTCOME["seconds_to_csv"].append(time.perf_counter() - started)
-        else:
-            OUTCOME["failed"] += 1
+        OUTCOME["completed" if state == "Complete, CSV" else "failed"] += 1
+        OUTCOME["seconds_to_csv"] += [time.perf_counter() - started] if state == "Complete, CSV" else []
 
 
 class Pusher(FastHttpUser):
     @task
     def push(self) -> None:
         batch = self.environment.parsed_options.batch
-        base = START_US + next(BATCHES) * batch * 1_000  # fresh instants: every poll is new
-        polls = [
-            {
-                "store_id": f"store-{i % 1000}",
-                "status": "active" if i % 7 else "inactive",
-                "timestamp_utc": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((base + i * 1_000) // 10**6))
-                + f".{(base + i * 1_000) % 10**6:06d}Z",
-            }
-            for i in range(batch)
-        ]
+        first_us = 1_700_000_000_000_000 + next(BATCHES) * batch * 1_000  # fresh instants: every poll is new
+        polls = [{"store_id": f"store-{i % 1000}", "status": "active" if i % 7 else "inactive",
+                  "timestamp_utc": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((first_us + i * 1_000) // 10**6))
+                  + f".{(first_us + i * 1_000) % 10**6:06d}Z"} for i in range(batch)]
         with self.client.post("/polls", json=polls, name="POST /polls", catch_response=True) as response:
             if response.status_code != 200 or response.json().get("new") != batch:
                 response.failure(f"HTTP {response.status_code}, not every poll new: {(response.text or '')[:120]}")
