@@ -63,7 +63,7 @@ from domain.use_cases.reports import ReportService, RepositoryInputSource
 from domain.use_cases.work import WorkTracker
 from entrypoints.logging_setup import logging_resource
 from entrypoints.settings import ConfigurationError as ConfigurationError
-from entrypoints.settings import Settings, revealed
+from entrypoints.settings import Settings, one_of, revealed
 
 
 def open_database(url: str) -> Iterator[Engine]:
@@ -284,8 +284,16 @@ class Container(containers.DeclarativeContainer):
     )
 
 
+# The data's backends, each a branch of the selectors above (README, "Adding a storage backend").
+STORAGE_BACKENDS = ("sql", "csv")
+
+
 def make_container(settings: Settings) -> Container:
-    """A container configured by ``settings``."""
+    """A container configured by ``settings``; ``ConfigurationError`` for a backend it has no adapters for."""
+    try:
+        one_of(settings.storage_backend, "STORAGE_BACKEND", STORAGE_BACKENDS)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
     container = Container()
     container.config.from_pydantic(settings)
     return container

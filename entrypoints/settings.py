@@ -31,7 +31,6 @@ DEFAULT_DATABASE_URL = "sqlite:///var/store-monitor.db"
 DEFAULT_REPORTS_DIR = "var/reports"
 DEFAULT_BROKER_DIR = "var/broker"
 
-StorageBackend = Literal["sql", "csv"]
 ReportStorageKind = Literal["filesystem", "database"]
 LogFormat = Literal["kv", "json"]
 
@@ -77,7 +76,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="forbid")
 
     database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
-    storage_backend: StorageBackend = "sql"
+    # One of the backends the container selects among (its STORAGE_BACKENDS), checked there.
+    storage_backend: str = "sql"
     csv_dir: Path = Path("data")
     report_storage: ReportStorageKind = "filesystem"
     reports_dir: Path = Path(DEFAULT_REPORTS_DIR)
@@ -158,16 +158,16 @@ class Settings(BaseSettings):
             raise ValueError(f"PORT must be a whole number from 0 to {_MAX_PORT}, not {value!r}")
         return port
 
-    @field_validator("storage_backend", "report_storage", mode="before")
+    @field_validator("report_storage", mode="before")
     @classmethod
     def _choice(cls, value: object, info: ValidationInfo) -> object:
         allowed = get_args(cls.model_fields[str(info.field_name)].annotation)
-        return _one_of(value, _variable(info), allowed)
+        return one_of(value, _variable(info), allowed)
 
     @field_validator("log_format", mode="before")
     @classmethod
     def _log_format(cls, value: object) -> object:
-        return _one_of(value.lower() if isinstance(value, str) else value, "LOG_FORMAT", LOG_FORMATS)
+        return one_of(value.lower() if isinstance(value, str) else value, "LOG_FORMAT", LOG_FORMATS)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -212,7 +212,7 @@ def _whole_number(value: object, variable: str, minimum: int, wording: str) -> i
     return int(text)
 
 
-def _one_of(value: object, variable: str, allowed: tuple[Any, ...]) -> object:
+def one_of(value: object, variable: str, allowed: tuple[Any, ...]) -> object:
     if value not in allowed:
         raise ValueError(f"{variable} must be one of {', '.join(map(str, allowed))}, not {value!r}")
     return value

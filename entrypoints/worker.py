@@ -23,7 +23,6 @@ from billiard.exceptions import WorkerLostError
 from celery import Celery, shared_task
 from celery.signals import setup_logging, task_failure, task_postrun, task_prerun, worker_process_shutdown
 from celery.utils.log import get_task_logger
-from dotenv import load_dotenv
 
 from adapters.celery.queue import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_WATCHED_FOLDER_TASK, PLAN_REPORT_TASK
 from domain.model.errors import UptimeError
@@ -36,8 +35,6 @@ from entrypoints.container import PURGE_POLLS_TASK, PURGE_REPORTS_TASK, WATCHDOG
 from entrypoints.logging_setup import report_id_var, task_id_var
 from entrypoints.unit_task import UnitTask, fail_run
 from entrypoints.worker_process import process_container, work_tracker
-
-load_dotenv()
 
 logger = get_task_logger(__name__)
 

@@ -14,7 +14,8 @@ from celery.utils.log import get_task_logger
 
 from domain.model.errors import UptimeError
 from domain.use_cases.work import WorkTracker
-from entrypoints.container import Container, build_container, utc_now
+from entrypoints.container import Container, make_container, utc_now
+from entrypoints.settings import load_settings
 
 logger = get_task_logger(__name__)
 
@@ -25,7 +26,8 @@ _process_container: Container | None = None
 def process_container() -> Container:
     global _process_container
     if _process_container is None:
-        _process_container = build_container(os.environ)
+        # The environment (and .env) as this process sees it: read once, checked.
+        _process_container = make_container(load_settings())
     return _process_container
 
 

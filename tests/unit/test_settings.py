@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dependency_injector import providers
 from pydantic import SecretStr
 
-from entrypoints.container import build_container, make_container
+from entrypoints.container import STORAGE_BACKENDS, Container, build_container, make_container
 from entrypoints.logging_setup import logging_resource
 from entrypoints.settings import ConfigurationError, Settings
 
@@ -81,7 +82,6 @@ def test_names_are_read_in_capitals_and_log_settings_in_any_case() -> None:
         ("POLLS_MAX_ITEMS", "1e4", "POLLS_MAX_ITEMS must be a positive whole number, not '1e4'"),
         ("INGEST_EVERY_MINUTES", "²", "INGEST_EVERY_MINUTES must be a positive whole number, not '²'"),
         ("POLL_RETENTION_DAYS", "-1", "POLL_RETENTION_DAYS must be a whole number, 0 or more, not '-1'"),
-        ("STORAGE_BACKEND", "SQL", "STORAGE_BACKEND must be one of sql, csv, not 'SQL'"),
         ("REPORT_STORAGE", "s3", "REPORT_STORAGE must be one of filesystem, database, not 's3'"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT must be one of kv, json, not 'xml'"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be a logging level such as INFO or DEBUG, not 'LOUD'"),
@@ -117,8 +117,8 @@ def test_replaced_settings_are_checked_and_keep_the_rest() -> None:
 
     assert (csv.storage_backend, csv.csv_dir, csv.lease_seconds) == ("csv", Path("elsewhere"), 9)
     assert csv.api_token.get_secret_value() == SECRET
-    with pytest.raises(ConfigurationError, match="STORAGE_BACKEND"):
-        settings.replaced(storage_backend="excel")
+    with pytest.raises(ConfigurationError, match="REPORT_STORAGE"):
+        settings.replaced(report_storage="s3")
 
 
 def test_secrets_stay_out_of_reprs_and_errors() -> None:
@@ -181,3 +181,23 @@ def test_a_dropped_container_leaves_the_logging_it_set_up() -> None:
     gc.collect()
 
     assert handler in logging.getLogger().handlers
+
+
+def test_a_storage_backend_the_container_has_no_adapters_for_is_one_sentence_naming_it() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        make_container(Settings.from_environ({"STORAGE_BACKEND": "SQL"}))
+
+    assert str(raised.value) == "STORAGE_BACKEND must be one of sql, csv, not 'SQL'"
+
+
+def test_every_storage_selector_chooses_among_exactly_the_named_backends() -> None:
+    selectors = (
+        Container.status_repository,
+        Container.hours_repository,
+        Container.timezone_repository,
+        Container.ingestion_log,
+        Container.report_inputs,
+    )
+    for selector in selectors:
+        assert isinstance(selector, providers.Selector)
+        assert tuple(selector.providers) == STORAGE_BACKENDS
