@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 from pydantic import SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -192,7 +192,8 @@ class Settings(BaseSettings):
 
 def load_settings() -> Settings:
     """This process's settings: its environment, completed by a ``.env`` file (a variable already set wins)."""
-    load_dotenv()
+    # The working directory's .env (or its parents'), wherever the package is installed.
+    load_dotenv(find_dotenv(usecwd=True))
     return Settings.from_environ(os.environ)
 
 

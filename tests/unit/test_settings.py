@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from entrypoints.container import STORAGE_BACKENDS, Container, build_container, make_container
 from entrypoints.logging_setup import logging_resource
-from entrypoints.settings import ConfigurationError, Settings
+from entrypoints.settings import ConfigurationError, Settings, load_settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECRET = "pa55-w0rd"
@@ -201,3 +201,19 @@ def test_every_storage_selector_chooses_among_exactly_the_named_backends() -> No
     for selector in selectors:
         assert isinstance(selector, providers.Selector)
         assert tuple(selector.providers) == STORAGE_BACKENDS
+
+
+def test_a_dotenv_file_in_the_working_directory_fills_what_the_environment_does_not_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Recorded as absent, so that what load_dotenv adds to os.environ is taken back afterwards.
+    for variable in ("REPORT_CHUNK_SIZE", "LEASE_SECONDS"):
+        monkeypatch.setenv(variable, "")
+        monkeypatch.delenv(variable)
+    monkeypatch.setenv("LEASE_SECONDS", "9")
+    (tmp_path / ".env").write_text("REPORT_CHUNK_SIZE=7\nLEASE_SECONDS=3\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+
+    settings = load_settings()
+
+    assert (settings.report_chunk_size, settings.lease_seconds) == (7, 9)
