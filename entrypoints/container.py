@@ -20,7 +20,7 @@ from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
 from adapters.celery.app import make_celery
-from adapters.celery.queue import INGEST_WATCHED_FOLDER_TASK, CeleryIngestQueue, CeleryReportQueue, CeleryWorkQueue
+from adapters.celery.queue import INGEST_WATCHED_FOLDER_TASK, CeleryWorkQueue
 from adapters.csv.poll_rows import CsvPollRowReader
 from adapters.csv.reader import PandasCsvReader
 from adapters.csv.repositories import (
@@ -53,8 +53,8 @@ from domain.ports.data import (
     TimezoneRepository,
 )
 from domain.ports.reading import FileFingerprinter, FingerprintStore, InputReader, PollRowReader, ReadPositions
-from domain.ports.reports import ReportQueue, ReportRegistry, ReportStorage
-from domain.ports.uploads import IngestQueue, IngestRegistry, UploadStorage
+from domain.ports.reports import ReportRegistry, ReportStorage
+from domain.ports.uploads import IngestRegistry, UploadStorage
 from domain.ports.work import WorkerRegistry, WorkLedger, WorkQueue
 from domain.use_cases.ingest import IngestService
 from domain.use_cases.ingest_runs import IngestRunService, WatchedFolderIngestion
@@ -226,7 +226,6 @@ class Container(containers.DeclarativeContainer):
         config.broker_dir.as_(Path),
         providers.Callable(periodic_tasks, config),
     )
-    report_queue: providers.Provider[ReportQueue] = providers.Factory(CeleryReportQueue, celery_app)
     # The units of work of every run, their leases, the workers' heartbeats and the watchdog's rules.
     work_ledger: providers.Provider[WorkLedger] = providers.Factory(SqlAlchemyWorkLedger, engine)
     worker_registry: providers.Provider[WorkerRegistry] = providers.Factory(SqlAlchemyWorkerRegistry, engine)
@@ -245,12 +244,11 @@ class Container(containers.DeclarativeContainer):
         reports=report_service,
         registry=report_registry,
         storage=report_storage,
-        queue=report_queue,
+        work=work_tracker,
         clock=providers.Object(utc_now),
         new_id=providers.Object(new_report_id),
         chunk_size=config.report_chunk_size.as_int(),
         stall_timeout=providers.Factory(seconds, config.report_stall_seconds.as_int()),
-        work=work_tracker,
     )
     # How long a finished report is kept; 0 keeps it forever.
     report_retention_days: providers.Provider[int] = providers.Callable(int, config.report_retention_days)
@@ -262,19 +260,17 @@ class Container(containers.DeclarativeContainer):
     upload_storage: providers.Provider[UploadStorage] = providers.Singleton(
         FilesystemUploadStorage, config.uploads_dir.as_(Path)
     )
-    ingest_queue: providers.Provider[IngestQueue] = providers.Factory(CeleryIngestQueue, celery_app)
     ingest_max_bytes: providers.Provider[int] = providers.Callable(int, config.ingest_max_bytes)
     ingest_run_service: providers.Provider[IngestRunService] = providers.Factory(
         IngestRunService,
         ingest_service=ingest_service,
         registry=ingest_registry,
         uploads=upload_storage,
-        queue=ingest_queue,
+        work=work_tracker,
         clock=providers.Object(utc_now),
         new_id=providers.Object(new_report_id),
         stall_timeout=providers.Factory(seconds, config.report_stall_seconds.as_int()),
         max_bytes=ingest_max_bytes,
-        work=work_tracker,
     )
     # The folder ingested on a schedule (INGEST_WATCH_DIR) and by ``ingest --if-changed``.
     fingerprinter: providers.Provider[FileFingerprinter] = providers.Singleton(FilesystemFingerprinter)

@@ -21,7 +21,8 @@ from domain.model.clock import from_micros
 from domain.model.errors import UptimeError
 from domain.model.interval import Interval
 from domain.model.report import REPORT_HEADER, Report, ReportStatus, RunKind
-from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportQueue, ReportRegistry
+from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportRegistry
+from domain.ports.work import WorkQueue
 from domain.use_cases.report_runs import ReportRunService
 from domain.use_cases.reports import ReportService, StoreDetail, StoreNotFound
 from domain.use_cases.work import WorkTracker
@@ -165,7 +166,7 @@ def get_report(
 )
 def health(
     registry: Callable[[], ReportRegistry] = Provider[Container.report_registry],
-    queue: Callable[[], ReportQueue] = Provider[Container.report_queue],
+    queue: Callable[[], WorkQueue] = Provider[Container.work_queue],
     work: Callable[[], WorkTracker] = Provider[Container.work_tracker],
 ) -> tuple[Response, int]:
     """Whether the database and the work queue answer, and a worker is alive"""

@@ -1,4 +1,4 @@
-"""Hands report work to Celery workers through the broker."""
+"""Hands units of work to Celery workers through the broker."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from celery import Celery
 from kombu.exceptions import KombuError, OperationalError
 
 from domain.model.work_units import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_WATCHED_FOLDER_TASK, PLAN_REPORT_TASK
-from domain.ports.reports import QueueUnavailable, ReportQueue
-from domain.ports.uploads import IngestQueue
+from domain.ports.reports import QueueUnavailable
 from domain.ports.work import WorkQueue
 
 __all__ = [
@@ -18,33 +17,8 @@ __all__ = [
     "INGEST_UPLOAD_TASK",
     "INGEST_WATCHED_FOLDER_TASK",
     "PLAN_REPORT_TASK",
-    "CeleryIngestQueue",
-    "CeleryReportQueue",
     "CeleryWorkQueue",
 ]
-
-
-class CeleryReportQueue(ReportQueue):
-    """Publishes by task name, so the API needs no worker code."""
-
-    def __init__(self, app: Celery) -> None:
-        self._app = app
-
-    def submit(self, report_id: str) -> None:
-        try:
-            # retry=False: an unreachable broker must fail the request within
-            # the broker's connect timeout, not after kombu's retry loop.
-            self._app.send_task(PLAN_REPORT_TASK, args=[report_id], retry=False)
-        except (OperationalError, KombuError, OSError) as error:
-            raise QueueUnavailable(f"the broker is unreachable ({_first_line(error)})") from error
-
-
-    def ping(self) -> None:
-        try:
-            with self._app.connection_for_write() as connection:
-                connection.ensure_connection(max_retries=1, timeout=2)
-        except (OperationalError, KombuError, OSError) as error:
-            raise QueueUnavailable(f"the broker is unreachable ({_first_line(error)})") from error
 
 
 def _first_line(error: BaseException) -> str:
@@ -52,25 +26,11 @@ def _first_line(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
-class CeleryIngestQueue(IngestQueue):
-    """Publishes the ingestion of uploaded files by task name."""
-
-    def __init__(self, app: Celery) -> None:
-        self._app = app
-
-    def submit(self, ingest_id: str) -> None:
-        try:
-            # retry=False, as for reports: fail within the connect timeout.
-            self._app.send_task(INGEST_UPLOAD_TASK, args=[ingest_id], retry=False)
-        except (OperationalError, KombuError, OSError) as error:
-            raise QueueUnavailable(f"the broker is unreachable ({_first_line(error)})") from error
-
-
 PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 
 
 class CeleryWorkQueue(WorkQueue):
-    """Publishes a unit of work's message: its task by name, with its arguments."""
+    """Publishes a unit of work's message by task name (so the API needs no worker code), with its arguments."""
 
     def __init__(self, app: Celery) -> None:
         self._app = app
@@ -86,4 +46,8 @@ class CeleryWorkQueue(WorkQueue):
             raise QueueUnavailable(f"the broker is unreachable ({_first_line(error)})") from error
 
     def ping(self) -> None:
-        CeleryReportQueue(self._app).ping()
+        try:
+            with self._app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=2)
+        except (OperationalError, KombuError, OSError) as error:
+            raise QueueUnavailable(f"the broker is unreachable ({_first_line(error)})") from error

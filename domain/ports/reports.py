@@ -1,4 +1,4 @@
-"""The report runs' ports: their registry, where their files live, and the queue that starts them."""
+"""The report runs' ports: their registry and where their files live."""
 
 from __future__ import annotations
 
@@ -137,14 +137,3 @@ class ReportRegistry(ABC):
         A ``limit`` below 1 gives none.
         """
 
-
-class ReportQueue(ABC):
-    """Where report work is handed to the workers."""
-
-    @abstractmethod
-    def submit(self, report_id: str) -> None:
-        """Queue the planning of a triggered report; ``QueueUnavailable`` if the broker is down."""
-
-    @abstractmethod
-    def ping(self) -> None:
-        """Check that the broker answers; ``QueueUnavailable`` if not."""

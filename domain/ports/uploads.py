@@ -1,4 +1,4 @@
-"""The uploads' ports: ingestions of uploaded files, where the files wait, and their queue."""
+"""The uploads' ports: ingestions of uploaded files and where the files wait."""
 
 from __future__ import annotations
 
@@ -85,10 +85,3 @@ class UploadStorage(ABC):
     def delete(self, ingest_id: str) -> None:
         """Remove the run's files; a run without files is fine."""
 
-
-class IngestQueue(ABC):
-    """Where ingestion work is handed to the workers."""
-
-    @abstractmethod
-    def submit(self, ingest_id: str) -> None:
-        """Queue the ingestion of a started run; ``QueueUnavailable`` if the broker is down."""

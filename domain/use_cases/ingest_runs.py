@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from domain.model.errors import UptimeError, clipped, quoted
@@ -29,7 +30,6 @@ from domain.ports.reading import FileFingerprinter, FingerprintStore
 from domain.ports.reports import QueueUnavailable
 from domain.ports.uploads import (
     ByteStream,
-    IngestQueue,
     IngestRegistry,
     InvalidUpload,
     UploadStorage,
@@ -37,8 +37,7 @@ from domain.ports.uploads import (
     UploadTooLarge,
 )
 from domain.use_cases.ingest import IngestService, ProgressListener
-from domain.use_cases.work import Clock, IdFactory, stall_reason
-from domain.use_cases.work import WorkTracker, unit_for
+from domain.use_cases.work import Clock, IdFactory, WorkTracker, stall_reason, unit_for
 
 DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 # A failed run's stored reason is cut to this many characters (the input it
@@ -95,19 +94,17 @@ class IngestRunService:
         ingest_service: IngestService,
         registry: IngestRegistry,
         uploads: UploadStorage,
-        queue: IngestQueue,
+        work: WorkTracker,
         clock: Clock,
         new_id: IdFactory,
         stall_timeout: timedelta,
         max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-        work: WorkTracker | None = None,
     ) -> None:
         if max_bytes < 1:
             raise ValueError("max_bytes must be at least 1")
         self._ingest = ingest_service
         self._registry = registry
         self._uploads = uploads
-        self._queue = queue
         self._clock = clock
         self._new_id = new_id
         self._stall_timeout = stall_timeout
@@ -143,10 +140,7 @@ class IngestRunService:
             self._discard(ingest_id)
             raise
         try:
-            if self._work is not None:
-                self._work.submit([unit_for(self._work, ingest_id, INGEST_UPLOAD_TASK, [ingest_id])])
-            else:
-                self._queue.submit(ingest_id)
+            self._work.submit([unit_for(self._work, ingest_id, INGEST_UPLOAD_TASK, [ingest_id])])
         except QueueUnavailable as error:
             self.fail(ingest_id, f"the ingestion could not be queued: {error}")
             raise
@@ -202,8 +196,7 @@ class IngestRunService:
     def status(self, ingest_id: str) -> IngestRun:
         """The run's state; a run with no progress for too long is failed here, saying why."""
         current = self._registry.get(ingest_id)
-        work = self._work
-        cause = None if work is None else (lambda: work.stall_cause(ingest_id))
+        cause = partial(self._work.stall_cause, ingest_id)
         reason = (
             stall_reason(self._stall_timeout, current.updated_at, self._clock(), cause) if current.is_running else None
         )
@@ -214,11 +207,10 @@ class IngestRunService:
 
     def _forget_work(self, ingest_id: str) -> None:
         # Left behind (the database refused), the unit does nothing harmful.
-        if self._work is not None:
-            try:
-                self._work.forget(ingest_id)
-            except UptimeError:
-                pass
+        try:
+            self._work.forget(ingest_id)
+        except UptimeError:
+            pass
 
     def _discard(self, ingest_id: str) -> None:
         # Leftover files waste space but harm nothing; the error that led

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import attrs
@@ -15,14 +16,9 @@ from domain.model.report import REPORT_HEADER, Report, ReportStatus, RunKind, re
 from domain.model.trend import TREND_HEADER, check_days, render_trend_lines
 from domain.model.work_units import COMPUTE_PART_TASK, PLAN_REPORT_TASK
 from domain.ports.data import StoreRange
-from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportQueue, ReportRegistry, ReportStorage
+from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportRegistry, ReportStorage
 from domain.use_cases.reports import ReportService, split_stores
 from domain.use_cases.work import Clock, IdFactory, WorkTracker, stall_reason, unit_for
-
-
-
-
-
 
 
 class ReportNotReady(UptimeError):
@@ -68,11 +64,10 @@ class ReportRunService:
     (``domain.fleet_trend``); assembly writes the trend's header and records
     the summary of all parts beside the file.
 
-    With ``work``, every unit (the planning, each part) is recorded in its
+    Every unit of work (the planning, each part) is recorded in ``work``'s
     ledger before its message is published, and the ledger's watchdog
     queues again what a lost worker or a lost message left undone; a stalled
-    run then says why. Without it, work goes to ``queue`` and nothing
-    watches it.
+    run then says why.
     """
 
     def __init__(
@@ -80,17 +75,15 @@ class ReportRunService:
         reports: ReportService,
         registry: ReportRegistry,
         storage: ReportStorage,
-        queue: ReportQueue,
+        work: WorkTracker,
         clock: Clock,
         new_id: IdFactory,
         chunk_size: int,
         stall_timeout: timedelta,
-        work: WorkTracker | None = None,
     ) -> None:
         self._reports = reports
         self._registry = registry
         self._storage = storage
-        self._queue = queue
         self._clock = clock
         self._new_id = new_id
         self._chunk_size = chunk_size
@@ -119,10 +112,7 @@ class ReportRunService:
         # A report's planning message keeps its one argument; a trend's names its kind, for its label.
         args: list[Any] = [report.report_id] if kind is RunKind.REPORT else [report.report_id, kind.value]
         try:
-            if self._work is not None:
-                self._work.submit([unit_for(self._work, report.report_id, PLAN_REPORT_TASK, args)])
-            else:
-                self._queue.submit(report.report_id)
+            self._work.submit([unit_for(self._work, report.report_id, PLAN_REPORT_TASK, args)])
         except QueueUnavailable as error:
             self.fail(report.report_id, f"the {kind.value} could not be queued: {error}")
             raise
@@ -164,7 +154,7 @@ class ReportRunService:
         watchdog publishes them once it answers.
         """
         work = self._work
-        if work is None or not chunks:
+        if not chunks:
             return None
         try:
             work.submit(
@@ -227,7 +217,7 @@ class ReportRunService:
         report = self._registry.get(report_id)
         if kind is not None and report.kind is not kind:
             raise ReportNotFound(report_id)
-        cause = None if self._work is None else (lambda: self._stall_cause(report_id))
+        cause = partial(self._work.stall_cause, report_id)
         reason = (
             stall_reason(self._stall_timeout, report.updated_at, self._clock(), cause) if report.is_running else None
         )
@@ -287,14 +277,8 @@ class ReportRunService:
                 self._storage.delete(report.report_path)
         return len(deleted)
 
-    def _stall_cause(self, report_id: str) -> str:
-        assert self._work is not None
-        return self._work.stall_cause(report_id)
-
     def _forget_work(self, report_id: str) -> None:
         """Drop a finished report's units; left behind (the database refused), they do nothing harmful."""
-        if self._work is None:
-            return
         try:
             self._work.forget(report_id)
         except UptimeError:

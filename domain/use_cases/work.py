@@ -61,22 +61,14 @@ Clock = Callable[[], datetime]
 IdFactory = Callable[[], str]
 
 
-def stall_reason(
-    timeout: timedelta, updated_at: datetime, now: datetime, cause: Callable[[], str] | None = None
-) -> str | None:
+def stall_reason(timeout: timedelta, updated_at: datetime, now: datetime, cause: Callable[[], str]) -> str | None:
     """Why a run that made no progress since ``updated_at`` is failed at ``now``; None while it may still be alive.
 
-    ``cause`` gives the specific reason when it is known (see ``WorkTracker.stall_cause``).
+    ``cause`` gives the reason (``WorkTracker.stall_cause``), asked only for a stalled run.
     """
     if now - updated_at <= timeout:
         return None
-    seconds = int(timeout.total_seconds())
-    if cause is not None:
-        return f"no progress for {seconds} s: {cause()}"
-    return (
-        f"no progress for {seconds} s: its work was lost (no worker running, the queue flushed,"
-        " or the workers cannot write to the database: see their logs)"
-    )
+    return f"no progress for {int(timeout.total_seconds())} s: {cause()}"
 
 
 class WorkTracker:
@@ -297,11 +289,6 @@ class WorkTracker:
 
 
 # --- the units of this service's runs: the message (task and arguments) that does each ---
-
-
-
-
-
 
 
 def unit_for(tracker: WorkTracker, run_id: str, task: str, args: Sequence[Any]) -> WorkUnit:

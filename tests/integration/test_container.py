@@ -9,7 +9,8 @@ from dependency_injector import providers
 
 from domain.model.errors import UptimeError
 from domain.ports.data import BusinessHoursRepository, IngestionLog, StatusRepository, TimezoneRepository
-from domain.ports.reports import ReportQueue, ReportRegistry, ReportStorage
+from domain.ports.reports import ReportRegistry, ReportStorage
+from domain.ports.work import WorkQueue
 from domain.use_cases.ingest import IngestService
 from domain.use_cases.report_runs import ReportRunService
 from domain.use_cases.reports import ReportService
@@ -35,7 +36,7 @@ EXPECTED_TYPES: dict[str, type] = {
     "ingestion_log": IngestionLog,
     "report_registry": ReportRegistry,
     "report_storage": ReportStorage,
-    "report_queue": ReportQueue,
+    "work_queue": WorkQueue,
     "ingest_service": IngestService,
     "report_service": ReportService,
     "report_run_service": ReportRunService,

@@ -25,61 +25,57 @@ from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.model.uptime import UptimeCalculator
 from domain.model.work_units import INGEST_UPLOAD_TASK, PLAN_REPORT_TASK, WorkerBeat
 from domain.ports.data import BusinessHoursRepository, StatusRepository, TimezoneRepository
-from domain.ports.reports import QueueUnavailable, ReportQueue, ReportRegistry, ReportStorage
+from domain.ports.reports import QueueUnavailable, ReportRegistry, ReportStorage
 from domain.ports.work import WorkQueue
 from domain.use_cases.report_runs import ReportRunService
 from domain.use_cases.reports import ReportService, RepositoryInputSource
+from domain.use_cases.work import Clock, WorkTracker
 from entrypoints.container import Container, build_container
 from entrypoints.flask_app import create_app
 
 
-class RecordingQueue(ReportQueue):
-    """Keeps every report id it is given, as a broker that answers would; or refuses them all."""
+class RecordingWorkQueue(WorkQueue):
+    """Keeps every message published (its task and arguments), as a broker that answers would.
 
-    def __init__(self, refuse: bool = False) -> None:
-        self.submitted: list[str] = []
-        self.refuse = refuse
-
-    def submit(self, report_id: str) -> None:
-        if self.refuse:
-            raise QueueUnavailable("connection refused")
-        self.submitted.append(report_id)
-
-    def ping(self) -> None:
-        return None
-
-
-class ForwardingWorkQueue(WorkQueue):
-    """Hands a report's planning and an upload's ingestion to the container's report and ingest queues.
-
-    So the API tests see what a trigger or an upload queued where they
-    always looked; other units (parts) are kept in ``published``.
+    With ``refuse`` it takes none and answers no ping, as a broker that is down.
     """
 
-    def __init__(self, container: Container) -> None:
-        self._container = container
-        self.published: list[tuple[str, tuple[Any, ...]]] = []
+    REASON = "the broker is unreachable (connection refused)"
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.messages: list[tuple[str, tuple[Any, ...]]] = []
+        self.refuse = refuse
 
     def publish(self, task: str, args: Sequence[Any]) -> None:
-        if task == PLAN_REPORT_TASK:
-            self._container.report_queue().submit(str(args[0]))
-        elif task == INGEST_UPLOAD_TASK:
-            self._container.ingest_queue().submit(str(args[0]))
-        else:
-            self.published.append((task, tuple(args)))
+        if self.refuse:
+            raise QueueUnavailable(self.REASON)
+        self.messages.append((task, tuple(args)))
 
     def ping(self) -> None:
-        self._container.report_queue().ping()
+        if self.refuse:
+            raise QueueUnavailable(self.REASON)
+
+    @property
+    def submitted(self) -> list[str]:
+        """The runs started, in order: the id named by each planning (a report's, a trend's) and upload ingestion."""
+        return [str(args[0]) for task, args in self.messages if task in (PLAN_REPORT_TASK, INGEST_UPLOAD_TASK)]
 
 
-def override_work(container: Container) -> tuple[InMemoryWorkLedger, InMemoryWorkerRegistry]:
-    """In-memory units of work and heartbeats (one worker alive now), published through the container's queues."""
+def in_memory_work(clock: Clock, queue: WorkQueue | None = None) -> WorkTracker:
+    """A tracker of units of work in memory (no worker heartbeat yet), publishing to ``queue``."""
+    return WorkTracker(
+        InMemoryWorkLedger(), InMemoryWorkerRegistry(), queue if queue is not None else RecordingWorkQueue(), clock
+    )
+
+
+def override_work(container: Container, queue: WorkQueue) -> tuple[InMemoryWorkLedger, InMemoryWorkerRegistry]:
+    """In-memory units of work and heartbeats (one worker alive now), published to ``queue``."""
     ledger, workers = InMemoryWorkLedger(), InMemoryWorkerRegistry()
     now = datetime.now(timezone.utc)
     workers.beat(WorkerBeat("test-host:1", "test-host", 1, now, now))
     container.work_ledger.override(providers.Object(ledger))
     container.worker_registry.override(providers.Object(workers))
-    container.work_queue.override(providers.Object(ForwardingWorkQueue(container)))
+    container.work_queue.override(providers.Object(queue))
     return ledger, workers
 
 
@@ -88,7 +84,7 @@ def override_ports(
     *,
     registry: ReportRegistry,
     storage: ReportStorage,
-    queue: ReportQueue,
+    queue: WorkQueue,
     status: StatusRepository,
     hours: BusinessHoursRepository,
     timezones: TimezoneRepository,
@@ -106,7 +102,6 @@ def override_ports(
     for provider, instance in (
         (container.report_registry, registry),
         (container.report_storage, storage),
-        (container.report_queue, queue),
         (container.status_repository, status),
         (container.hours_repository, hours),
         (container.timezone_repository, timezones),
@@ -116,7 +111,7 @@ def override_ports(
         (container.read_positions, InMemoryReadPositions()),
     ):
         provider.override(providers.Object(instance))
-    override_work(container)
+    override_work(container, queue)
 
 
 def run_every_part(runs: ReportRunService, report_id: str) -> None:
@@ -143,7 +138,7 @@ class App:
     client: FlaskClient
     registry: InMemoryReportRegistry
     storage: InMemoryReportStorage
-    queue: RecordingQueue
+    queue: RecordingWorkQueue
     status: InMemoryStatusRepository
     hours: InMemoryBusinessHoursRepository
     timezones: InMemoryTimezoneRepository
@@ -177,7 +172,7 @@ def in_memory_app(
     polls: StatusPolls | None = None,
     hours: BusinessHours | None = None,
     zones: StoreTimezones | None = None,
-    queue: RecordingQueue | None = None,
+    queue: RecordingWorkQueue | None = None,
 ) -> AppT:
     """The app (as ``kind``) on ``environ`` and ``settings``, its ports in memory, holding the given rows.
 
@@ -199,7 +194,7 @@ def in_memory_app(
         client=create_app(container).test_client(),
         registry=InMemoryReportRegistry(),
         storage=InMemoryReportStorage(),
-        queue=queue if queue is not None else RecordingQueue(),
+        queue=queue if queue is not None else RecordingWorkQueue(),
         status=InMemoryStatusRepository(polls),
         hours=InMemoryBusinessHoursRepository(hours),
         timezones=InMemoryTimezoneRepository(zones),
@@ -232,7 +227,7 @@ class AppMaker:
         polls: StatusPolls | None = None,
         hours: BusinessHours | None = None,
         zones: StoreTimezones | None = None,
-        queue: RecordingQueue | None = None,
+        queue: RecordingWorkQueue | None = None,
     ) -> AppT:
         app = in_memory_app(
             self.root,

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import pytest
 from dependency_injector import providers
-from fakes import App, AppMaker, make_app, run_every_part
+from fakes import App, AppMaker, RecordingWorkQueue, make_app, run_every_part
 from documented import DOCUMENT, check_documented, is_canonical_uuid, resolve
 from werkzeug.test import TestResponse
 
@@ -26,7 +26,7 @@ from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.model.report import REPORT_HEADER, Report, ReportStatus
 from domain.model.uptime import UptimeCalculator
 from domain.ports.data import RepositoryError
-from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportQueue, ReportStorage, ReportStorageError
+from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportStorage, ReportStorageError
 from domain.use_cases.report_runs import ReportNotReady, ReportRunService
 from domain.use_cases.reports import ReportService
 from entrypoints import views
@@ -39,16 +39,6 @@ NOW_US = to_micros(datetime(2023, 1, 25, 12, 0, tzinfo=timezone.utc))
 
 
 # --- fakes for the ports the API reaches -------------------------------------------------
-
-
-class UnavailableQueue(ReportQueue):
-    REASON = "the broker is unreachable (connection refused)"
-
-    def submit(self, report_id: str) -> None:
-        raise QueueUnavailable(self.REASON)
-
-    def ping(self) -> None:
-        raise QueueUnavailable(self.REASON)
 
 
 class UnreachableRegistry(InMemoryReportRegistry):
@@ -158,16 +148,16 @@ def test_each_trigger_makes_a_new_report(api: Api) -> None:
 
 
 def test_a_refused_queue_gives_503_and_fails_the_report_with_the_reason(api: Api) -> None:
-    api.replace(api.container.report_queue, UnavailableQueue())
+    api.replace(api.container.work_queue, RecordingWorkQueue(refuse=True))
 
     response = api.client.post("/trigger_report")
 
     check_documented(response, "post", "/trigger_report")
     assert response.status_code == 503
-    assert UnavailableQueue.REASON in response.get_json()["error"]
+    assert RecordingWorkQueue.REASON in response.get_json()["error"]
     [report] = api.registry.reports.values()
     assert report.status is ReportStatus.FAILED
-    assert report.error is not None and UnavailableQueue.REASON in report.error
+    assert report.error is not None and RecordingWorkQueue.REASON in report.error
     # The failed report reads as such when polled.
     polled = api.poll(report.report_id)
     check_poll(polled)
@@ -535,7 +525,7 @@ def test_health_is_503_with_the_reason_of_each_failing_part(api: Api, database_d
     if database_down:
         api.replace(api.container.report_registry, UnreachableRegistry())
     if broker_down:
-        api.replace(api.container.report_queue, UnavailableQueue())
+        api.replace(api.container.work_queue, RecordingWorkQueue(refuse=True))
 
     response = api.client.get("/health")
 
@@ -700,7 +690,7 @@ def trigger_bad_body(api: Api) -> TestResponse:
 
 
 def trigger_queue_down(api: Api) -> TestResponse:
-    api.replace(api.container.report_queue, UnavailableQueue())
+    api.replace(api.container.work_queue, RecordingWorkQueue(refuse=True))
     return api.client.post("/trigger_report")
 
 
@@ -736,7 +726,7 @@ def health_ok(api: Api) -> TestResponse:
 
 
 def health_broker_down(api: Api) -> TestResponse:
-    api.replace(api.container.report_queue, UnavailableQueue())
+    api.replace(api.container.work_queue, RecordingWorkQueue(refuse=True))
     return api.client.get("/health")
 
 

@@ -15,22 +15,22 @@ from entrypoints.container import ConfigurationError, build_container
 from entrypoints.flask_app import bearer_token, create_app
 from entrypoints.api_spec import BEARER_SCHEME
 from entrypoints.openapi import openapi_document
-from fakes import App, AppMaker, RecordingQueue, make_app
+from fakes import App, AppMaker, RecordingWorkQueue, make_app
 
 TOKEN = "s3cret-Token_0123456789abcdef"
 JSON = "application/json"
 
 
 @pytest.fixture
-def queue() -> RecordingQueue:
-    return RecordingQueue()
+def queue() -> RecordingWorkQueue:
+    return RecordingWorkQueue()
 
 
 MakeClient = Callable[[str], FlaskClient]
 
 
 @pytest.fixture
-def make_client(make_app: AppMaker, queue: RecordingQueue) -> MakeClient:
+def make_client(make_app: AppMaker, queue: RecordingWorkQueue) -> MakeClient:
     """Makes the app's test client, with ``token`` as API_TOKEN ("" for none); its ports are in memory."""
 
     def make(token: str) -> FlaskClient:
@@ -70,7 +70,7 @@ def assert_unauthorized(response: TestResponse) -> None:
 # --- token off ---------------------------------------------------------------------------
 
 
-def test_without_a_token_every_endpoint_is_open(make_client: MakeClient, queue: RecordingQueue) -> None:
+def test_without_a_token_every_endpoint_is_open(make_client: MakeClient, queue: RecordingWorkQueue) -> None:
     client = make_client("")
 
     trigger = client.post("/trigger_report")
@@ -101,7 +101,7 @@ def test_without_a_token_the_app_warns_once_that_the_api_is_open(
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED_REQUESTS)
 def test_a_request_without_the_header_is_401_json(
-    protected: FlaskClient, queue: RecordingQueue, method: str, path: str
+    protected: FlaskClient, queue: RecordingWorkQueue, method: str, path: str
 ) -> None:
     response = protected.open(path, method=method)
 
@@ -123,7 +123,7 @@ def test_a_request_without_the_header_is_401_json(
     ],
     ids=["longer", "shorter", "other-case", "other", "prefixed", "twice", "non-ascii"],
 )
-def test_a_wrong_token_is_401_invalid_token(protected: FlaskClient, queue: RecordingQueue, header: str) -> None:
+def test_a_wrong_token_is_401_invalid_token(protected: FlaskClient, queue: RecordingWorkQueue, header: str) -> None:
     response = protected.post("/trigger_report", headers={"Authorization": header})
 
     assert_unauthorized(response)
@@ -137,7 +137,7 @@ def test_a_wrong_token_is_401_invalid_token(protected: FlaskClient, queue: Recor
     ids=["empty", "scheme-only", "scheme-and-space", "bare-token", "basic", "token-scheme", "dash", "reversed"],
 )
 def test_a_header_that_is_not_bearer_credentials_is_401(
-    protected: FlaskClient, queue: RecordingQueue, header: str
+    protected: FlaskClient, queue: RecordingWorkQueue, header: str
 ) -> None:
     response = protected.post("/trigger_report", headers={"Authorization": header})
 
@@ -147,7 +147,7 @@ def test_a_header_that_is_not_bearer_credentials_is_401(
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
 def test_the_right_token_passes_whatever_the_case_of_bearer(
-    protected: FlaskClient, queue: RecordingQueue, scheme: str
+    protected: FlaskClient, queue: RecordingWorkQueue, scheme: str
 ) -> None:
     trigger = protected.post("/trigger_report", headers=bearer(TOKEN, scheme))
 

@@ -13,7 +13,7 @@ import csv
 import io
 import itertools
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 import pytest
-from fakes import RecordingQueue
+from fakes import RecordingWorkQueue, in_memory_work
 from test_services import StaticReader
 
 from adapters.memory.data import (
@@ -31,7 +31,6 @@ from adapters.memory.data import (
     InMemoryTimezoneRepository,
 )
 from adapters.memory.reports import InMemoryReportRegistry, InMemoryReportStorage
-from adapters.memory.work import InMemoryWorkerRegistry, InMemoryWorkLedger
 from domain.model.clock import MICROS_PER_DAY, MICROS_PER_HOUR, MICROS_PER_MINUTE, from_micros, to_micros
 from domain.model.fleet_trend import SLIPPING_STORES, FleetTrend, TrendSummary, combine, summarize_part
 from domain.model.ingestion import FileSummary, ParsedInput
@@ -42,7 +41,6 @@ from domain.model.uptime import UptimeCalculator
 from domain.model.work_units import PLAN_REPORT_TASK
 from domain.ports.data import StoreRange
 from domain.ports.reports import QueueUnavailable, ReportNotFound
-from domain.ports.work import WorkQueue
 from domain.use_cases.ingest import IngestService
 from domain.use_cases.report_runs import ReportNotReady, ReportRunService
 from domain.use_cases.reports import ReportService
@@ -123,7 +121,7 @@ class Run:
     hours: InMemoryBusinessHoursRepository
     timezones: InMemoryTimezoneRepository
     log: InMemoryIngestionLog
-    work: WorkTracker | None
+    work: WorkTracker
 
     def complete(self, trend_id: str) -> bytes:
         """Plan the run and compute every part (in reverse order), as workers would."""
@@ -153,46 +151,31 @@ class PiecesStorage(InMemoryReportStorage):
         return super().save_pieces(report_id, counted())
 
 
-class ListQueue(WorkQueue):
-    def __init__(self) -> None:
-        self.published: list[tuple[str, tuple[Any, ...]]] = []
-
-    def publish(self, task: str, args: Sequence[Any]) -> None:
-        self.published.append((task, tuple(args)))
-
-    def ping(self) -> None:
-        return None
-
-
 def make_run(
     chunk_size: int = 4,
     polls: StatusPolls | None = None,
     hours: BusinessHours | None = None,
     zones: StoreTimezones | None = None,
-    queue: RecordingQueue | None = None,
-    work_queue: WorkQueue | None = None,
+    queue: RecordingWorkQueue | None = None,
 ) -> Run:
-    """The sample (or the given data) behind a run service; with ``work_queue``, units of work recorded in memory."""
+    """The sample (or the given data) behind a run service, its units of work in memory, published to ``queue``."""
     status = InMemoryStatusRepository(sample_polls() if polls is None else polls)
     hours_repository = InMemoryBusinessHoursRepository(sample_hours() if hours is None else hours)
     zones_repository = InMemoryTimezoneRepository(sample_zones() if zones is None else zones)
     log = InMemoryIngestionLog(status, hours_repository, zones_repository)
     reports = ReportService(status, hours_repository, zones_repository, UptimeCalculator(), log=log)
     registry, storage, clock = InMemoryReportRegistry(), PiecesStorage(), ManualClock()
-    work = None
-    if work_queue is not None:
-        work = WorkTracker(InMemoryWorkLedger(), InMemoryWorkerRegistry(), work_queue, clock)
+    work = in_memory_work(clock, queue)
     ids = (f"run-{i}" for i in itertools.count())
     service = ReportRunService(
         reports,
         registry,
         storage,
-        queue or RecordingQueue(),
+        work,
         clock,
         lambda: next(ids),
         chunk_size,
         timedelta(minutes=10),
-        work,
     )
     return Run(service, reports, registry, storage, clock, status, hours_repository, zones_repository, log, work)
 
@@ -496,22 +479,21 @@ def test_a_trend_spans_1_to_90_days(days: int) -> None:
 
 
 def test_a_refused_queue_fails_the_trend_with_the_reason() -> None:
-    run = make_run(queue=RecordingQueue(refuse=True))
+    run = make_run(queue=RecordingWorkQueue(refuse=True))
     with pytest.raises(QueueUnavailable):
         run.service.trigger_trend(14)
     [trend] = run.registry.reports.values()
     assert (trend.kind, trend.status) == (RunKind.TREND, ReportStatus.FAILED)
-    assert trend.error == "the trend could not be queued: connection refused"
+    assert trend.error == f"the trend could not be queued: {RecordingWorkQueue.REASON}"
 
 
 def test_a_trend_whose_work_failed_says_why_once_stalled() -> None:
-    queue = ListQueue()
-    run = make_run(work_queue=queue)
+    queue = RecordingWorkQueue()
+    run = make_run(queue=queue)
     work = run.work
-    assert work is not None
     trend_id = run.service.trigger_trend(14).report_id
     # The planning message names the trend, for its label; its unit is the report's.
-    assert queue.published == [(PLAN_REPORT_TASK, (trend_id, "trend"))]
+    assert queue.messages == [(PLAN_REPORT_TASK, (trend_id, "trend"))]
     [unit] = work.units(trend_id)
     assert unit.unit_id == f"report/{trend_id}/plan" and unit.label == "planning the trend"
     work.claim(unit.unit_id, "host:1")

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 import pytest
-from fakes import App, AppMaker, make_app, override_ports, run_every_part
+from fakes import App, AppMaker, RecordingWorkQueue, make_app, override_ports, run_every_part
 from documented import DOCUMENT, conforms, is_canonical_uuid
 from test_fleet_trend import NOW_US, sample_hours, sample_polls, sample_zones
 from werkzeug.test import TestResponse
@@ -27,7 +27,6 @@ from domain.model.clock import MICROS_PER_HOUR, to_micros
 from domain.model.report import Report, ReportStatus, RunKind
 from domain.model.trend import TREND_HEADER
 from domain.ports.data import RepositoryError
-from domain.ports.reports import QueueUnavailable, ReportQueue
 from entrypoints.flask_app import create_app
 
 JSON = "application/json"
@@ -35,14 +34,6 @@ CSV = "text/csv"
 TRIGGER, GET, LIST = "/trigger_trend", "/get_trend/{trend_id}", "/trends"
 STORES = 33
 CHUNK_SIZE = 10
-
-
-class UnavailableQueue(ReportQueue):
-    def submit(self, report_id: str) -> None:
-        raise QueueUnavailable("the broker is unreachable (connection refused)")
-
-    def ping(self) -> None:
-        raise QueueUnavailable("the broker is unreachable (connection refused)")
 
 
 class UnreachableRegistry(InMemoryReportRegistry):
@@ -168,7 +159,7 @@ def test_a_bad_body_is_400_naming_the_field_and_records_nothing(api: Api, body: 
 
 
 def test_a_refused_queue_is_503_and_the_trend_failed_with_the_reason(api: Api) -> None:
-    api.replace(api.container.report_queue, UnavailableQueue())
+    api.replace(api.container.work_queue, RecordingWorkQueue(refuse=True))
 
     response = api.client.post(TRIGGER, json={"days": 14})
 
@@ -335,7 +326,7 @@ def file_gone(api: Api) -> TestResponse:
 
 
 def queue_down(api: Api) -> TestResponse:
-    api.replace(api.container.report_queue, UnavailableQueue())
+    api.replace(api.container.work_queue, RecordingWorkQueue(refuse=True))
     return api.client.post(TRIGGER)
 
 

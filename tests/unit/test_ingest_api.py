@@ -1,7 +1,7 @@
 """``POST /ingest`` and ``GET /ingest/<id>`` through Flask's test client.
 
 The providers the routes reach are overridden with in-memory registries and
-repositories and a recording queue; the uploads go to real files under a
+repositories and a recording work queue; the uploads go to real files under a
 temporary folder, and the real CSV reader ingests them. Every response is
 checked against the OpenAPI document.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import pytest
 from dependency_injector import providers
-from fakes import App, AppMaker, make_app
+from fakes import App, AppMaker, RecordingWorkQueue, make_app
 from flask.testing import FlaskClient
 from documented import DOCUMENT, conforms, is_canonical_uuid
 from werkzeug.test import TestResponse
@@ -36,8 +36,6 @@ from domain.model.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
 from domain.model.report import ReportStatus
 from domain.model.upload_runs import IngestRun
 from domain.ports.data import RepositoryError
-from domain.ports.reports import QueueUnavailable
-from domain.ports.uploads import IngestQueue
 from domain.use_cases.ingest import IngestService
 from domain.use_cases.ingest_runs import IngestRunService
 from entrypoints.container import ConfigurationError, Container, build_container, periodic_tasks
@@ -59,21 +57,6 @@ TIMEZONE_CSV = b"store_id,timezone_str\na,America/New_York\nb,Nowhere/Atlantis\n
 HOURS_WITHOUT_END_CSV = b"store_id,dayOfWeek,start_time_local\na,1,09:00:00\n"
 
 
-class RecordingQueue(IngestQueue):
-    def __init__(self) -> None:
-        self.submitted: list[str] = []
-
-    def submit(self, ingest_id: str) -> None:
-        self.submitted.append(ingest_id)
-
-
-class UnavailableQueue(IngestQueue):
-    REASON = "the broker is unreachable (connection refused)"
-
-    def submit(self, ingest_id: str) -> None:
-        raise QueueUnavailable(self.REASON)
-
-
 class UnreachableRegistry(InMemoryIngestRegistry):
     REASON = "database error: connection refused"
 
@@ -89,7 +72,7 @@ class Api:
     container: Container
     client: FlaskClient
     registry: InMemoryIngestRegistry
-    queue: RecordingQueue
+    queue: RecordingWorkQueue
     status: InMemoryStatusRepository
     uploads_dir: Path
 
@@ -130,14 +113,13 @@ MakeApi = Callable[..., Api]
 
 @pytest.fixture
 def make_api(make_app: AppMaker, tmp_path: Path) -> MakeApi:
-    """``make_api(**settings)``: the shared in-memory app, with ingestion's registry and queue recorded."""
+    """``make_api(**settings)``: the shared in-memory app, with ingestion's registry in memory, its queue recorded."""
 
     def make(**settings: Any) -> Api:
         uploads_dir = tmp_path / "uploads"
         app = make_app(App, settings={"uploads_dir": str(uploads_dir), **settings})
-        api = Api(app.container, app.client, InMemoryIngestRegistry(), RecordingQueue(), app.status, uploads_dir)
+        api = Api(app.container, app.client, InMemoryIngestRegistry(), app.queue, app.status, uploads_dir)
         api.replace(app.container.ingest_registry, api.registry)
-        api.replace(app.container.ingest_queue, api.queue)
         return api
 
     return make
@@ -280,13 +262,13 @@ def test_a_request_larger_than_ingest_max_bytes_is_413_json_and_nothing_is_kept(
 
 
 def test_with_the_broker_down_the_upload_is_503_and_its_run_failed(api: Api) -> None:
-    api.replace(api.container.ingest_queue, UnavailableQueue())
+    api.replace(api.container.work_queue, RecordingWorkQueue(refuse=True))
 
     response = api.post(upload())
 
     check_post(response)
     assert response.status_code == 503
-    assert UnavailableQueue.REASON in response.get_json()["error"]
+    assert RecordingWorkQueue.REASON in response.get_json()["error"]
     [run] = api.registry.runs.values()
     assert run.status is ReportStatus.FAILED
     assert run.error is not None and "could not be queued" in run.error
@@ -529,7 +511,7 @@ def post_uploads_dir_unusable(api: Api) -> TestResponse:
 
 
 def post_queue_down(api: Api) -> TestResponse:
-    api.replace(api.container.ingest_queue, UnavailableQueue())
+    api.replace(api.container.work_queue, RecordingWorkQueue(refuse=True))
     return api.post(upload())
 
 

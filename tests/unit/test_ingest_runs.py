@@ -1,7 +1,7 @@
 """Ingestion as a run, and the watched folder, over in-memory repositories and registries.
 
 The uploaded files are real files in a temporary folder, read by the real
-CSV reader: the only fakes are the queue (a broker) and the clock.
+CSV reader; the units of work are kept in memory: the only fakes are the broker (a work queue) and the clock.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 import pytest
+from fakes import RecordingWorkQueue, in_memory_work
 
 from adapters.csv.reader import PandasCsvReader
 from adapters.folder_fingerprints import FilesystemFingerprinter
@@ -32,9 +33,10 @@ from domain.model.report import ReportStatus
 from domain.model.upload_runs import FileFingerprint, FolderFingerprints, IngestRun
 from domain.ports.data import RepositoryError
 from domain.ports.reports import QueueUnavailable
-from domain.ports.uploads import ByteStream, IngestNotFound, IngestQueue, InvalidUpload, UploadTooLarge
+from domain.ports.uploads import ByteStream, IngestNotFound, InvalidUpload, UploadTooLarge
 from domain.use_cases.ingest import IngestService
 from domain.use_cases.ingest_runs import IngestRunService, WatchedFolderIngestion, check_upload_names
+from domain.use_cases.work import WorkTracker
 
 STATUS_CSV = (
     b"store_id,status,timestamp_utc\n"
@@ -51,17 +53,6 @@ HOURS_WITHOUT_END_CSV = b"store_id,dayOfWeek,start_time_local\na,1,09:00:00\n"
 
 ALL_FILES = {STATUS_FILE: STATUS_CSV, HOURS_FILE: HOURS_CSV, TIMEZONE_FILE: TIMEZONE_CSV}
 STALL = timedelta(minutes=10)
-
-
-class RecordingQueue(IngestQueue):
-    def __init__(self, refuse: bool = False) -> None:
-        self.submitted: list[str] = []
-        self.refuse = refuse
-
-    def submit(self, ingest_id: str) -> None:
-        if self.refuse:
-            raise QueueUnavailable("the broker is unreachable (connection refused)")
-        self.submitted.append(ingest_id)
 
 
 class TickingClock:
@@ -96,7 +87,8 @@ class Setup:
     service: IngestRunService
     registry: InMemoryIngestRegistry
     uploads: FilesystemUploadStorage
-    queue: RecordingQueue
+    queue: RecordingWorkQueue
+    work: WorkTracker
     clock: TickingClock
     status: InMemoryStatusRepository
     hours: InMemoryBusinessHoursRepository
@@ -114,7 +106,7 @@ class Setup:
 
 def make_setup(
     tmp_path: Path,
-    queue: RecordingQueue | None = None,
+    queue: RecordingWorkQueue | None = None,
     registry: InMemoryIngestRegistry | None = None,
     max_bytes: int = 1 << 20,
 ) -> Setup:
@@ -123,12 +115,11 @@ def make_setup(
     ingest = IngestService(PandasCsvReader(), status, hours, timezones, log)
     built_registry = registry if registry is not None else InMemoryIngestRegistry()
     uploads = FilesystemUploadStorage(tmp_path / "uploads")
-    built_queue = queue if queue is not None else RecordingQueue()
+    built_queue = queue if queue is not None else RecordingWorkQueue()
     clock = TickingClock()
-    service = IngestRunService(
-        ingest, built_registry, uploads, built_queue, clock, SequentialIds(), STALL, max_bytes=max_bytes
-    )
-    return Setup(service, built_registry, uploads, built_queue, clock, status, hours, timezones, ingest, log)
+    work = in_memory_work(clock, built_queue)
+    service = IngestRunService(ingest, built_registry, uploads, work, clock, SequentialIds(), STALL, max_bytes=max_bytes)
+    return Setup(service, built_registry, uploads, built_queue, work, clock, status, hours, timezones, ingest, log)
 
 
 @pytest.fixture
@@ -222,7 +213,7 @@ def test_files_of_exactly_the_limit_are_taken(tmp_path: Path) -> None:
 
 
 def test_with_the_broker_down_the_run_is_failed_with_the_reason_and_its_files_dropped(tmp_path: Path) -> None:
-    setup = make_setup(tmp_path, queue=RecordingQueue(refuse=True))
+    setup = make_setup(tmp_path, queue=RecordingWorkQueue(refuse=True))
 
     with pytest.raises(QueueUnavailable):
         setup.service.start(streams(ALL_FILES))
@@ -332,7 +323,7 @@ def test_a_database_error_during_the_run_leaves_it_running_with_its_files_for_a_
     run = setup.service.start(streams(ALL_FILES))
     flaky = IngestService(PandasCsvReader(), FlakyStatusRepository(), setup.hours, setup.timezones, setup.log)
     retrying = IngestRunService(
-        flaky, setup.registry, setup.uploads, setup.queue, setup.clock, SequentialIds(), STALL
+        flaky, setup.registry, setup.uploads, setup.work, setup.clock, SequentialIds(), STALL
     )
 
     with pytest.raises(RepositoryError, match="locked"):

@@ -165,17 +165,11 @@ def test_the_cli_and_the_http_report_of_formula_like_ids_are_the_same_bytes() ->
         InMemoryStatusRepository,
         InMemoryTimezoneRepository,
     )
+    from fakes import in_memory_work
+
     from adapters.memory.reports import InMemoryReportRegistry, InMemoryReportStorage
-    from domain.ports.reports import ReportQueue
     from domain.use_cases.report_runs import ReportRunService
     from domain.use_cases.reports import ReportService
-
-    class Queue(ReportQueue):
-        def submit(self, report_id: str) -> None:
-            pass
-
-        def ping(self) -> None:
-            pass
 
     now = 1_674_648_000_000_000
     ids = ["=cmd|' /C calc'!A0", "+1", "-2", "@x", "\tt", "\rr", "a-b", "plain", "=a,b"]
@@ -188,12 +182,13 @@ def test_the_cli_and_the_http_report_of_formula_like_ids_are_the_same_bytes() ->
         log=InMemoryIngestionLog(),
     )
     ids_made = (f"r{i}" for i in count())
+    at = datetime(2023, 1, 25, tzinfo=timezone.utc)
     runs = ReportRunService(
         reports,
         InMemoryReportRegistry(),
         InMemoryReportStorage(),
-        Queue(),
-        lambda: datetime(2023, 1, 25, tzinfo=timezone.utc),
+        in_memory_work(lambda: at),
+        lambda: at,
         lambda: next(ids_made),
         2,  # parts of two stores: the file is joined from five parts
         timedelta(minutes=10),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from fakes import RecordingQueue
+from fakes import RecordingWorkQueue, in_memory_work
 
 from adapters.memory.data import (
     InMemoryBusinessHoursRepository,
@@ -25,7 +25,7 @@ from domain.model.report import REPORT_HEADER, ReportStatus, render_csv
 from domain.model.uptime import UptimeCalculator
 from domain.ports.data import StoreRange
 from domain.ports.reading import InputReader
-from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportQueue, ReportStorageError
+from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportStorageError
 from domain.use_cases.ingest import IngestService
 from domain.use_cases.report_runs import ReportNotReady, ReportRunService
 from domain.use_cases.reports import ReportService, split_stores
@@ -139,20 +139,21 @@ STORES = [f"store-{i:02d}" for i in range(23)]
 
 
 def runs(
-    polls: StatusPolls | ReportService, queue: ReportQueue, chunk_size: int = 5
+    polls: StatusPolls | ReportService, queue: RecordingWorkQueue, chunk_size: int = 5
 ) -> tuple[ReportRunService, InMemoryReportRegistry, InMemoryReportStorage, ManualClock]:
     registry, storage, clock = InMemoryReportRegistry(), InMemoryReportStorage(), ManualClock()
     ids = (f"r{i}" for i in itertools.count())
     reports = polls if isinstance(polls, ReportService) else report_service(polls)
+    work = in_memory_work(clock, queue)
     service = ReportRunService(
-        reports, registry, storage, queue, clock, lambda: next(ids), chunk_size, timedelta(minutes=10)
+        reports, registry, storage, work, clock, lambda: next(ids), chunk_size, timedelta(minutes=10)
     )
     return service, registry, storage, clock
 
 
 def test_parts_computed_in_any_order_and_twice_assemble_exactly_the_whole_report() -> None:
     polls = make_polls(STORES)
-    queue = RecordingQueue()
+    queue = RecordingWorkQueue()
     service, registry, storage, _ = runs(polls, queue)
 
     report = service.trigger()
@@ -172,7 +173,7 @@ def test_parts_computed_in_any_order_and_twice_assemble_exactly_the_whole_report
 
 
 def test_a_part_that_comes_after_completion_changes_nothing() -> None:
-    service, registry, storage, _ = runs(make_polls(STORES[:3]), RecordingQueue(), chunk_size=10)
+    service, registry, storage, _ = runs(make_polls(STORES[:3]), RecordingWorkQueue(), chunk_size=10)
     report = service.trigger()
     plan = service.plan(report.report_id)
     assert service.run_chunk(report.report_id, 0, plan.chunks[0]) is not None
@@ -182,7 +183,7 @@ def test_a_part_that_comes_after_completion_changes_nothing() -> None:
 
 
 def test_a_last_part_saved_twice_at_once_never_overwrites_the_file_with_the_header_only() -> None:
-    service, registry, storage, _ = runs(make_polls(STORES[:3]), RecordingQueue(), chunk_size=10)
+    service, registry, storage, _ = runs(make_polls(STORES[:3]), RecordingWorkQueue(), chunk_size=10)
     report = service.trigger()
     plan = service.plan(report.report_id)
     # Two deliveries of the only part both saved it before either assembled.
@@ -195,14 +196,14 @@ def test_a_last_part_saved_twice_at_once_never_overwrites_the_file_with_the_head
 
 
 def test_a_report_without_any_poll_completes_with_the_header_only() -> None:
-    service, registry, _, _ = runs(StatusPolls.empty(), RecordingQueue())
+    service, registry, _, _ = runs(StatusPolls.empty(), RecordingWorkQueue())
     report = service.trigger()
     assert service.plan(report.report_id).chunks == ()
     assert service.content(report.report_id) == render_csv(report_service(StatusPolls.empty()).compute()).encode()
 
 
 def test_a_refused_queue_fails_the_report_with_the_reason() -> None:
-    service, registry, _, _ = runs(make_polls(STORES), RecordingQueue(refuse=True))
+    service, registry, _, _ = runs(make_polls(STORES), RecordingWorkQueue(refuse=True))
     with pytest.raises(QueueUnavailable):
         service.trigger()
     (report,) = registry.reports.values()
@@ -211,7 +212,7 @@ def test_a_refused_queue_fails_the_report_with_the_reason() -> None:
 
 
 def test_a_report_without_progress_for_too_long_is_failed_when_polled() -> None:
-    service, registry, _, clock = runs(make_polls(STORES), RecordingQueue())
+    service, registry, _, clock = runs(make_polls(STORES), RecordingWorkQueue())
     report = service.trigger()
     clock.now += timedelta(minutes=9)
     assert service.status(report.report_id).status is ReportStatus.RUNNING
@@ -224,7 +225,7 @@ def test_a_report_without_progress_for_too_long_is_failed_when_polled() -> None:
 
 
 def test_a_report_failed_before_its_planning_arrived_is_not_planned() -> None:
-    service, registry, _, _ = runs(make_polls(STORES), RecordingQueue())
+    service, registry, _, _ = runs(make_polls(STORES), RecordingWorkQueue())
     report = service.trigger()
     service.fail(report.report_id, "queueing timed out")
     assert service.plan(report.report_id).chunks == ()
@@ -233,7 +234,7 @@ def test_a_report_failed_before_its_planning_arrived_is_not_planned() -> None:
 
 
 def test_a_failed_report_stays_failed_when_a_late_part_arrives() -> None:
-    service, registry, storage, _ = runs(make_polls(STORES[:3]), RecordingQueue(), chunk_size=10)
+    service, registry, storage, _ = runs(make_polls(STORES[:3]), RecordingWorkQueue(), chunk_size=10)
     report = service.trigger()
     plan = service.plan(report.report_id)
     service.fail(report.report_id, "disk full")
@@ -312,7 +313,7 @@ def run_all(service: ReportRunService, report_id: str) -> bytes:
 
 def test_a_report_reads_the_snapshot_of_its_plan_whatever_is_ingested_before_its_parts() -> None:
     memory = Memory.of(make_polls(["a", "b", "c", *STORES[:10]]))
-    service, registry, _, _ = runs(memory.reports(), RecordingQueue(), chunk_size=3)
+    service, registry, _, _ = runs(memory.reports(), RecordingWorkQueue(), chunk_size=3)
     before = memory.reports().csv().encode()
     report = service.trigger().report_id
     plan = service.plan(report)
@@ -354,7 +355,7 @@ AS_OF_BETWEEN = NOW - 30 * HOUR - 5 * 60_000_000  # polls are every 7 hours: the
 
 
 def as_of_csv(polls: StatusPolls, as_of: datetime | None) -> tuple[bytes, ReportRunService, str]:
-    service, _, _, _ = runs(polls, RecordingQueue(), chunk_size=4)
+    service, _, _, _ = runs(polls, RecordingWorkQueue(), chunk_size=4)
     report = service.trigger(as_of).report_id
     return run_all(service, report), service, report
 
@@ -436,7 +437,7 @@ def finished_reports(service: ReportRunService) -> tuple[str, str, str]:
 
 
 def test_purge_deletes_finished_reports_older_than_the_age_with_their_files_and_parts() -> None:
-    service, registry, storage, clock = runs(make_polls(STORES), RecordingQueue(), chunk_size=5)
+    service, registry, storage, clock = runs(make_polls(STORES), RecordingWorkQueue(), chunk_size=5)
     old_complete, old_failed, old_running = finished_reports(service)
     registry.save_part(old_failed, 0, "a,1\n", clock.now)
     clock.now += timedelta(days=20)
@@ -457,7 +458,7 @@ def test_purge_deletes_finished_reports_older_than_the_age_with_their_files_and_
 
 
 def test_a_running_report_is_never_purged_however_old() -> None:
-    service, registry, storage, clock = runs(make_polls(STORES[:3]), RecordingQueue())
+    service, registry, storage, clock = runs(make_polls(STORES[:3]), RecordingWorkQueue())
     running = service.trigger().report_id
     service.plan(running)
     registry.save_part(running, 0, "a,1\n", clock.now)
@@ -470,7 +471,7 @@ def test_a_running_report_is_never_purged_however_old() -> None:
 
 
 def test_a_report_finished_exactly_at_the_cutoff_is_kept() -> None:
-    service, registry, storage, clock = runs(make_polls(STORES[:3]), RecordingQueue())
+    service, registry, storage, clock = runs(make_polls(STORES[:3]), RecordingWorkQueue())
     report = service.trigger().report_id
     service.fail(report, "boom")
     clock.now += timedelta(days=30)
@@ -493,7 +494,7 @@ def test_purge_deletes_the_files_before_the_records() -> None:
         report_service(make_polls(STORES[:3])),
         registry,
         storage,
-        RecordingQueue(),
+        in_memory_work(clock),
         clock,
         lambda: next(ids),
         10,
@@ -511,7 +512,7 @@ def test_purge_deletes_the_files_before_the_records() -> None:
 
 
 def test_a_record_whose_file_is_gone_is_still_purged_and_a_second_purge_deletes_nothing() -> None:
-    service, registry, storage, clock = runs(make_polls(STORES[:3]), RecordingQueue(), chunk_size=10)
+    service, registry, storage, clock = runs(make_polls(STORES[:3]), RecordingWorkQueue(), chunk_size=10)
     _, _, running = finished_reports(service)
     storage.saved.clear()  # the file went before its record, e.g. a purge stopped halfway
     clock.now += timedelta(days=31)
@@ -523,7 +524,7 @@ def test_a_record_whose_file_is_gone_is_still_purged_and_a_second_purge_deletes_
 
 @pytest.mark.parametrize("age", [timedelta(0), timedelta(days=-1)])
 def test_purge_refuses_an_age_that_is_not_positive(age: timedelta) -> None:
-    service, registry, _, clock = runs(make_polls(STORES[:3]), RecordingQueue())
+    service, registry, _, clock = runs(make_polls(STORES[:3]), RecordingWorkQueue())
     report = service.trigger().report_id
     service.fail(report, "boom")
 

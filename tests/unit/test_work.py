@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import RecordingQueue
+from fakes import RecordingWorkQueue
 
 from adapters.memory.data import (
     InMemoryBusinessHoursRepository,
@@ -32,7 +31,6 @@ from domain.model.work_units import (
     unit_id_for,
 )
 from domain.ports.reports import QueueUnavailable
-from domain.ports.work import WorkQueue
 from domain.use_cases.report_runs import ReportRunService
 from domain.use_cases.reports import ReportService
 from domain.use_cases.work import WorkTracker, unit_for
@@ -54,29 +52,12 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-class Broker(WorkQueue):
-    """Keeps every message published; or refuses them all, as a broker that is down."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, tuple[Any, ...]]] = []
-        self.down = False
-
-    def publish(self, task: str, args: Sequence[Any]) -> None:
-        if self.down:
-            raise QueueUnavailable("the broker is unreachable (connection refused)")
-        self.messages.append((task, tuple(args)))
-
-    def ping(self) -> None:
-        if self.down:
-            raise QueueUnavailable("the broker is unreachable (connection refused)")
-
-
 class World:
     def __init__(self) -> None:
         self.clock = Clock()
         self.ledger = InMemoryWorkLedger()
         self.workers = InMemoryWorkerRegistry()
-        self.broker = Broker()
+        self.broker = RecordingWorkQueue()
         self.work = WorkTracker(self.ledger, self.workers, self.broker, self.clock, LEASE, PERIOD)
 
     def part(self, index: int, run_id: str = "r1") -> str:
@@ -209,7 +190,7 @@ def test_a_queued_unit_nobody_picked_up_is_published_again_once_the_queue_stops_
 
 
 def test_a_unit_the_broker_refused_is_retried_at_every_pass_and_says_why(world: World) -> None:
-    world.broker.down = True
+    world.broker.refuse = True
     with pytest.raises(QueueUnavailable):
         world.part(0)
     unit_id = "report/r1/part/0"
@@ -224,7 +205,7 @@ def test_a_unit_the_broker_refused_is_retried_at_every_pass_and_says_why(world: 
         "part 0 (stores 'a0' to 'z0') could not be queued: the broker is unreachable (connection refused)"
     )
 
-    world.broker.down = False
+    world.broker.refuse = False
     world.clock.advance(PERIOD.total_seconds())
     world.work.sweep()
     assert world.broker.messages == [(COMPUTE_PART_TASK, ("r1", 0, "a0", "z0"))]
@@ -258,7 +239,7 @@ def test_the_stall_cause_names_no_worker_then_a_stale_heartbeat_then_the_broker(
 
     world.worker_alive()
     assert world.work.worker_problem() is None
-    world.broker.down = True
+    world.broker.refuse = True
     assert world.work.stall_cause("r1") == (
         "the broker is unreachable (connection refused): no message can reach a worker"
     )
@@ -302,12 +283,11 @@ def report_runs(world: World, stores: int = 7, chunk_size: int = 3) -> tuple[Rep
         reports,
         registry,
         InMemoryReportStorage(),
-        RecordingQueue(),
+        world.work,
         world.clock,
         lambda: f"r{next(counter)}",
         chunk_size,
         timedelta(seconds=60),
-        work=world.work,
     )
     return runs, registry
 
@@ -334,7 +314,7 @@ def test_a_report_records_its_planning_and_its_parts_as_units_and_forgets_them_w
 def test_planning_while_the_broker_is_down_records_the_parts_and_says_why_they_wait(world: World) -> None:
     runs, registry = report_runs(world)
     report = runs.trigger()
-    world.broker.down = True
+    world.broker.refuse = True
 
     plan = runs.plan(report.report_id)
 
@@ -343,7 +323,7 @@ def test_planning_while_the_broker_is_down_records_the_parts_and_says_why_they_w
     assert len(parts) == len(plan.chunks) == 3
     assert all(unit.publish_error == plan.unqueued for unit in parts)
     assert registry.get(report.report_id).status is ReportStatus.RUNNING
-    world.broker.down = False
+    world.broker.refuse = False
     assert runs.plan(report.report_id).unqueued is None
 
 
@@ -376,7 +356,7 @@ def test_failing_a_run_returns_it_once_and_nothing_for_a_finished_or_unknown_run
 
 def test_a_report_the_broker_refused_is_failed_at_once(world: World) -> None:
     runs, registry = report_runs(world)
-    world.broker.down = True
+    world.broker.refuse = True
 
     with pytest.raises(QueueUnavailable):
         runs.trigger()
@@ -420,11 +400,10 @@ def test_an_upload_is_one_unit_of_work(world: World) -> None:
         ingest_service=None,  # type: ignore[arg-type]  # never reached: nothing is ingested here
         registry=registry,
         uploads=Uploads(),  # type: ignore[arg-type]
-        queue=None,  # type: ignore[arg-type]
+        work=world.work,
         clock=world.clock,
         new_id=lambda: "i1",
         stall_timeout=timedelta(seconds=60),
-        work=world.work,
     )
 
     ingestions.start({"store_status.csv": io.BytesIO(b"store_id,status,timestamp_utc\n")})
