@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from adapters.csv.checks import _HoursChecks, _repeated_polls, _repeated_rows, _StatusChecks, _TimezoneChecks
+from adapters.csv.checks import HoursChecks, StatusChecks, TimezoneChecks, repeated_polls, repeated_rows
 from adapters.csv.rules import (
     BLOCK_BYTES,
     HOURS_COLUMNS,
@@ -19,7 +19,7 @@ from adapters.csv.rules import (
     _Scalar,
     system_clock,
 )
-from adapters.csv.streaming import _open
+from adapters.csv.streaming import open_csv
 from domain.model.ingestion import (
     BatchCounts,
     FileSummary,
@@ -82,7 +82,7 @@ def merge_polls(parts: Sequence[StatusPolls]) -> tuple[StatusPolls, int]:
     store_ids, index = _joined_index(parts)
     instants = _concatenated([part.timestamp_us for part in parts], np.int64)
     active = _concatenated([part.active for part in parts], np.bool_)
-    keep = ~_repeated_polls(index, instants)
+    keep = ~repeated_polls(index, instants)
     return StatusPolls(store_ids, index[keep], instants[keep], active[keep]), int(len(keep) - keep.sum())
 
 
@@ -95,7 +95,7 @@ def merge_hours(parts: Sequence[BusinessHours]) -> tuple[BusinessHours, int]:
         _concatenated([part.start_us for part in parts], np.int64),
         _concatenated([part.end_us for part in parts], np.int64),
     )
-    keep = ~_repeated_rows(columns)
+    keep = ~repeated_rows(columns)
     return BusinessHours(store_ids, *(column[keep] for column in columns)), int(len(keep) - keep.sum())
 
 
@@ -135,16 +135,16 @@ def iter_status_batches(
     nothing to read.
     """
     now = clock()
-    labels, parts = _open(path, STATUS_COLUMNS, resume, block_bytes)
-    return _StatusChecks(labels, now).batches(parts)
+    labels, parts = open_csv(path, STATUS_COLUMNS, resume, block_bytes)
+    return StatusChecks(labels, now).batches(parts)
 
 
 def iter_hours_batches(
     path: Path, resume: ResumePoint | None = None, block_bytes: int = BLOCK_BYTES
 ) -> Iterator[HoursBatch]:
     """The rows of a ``menu_hours.csv`` in batches, as ``iter_status_batches`` gives polls."""
-    labels, parts = _open(path, HOURS_COLUMNS, resume, block_bytes)
-    return _HoursChecks(labels).batches(parts)
+    labels, parts = open_csv(path, HOURS_COLUMNS, resume, block_bytes)
+    return HoursChecks(labels).batches(parts)
 
 
 def iter_timezone_batches(
@@ -152,7 +152,7 @@ def iter_timezone_batches(
 ) -> Iterator[TimezoneBatch]:
     """The rows of a ``timezone.csv`` in batches: each store's first valid timezone in
     the batch, in file order, as ``iter_status_batches`` gives polls."""
-    labels, parts = _open(path, TIMEZONE_COLUMNS, resume, block_bytes)
-    return _TimezoneChecks(labels).batches(parts)
+    labels, parts = open_csv(path, TIMEZONE_COLUMNS, resume, block_bytes)
+    return TimezoneChecks(labels).batches(parts)
 
 

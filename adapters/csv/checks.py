@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytz
 
-from adapters.csv.instants import _instants
-from adapters.csv.parts import _Part, _text
+from adapters.csv.instants import parse_instants
+from adapters.csv.parts import Part, column_text
 from adapters.csv.rules import (
     _ASCII_SPACE,
     _CONTROL_CHARACTER,
@@ -39,7 +39,7 @@ def _show(value: str) -> str:
 class _Checks:
     """Rejects rows of a part column by column; a row is explained by the first check it fails."""
 
-    def __init__(self, part: _Part, labels: dict[str, str]) -> None:
+    def __init__(self, part: Part, labels: dict[str, str]) -> None:
         self.part = part
         self.labels = labels
         self.bad: BoolArray = np.zeros(len(part.lines), dtype=np.bool_)
@@ -51,7 +51,7 @@ class _Checks:
         values = self.part.values[column]
 
         def reason(i: int) -> str:
-            value = _text(values[int(rows[i])].as_py())
+            value = column_text(values[int(rows[i])].as_py())
             if not value.strip():
                 return f"{label} is blank"
             return f"{label} {_show(value)} {problem}"
@@ -87,7 +87,7 @@ class _Distinct(Generic[_Value]):
             fresh = values.take(new)
             texts = cast("list[bytes]", fresh.to_pylist())
             position[new] = len(self.converted) + np.arange(len(new), dtype=np.int64)
-            self.converted.extend(self._convert(_text(text)) for text in texts)
+            self.converted.extend(self._convert(column_text(text)) for text in texts)
             self._seen = pa.concat_arrays([self._seen, fresh])
         indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
         return position[indices] if len(indices) else np.empty(0, dtype=np.int64)
@@ -173,7 +173,7 @@ class _FileChecks:
         self.store_ids = _StoreIds()
 
 
-class _StatusChecks(_FileChecks):
+class StatusChecks(_FileChecks):
     def __init__(self, labels: dict[str, str], now: datetime) -> None:
         super().__init__(labels)
         self.latest = to_micros(now) + MICROS_PER_DAY
@@ -182,16 +182,16 @@ class _StatusChecks(_FileChecks):
         )
         self.statuses = _Numbers(_status_value)
 
-    def batches(self, parts: Iterable[_Part]) -> Iterator[StatusBatch]:
+    def batches(self, parts: Iterable[Part]) -> Iterator[StatusBatch]:
         for part in parts:
             yield self.batch(part)
 
-    def batch(self, part: _Part) -> StatusBatch:
+    def batch(self, part: Part) -> StatusBatch:
         checks = _Checks(part, self.labels)
         codes = self.store_ids.check(checks, "store_id")
         active = self._statuses(part.values["status"])
         checks.reject(active < 0, "status", "is not 'active' or 'inactive'")
-        instants, readable = _instants(part.values["timestamp_utc"])
+        instants, readable = parse_instants(part.values["timestamp_utc"])
         checks.reject(~readable, "timestamp_utc", "is not a timestamp (such as 2023-01-22 12:09:39.388884 UTC)")
         checks.reject(instants < 0, "timestamp_utc", "is before 1970-01-01 UTC")
         checks.reject(instants > self.latest, "timestamp_utc", self.future)
@@ -199,7 +199,7 @@ class _StatusChecks(_FileChecks):
         valid = checks.valid()
         store_ids, store_index = self.store_ids.vocabulary(codes[valid])
         instants = instants[valid]
-        repeated = _repeated_polls(store_index, instants)
+        repeated = repeated_polls(store_index, instants)
         keep = ~repeated
         polls = StatusPolls(store_ids, store_index[keep], instants[keep], active[valid][keep] == 1)
         return InputBatch(polls, part.counts(int(repeated.sum())), part.resume)
@@ -221,17 +221,17 @@ def _is(values: pa.BinaryArray, text: bytes) -> BoolArray:
     return np.asarray(equal.to_numpy(zero_copy_only=False), dtype=np.bool_)
 
 
-class _HoursChecks(_FileChecks):
+class HoursChecks(_FileChecks):
     def __init__(self, labels: dict[str, str]) -> None:
         super().__init__(labels)
         self.weekdays = _Numbers(_weekday)
         self.times = _Numbers(_time_of_day)
 
-    def batches(self, parts: Iterable[_Part]) -> Iterator[HoursBatch]:
+    def batches(self, parts: Iterable[Part]) -> Iterator[HoursBatch]:
         for part in parts:
             yield self.batch(part)
 
-    def batch(self, part: _Part) -> HoursBatch:
+    def batch(self, part: Part) -> HoursBatch:
         checks = _Checks(part, self.labels)
         codes = self.store_ids.check(checks, "store_id")
         weekday = self.weekdays(part.values["dayOfWeek"])
@@ -244,22 +244,22 @@ class _HoursChecks(_FileChecks):
         valid = checks.valid()
         store_ids, store_index = self.store_ids.vocabulary(codes[valid])
         columns = (store_index, weekday[valid], start[valid], end[valid])
-        repeated = _repeated_rows(columns)
+        repeated = repeated_rows(columns)
         keep = ~repeated
         hours = BusinessHours(store_ids, *(column[keep] for column in columns))
         return InputBatch(hours, part.counts(int(repeated.sum())), part.resume)
 
 
-class _TimezoneChecks(_FileChecks):
+class TimezoneChecks(_FileChecks):
     def __init__(self, labels: dict[str, str]) -> None:
         super().__init__(labels)
         self.zones = _Distinct(_timezone_name)
 
-    def batches(self, parts: Iterable[_Part]) -> Iterator[TimezoneBatch]:
+    def batches(self, parts: Iterable[Part]) -> Iterator[TimezoneBatch]:
         for part in parts:
             yield self.batch(part)
 
-    def batch(self, part: _Part) -> TimezoneBatch:
+    def batch(self, part: Part) -> TimezoneBatch:
         checks = _Checks(part, self.labels)
         codes = self.store_ids.check(checks, "store_id")
         zones = self.zones.codes(part.values["timezone_str"])
@@ -276,14 +276,14 @@ class _TimezoneChecks(_FileChecks):
         return InputBatch(StoreTimezones(by_store), part.counts(int(len(first) - first.sum())), part.resume)
 
 
-def _repeated_polls(store_index: Int64Array, instants: Int64Array) -> BoolArray:
+def repeated_polls(store_index: Int64Array, instants: Int64Array) -> BoolArray:
     """True for each row whose ``(store, instant)`` an earlier row has."""
     if len(instants) == 0:
         return np.zeros(0, dtype=np.bool_)
     first = int(instants.min())
     span = int(instants.max()) - first + 1
     if (int(store_index.max()) + 1) * span >= 2**62:
-        return _repeated_rows((store_index, instants))
+        return repeated_rows((store_index, instants))
     key = store_index * span + (instants - first)
     # Sorting one int64 column to see that nothing repeats (the usual case)
     # is ten times faster than hashing it to find what repeats.
@@ -293,7 +293,7 @@ def _repeated_polls(store_index: Int64Array, instants: Int64Array) -> BoolArray:
     return np.asarray(pd.Series(key).duplicated(keep="first").to_numpy(), dtype=np.bool_)
 
 
-def _repeated_rows(columns: Sequence[Int64Array]) -> BoolArray:
+def repeated_rows(columns: Sequence[Int64Array]) -> BoolArray:
     """True for each row that an earlier row repeats in every column."""
     if len(columns[0]) == 0:
         return np.zeros(0, dtype=np.bool_)

@@ -17,7 +17,7 @@ from domain.model.ingestion import ResumePoint
 
 
 @attrs.frozen
-class _Layout:
+class Layout:
     """A file's header: the position of each required column (by its first name) among
     ``width`` columns, its name as written, and where the rows start."""
 
@@ -31,7 +31,7 @@ class _Layout:
     size: int
 
 
-def _read_layout(file: BinaryIO, file_name: str, columns: Sequence[ColumnNames], size: int) -> _Layout:
+def read_layout(file: BinaryIO, file_name: str, columns: Sequence[ColumnNames], size: int) -> Layout:
     """The first line that is not blank, read as the header."""
     begin = len(_BOM) if file.read(len(_BOM)) == _BOM else 0
     file.seek(begin)
@@ -50,7 +50,7 @@ def _read_layout(file: BinaryIO, file_name: str, columns: Sequence[ColumnNames],
     line = 0
     try:
         for row in reader:
-            if not _is_blank(row):
+            if not is_blank(row):
                 header = row
                 break
             line = reader.line_num
@@ -63,10 +63,10 @@ def _read_layout(file: BinaryIO, file_name: str, columns: Sequence[ColumnNames],
     offset = begin + sum(len(line.encode("utf-8", "surrogateescape")) for line in taken)
     last = taken[-1] if taken else ""
     complete = last.endswith("\n") or (last.endswith("\r") and offset < size)
-    return _Layout(file_name, len(header), found, labels, ResumePoint(offset, reader.line_num + 1), complete, size)
+    return Layout(file_name, len(header), found, labels, ResumePoint(offset, reader.line_num + 1), complete, size)
 
 
-def _start(file: BinaryIO, layout: _Layout, resume: ResumePoint | None) -> ResumePoint:
+def rows_start(file: BinaryIO, layout: Layout, resume: ResumePoint | None) -> ResumePoint:
     """Where the read starts: the first row, or ``resume`` after checking that it starts a line."""
     if resume is None or resume.offset <= layout.data.offset:
         return layout.data
@@ -118,6 +118,6 @@ def _header_names(header: Sequence[str]) -> str:
     return ", ".join(shown)
 
 
-def _is_blank(fields: Sequence[str]) -> bool:
+def is_blank(fields: Sequence[str]) -> bool:
     return len(fields) <= 1 and not "".join(fields).strip(_ASCII_SPACE)
 

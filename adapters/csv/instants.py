@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from adapters.csv.parts import _data, _offsets, _text
+from adapters.csv.parts import column_data, column_text, value_offsets
 from adapters.csv.rules import _BLOCK_ROWS, _MONTH_DAYS, _UTC_SUFFIX
 from domain.model.clock import MICROS_PER_SECOND, to_micros
 from domain.model.inputs import BoolArray, Int64Array
@@ -17,7 +17,7 @@ from domain.model.inputs import BoolArray, Int64Array
 # --- Timestamps --------------------------------------------------------------------------------
 
 
-def _instants(values: pa.BinaryArray) -> tuple[Int64Array, BoolArray]:
+def parse_instants(values: pa.BinaryArray) -> tuple[Int64Array, BoolArray]:
     """UTC microseconds of each row's timestamp, and whether it could be read.
 
     A timestamp is read as ISO 8601 after a trailing ``UTC`` is removed; an
@@ -27,13 +27,13 @@ def _instants(values: pa.BinaryArray) -> tuple[Int64Array, BoolArray]:
     """
     if len(values) == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.bool_)
-    offsets, data = _offsets(values), _data(values)
+    offsets, data = value_offsets(values), column_data(values)
     if len(data) < 32:  # room for every position the byte reading looks at
         data = np.concatenate((data, np.zeros(32, dtype=np.uint8)))
     instants, readable = _canonical_instants(data, offsets[:-1], offsets[1:])
     unread = np.flatnonzero(~readable)
     if len(unread):
-        texts = [_text(value) for value in values.take(unread).to_pylist()]
+        texts = [column_text(value) for value in values.take(unread).to_pylist()]
         instants[unread], readable[unread] = _text_instants(pd.Series(texts, dtype="str"))
     return instants, readable
 

@@ -15,7 +15,7 @@ from domain.model.ingestion import MAX_LISTED_ERRORS, BatchCounts, RejectedRow, 
 from domain.model.inputs import Int64Array
 
 
-class _Rejections:
+class Rejections:
     """The rejected rows of a batch: all counted, the first listed with a reason.
 
     Reasons are written only for rows that may be listed, so a batch of bad
@@ -42,7 +42,7 @@ class _Rejections:
 
 
 @attrs.define
-class _Part:
+class Part:
     """Consecutive rows of a file, as parsed: the rows to check, and those already rejected.
 
     ``values`` holds, per required column, the field of each row to check as
@@ -52,7 +52,7 @@ class _Part:
 
     values: dict[str, pa.BinaryArray]
     lines: Int64Array
-    rejections: _Rejections
+    rejections: Rejections
     resume: ResumePoint
     rows: int = attrs.field(init=False)
 
@@ -68,11 +68,11 @@ class _Part:
         )
 
 
-def _text(value: object) -> str:
+def column_text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else ""
 
 
-def _offsets(column: pa.BinaryArray) -> Int64Array:
+def value_offsets(column: pa.BinaryArray) -> Int64Array:
     """Where each value of ``column`` starts in its data (and where the last ends)."""
     buffer = column.buffers()[1]
     assert buffer is not None
@@ -80,12 +80,12 @@ def _offsets(column: pa.BinaryArray) -> Int64Array:
     return offsets.astype(np.int64)
 
 
-def _data(column: pa.BinaryArray) -> NDArray[np.uint8]:
+def column_data(column: pa.BinaryArray) -> NDArray[np.uint8]:
     """The bytes of the values of ``column``, one after the other."""
     buffer = column.buffers()[2]
     return np.frombuffer(memoryview(buffer), dtype=np.uint8) if buffer is not None else np.empty(0, dtype=np.uint8)
 
 
-def _lengths(column: pa.BinaryArray) -> Int64Array:
-    return np.diff(_offsets(column))
+def value_lengths(column: pa.BinaryArray) -> Int64Array:
+    return np.diff(value_offsets(column))
 

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from adapters.csv.reader import PandasCsvReader, release_free_memory
-from adapters.memory.poll_columns import _starts_of_runs, _store_bounds, _unique_polls, sorted_polls_since
+from adapters.memory.poll_columns import sorted_polls_since, starts_of_runs, store_bounds, unique_polls
 from domain.model.errors import UptimeError
 from domain.model.ingestion import StatusBatch
 from domain.model.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones
@@ -56,7 +56,7 @@ class FolderPolls:
         return int(time.max()) if len(time) else None
 
     def since(self, start_us: int, stores: StoreRange | None) -> StatusPolls:
-        lo, hi = np.searchsorted(self.store, _store_bounds(self.store_ids, stores))
+        lo, hi = np.searchsorted(self.store, store_bounds(self.store_ids, stores))
         return sorted_polls_since(self.store_ids, self.store[lo:hi], self.time[lo:hi], self.active[lo:hi], start_us)
 
 
@@ -80,7 +80,7 @@ class FolderHours:
 
     def of_stores(self, stores: StoreRange | None) -> BusinessHours:
         hours = self.hours
-        first, end = _store_bounds(hours.store_ids, stores)
+        first, end = store_bounds(hours.store_ids, stores)
         lo, hi = np.searchsorted(hours.store_index, [first, end])
         return BusinessHours(
             hours.store_ids[first:end],
@@ -105,7 +105,7 @@ class FolderTimezones:
     def of_stores(self, stores: StoreRange | None) -> StoreTimezones:
         if stores is None:
             return self.timezones
-        first, end = _store_bounds(self.store_ids, stores)
+        first, end = store_bounds(self.store_ids, stores)
         by_store = self.timezones.by_store
         return StoreTimezones({store_id: by_store[store_id] for store_id in self.store_ids[first:end]})
 
@@ -242,9 +242,9 @@ def _recent_polls(batches: Iterator[StatusBatch], until_us: int | None = None, s
     for i, chunk in enumerate(gathered.stores):
         gathered.stores[i] = position[chunk]
     sorted_ids = tuple(ids[i] for i in order.tolist())
-    store, instant, status = _unique_polls(*gathered.take())
+    store, instant, status = unique_polls(*gathered.take())
     # Ids whose every poll was left out (after ``until_us``) have none.
-    present = store[_starts_of_runs(store)]  # sorted: the first row of each store
+    present = store[starts_of_runs(store)]  # sorted: the first row of each store
     if len(present) < len(sorted_ids):
         store = np.searchsorted(present, store).astype(np.int32)
         sorted_ids = tuple(sorted_ids[i] for i in present.tolist())

@@ -20,17 +20,17 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from adapters.csv.file_bytes import _Source
-from adapters.csv.header import _is_blank, _Layout, _read_layout, _start
-from adapters.csv.parts import _data, _lengths, _Part, _Rejections
+from adapters.csv.header import Layout, is_blank, read_layout, rows_start
+from adapters.csv.parts import Part, Rejections, column_data, value_lengths
 from adapters.csv.rules import _ASCII_SPACE, _CR, _LF, ColumnNames
 from domain.model.errors import InvalidInputError, clipped
 from domain.model.ingestion import START, ResumePoint
 from domain.model.inputs import Int64Array
 
 
-def _open(
+def open_csv(
     path: Path, columns: Sequence[ColumnNames], resume: ResumePoint | None, block_bytes: int
-) -> tuple[dict[str, str], Iterator[_Part]]:
+) -> tuple[dict[str, str], Iterator[Part]]:
     """The labels of the required columns, and the file's rows from ``resume`` on, a part at a time."""
     try:
         file = path.open("rb")
@@ -38,8 +38,8 @@ def _open(
         raise InvalidInputError(f"{path.name} cannot be read: {_os_reason(error)}") from error
     try:
         size = os.fstat(file.fileno()).st_size
-        layout = _read_layout(file, path.name, columns, size)
-        start = _start(file, layout, resume)
+        layout = read_layout(file, path.name, columns, size)
+        start = rows_start(file, layout, resume)
     except OSError as error:
         file.close()
         raise InvalidInputError(f"{path.name} cannot be read: {_os_reason(error)}") from error
@@ -68,11 +68,11 @@ _MAX_BLOCK_BYTES = 1 << 30
 _QUOTED_REST = re.compile(r'[^"]*(?:""[^"]*)*"')
 
 
-def _parts(file: BinaryIO, layout: _Layout, start: ResumePoint, block_bytes: int) -> Iterator[_Part]:
+def _parts(file: BinaryIO, layout: Layout, start: ResumePoint, block_bytes: int) -> Iterator[Part]:
     """The rows of the file from ``start`` to the end it had when the header was read."""
     try:
         if not layout.complete:
-            yield _Part(_empty_values(layout), np.empty(0, dtype=np.int64), _Rejections(), START)
+            yield Part(_empty_values(layout), np.empty(0, dtype=np.int64), Rejections(), START)
             return
         while True:
             run = _Pass(file, layout, start, block_bytes)
@@ -90,14 +90,14 @@ def _parts(file: BinaryIO, layout: _Layout, start: ResumePoint, block_bytes: int
         file.close()
 
 
-def _empty_values(layout: _Layout) -> dict[str, pa.BinaryArray]:
+def _empty_values(layout: Layout) -> dict[str, pa.BinaryArray]:
     return {name: pa.array([], type=pa.binary()) for name in layout.positions}
 
 
 # pyarrow reads ahead in a thread of its own, which calls ``_Source.read``: a
 # reader still open when Python stops (a batch iterator left unfinished) would
 # call into a stopped interpreter. They are closed first.
-_open_parts: weakref.WeakSet[Iterator[_Part]] = weakref.WeakSet()
+_open_parts: weakref.WeakSet[Iterator[Part]] = weakref.WeakSet()
 
 
 @atexit.register
@@ -120,7 +120,7 @@ class _Pass:
     inside the text of a record of the wrong shape.
     """
 
-    def __init__(self, file: BinaryIO, layout: _Layout, start: ResumePoint, block_bytes: int) -> None:
+    def __init__(self, file: BinaryIO, layout: Layout, start: ResumePoint, block_bytes: int) -> None:
         self.layout = layout
         # From the line break before ``start``: pyarrow's first record is then
         # that blank line, and a byte-order mark that starts the next line is
@@ -137,9 +137,9 @@ class _Pass:
         self.invalid.append((-1 if row.number is None else row.number, row.text, row.actual_columns))
         return "skip"
 
-    def parts(self) -> Iterator[_Part]:
+    def parts(self) -> Iterator[Part]:
         if self.resume.offset >= self.source.end:
-            yield _Part(_empty_values(self.layout), np.empty(0, dtype=np.int64), _Rejections(), self.resume)
+            yield Part(_empty_values(self.layout), np.empty(0, dtype=np.int64), Rejections(), self.resume)
             return
         names = [f"c{i}" for i in range(self.layout.width)]
         try:
@@ -181,7 +181,7 @@ class _Pass:
             f"{self.layout.file_name} cannot be read as CSV from line {self.next_line} on: {clipped(str(error))}"
         )
 
-    def _part(self, batch: pa.RecordBatch | None) -> _Part:
+    def _part(self, batch: pa.RecordBatch | None) -> Part:
         """The rows of ``batch`` (None: the end of the file) and the records of the
         wrong shape before its last row."""
         width = self.layout.width
@@ -211,7 +211,7 @@ class _Pass:
         end_line = self.next_line + int(spans.sum())
         self.next_line = end_line
 
-        rejections = _Rejections()
+        rejections = Rejections()
         not_utf8 = self.source.not_utf8(starts, starts + spans)
         shape_lines: list[int] = []
         shape_reasons: list[str] = []
@@ -226,7 +226,7 @@ class _Pass:
         if rows:
             empty = np.ones(rows, dtype=np.bool_)
             for column in columns:
-                empty &= _lengths(column) == 0
+                empty &= value_lengths(column) == 0
             for row in np.flatnonzero(empty).tolist():
                 offset = self.source.offset_after_break(int(row_lines[row]) - self.source.start.line)
                 if offset is None or self.source.byte_at(offset) in (None, _LF, _CR):
@@ -245,7 +245,7 @@ class _Pass:
             last_text = invalid[-1][1] if taken and invalid_records[-1] == records - 1 else None
             self.resume = self._resume(end_line, int(starts[-1]), last_text)
             self.source.release(self.resume)
-        return _Part(values, row_lines[keep], rejections, self.resume)
+        return Part(values, row_lines[keep], rejections, self.resume)
 
     def _resume(self, end_line: int, last_line: int, last_text: str | None) -> ResumePoint:
         """After the last record read, if a line break ends it; else before that record."""
@@ -266,7 +266,7 @@ def _breaks_in_values(columns: Sequence[pa.BinaryArray]) -> Int64Array:
     """The line breaks inside each row's values (LF, CRLF or a lone CR)."""
     total = np.zeros(len(columns[0]), dtype=np.int64)
     for column in columns:
-        if not (_data(column) <= _CR).any():
+        if not (column_data(column) <= _CR).any():
             continue
         counts = [
             pc.count_substring(column, pattern).to_numpy(zero_copy_only=False) for pattern in ("\n", "\r", "\r\n")
@@ -287,7 +287,7 @@ def _blank_text(text: str) -> bool:
     if not stripped.startswith('"'):
         return False
     csv.field_size_limit(max(csv.field_size_limit(), len(text)))
-    return _is_blank(next(csv.reader(io.StringIO(text, newline="")), []))
+    return is_blank(next(csv.reader(io.StringIO(text, newline="")), []))
 
 
 def _ends_inside_quotes(text: str) -> bool:

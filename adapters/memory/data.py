@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from adapters.memory.poll_columns import _positions, _store_bounds, _unique_polls, sorted_polls_since
+from adapters.memory.poll_columns import poll_positions, sorted_polls_since, store_bounds, unique_polls
 from domain.model.inputs import BoolArray, BusinessHours, Int64Array, StatusPolls, StoreTimezones
 from domain.ports.data import (
     INITIAL_VERSION,
@@ -52,15 +52,15 @@ class InMemoryStatusRepository(StatusRepository):
         stored = len(self._time)
         # Only ids with polls join: store_ids() lists stores that have some.
         ids = sorted(set(self._store_ids).union(polls.store_ids[i] for i in np.unique(polls.store_index)))
-        store = _positions(ids, polls.store_ids)[polls.store_index]
+        store = poll_positions(ids, polls.store_ids)[polls.store_index]
         if stored == 0:
-            self._store, self._time, self._active = _unique_polls(store, polls.timestamp_us, polls.active)
+            self._store, self._time, self._active = unique_polls(store, polls.timestamp_us, polls.active)
             self._version = np.full(len(self._time), version, dtype=np.int64)
         else:
             # Stored rows come before the new ones and the sort is stable:
             # where a key repeats, the stored row (and its version) wins,
             # else the first new one.
-            store = np.concatenate([_positions(ids, self._store_ids)[self._store], store])
+            store = np.concatenate([poll_positions(ids, self._store_ids)[self._store], store])
             time = np.concatenate([self._time, polls.timestamp_us])
             active = np.concatenate([self._active, polls.active])
             versions = np.concatenate([self._version, np.full(len(polls), version, dtype=np.int64)])
@@ -115,7 +115,7 @@ class InMemoryStatusRepository(StatusRepository):
         return [self._store_ids[i] for i in np.unique(self._store[seen]).tolist()]
 
     def polls_since(self, start_us: int, stores: StoreRange | None = None, *, snapshot: int) -> StatusPolls:
-        lo, hi = np.searchsorted(self._store, _store_bounds(self._store_ids, stores))
+        lo, hi = np.searchsorted(self._store, store_bounds(self._store_ids, stores))
         store, time, active = self._store[lo:hi], self._time[lo:hi], self._active[lo:hi]
         seen = self._version[lo:hi] <= snapshot
         if not seen.all():

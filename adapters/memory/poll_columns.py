@@ -18,7 +18,7 @@ from domain.model.inputs import BoolArray, Int64Array, StatusPolls
 from domain.ports.data import StoreRange
 
 
-def _store_bounds(store_ids: tuple[str, ...], stores: StoreRange | None) -> tuple[int, int]:
+def store_bounds(store_ids: tuple[str, ...], stores: StoreRange | None) -> tuple[int, int]:
     """Positions ``[lo, hi)`` of the sorted ``store_ids`` that lie in ``stores``."""
     if stores is None:
         return 0, len(store_ids)
@@ -26,7 +26,7 @@ def _store_bounds(store_ids: tuple[str, ...], stores: StoreRange | None) -> tupl
     return lo, max(lo, bisect_right(store_ids, stores.last))
 
 
-def _positions(ids: list[str], of: tuple[str, ...]) -> Int64Array:
+def poll_positions(ids: list[str], of: tuple[str, ...]) -> Int64Array:
     """For each id of ``of``, its position in the sorted ``ids`` (-1 where absent)."""
     position = {store_id: i for i, store_id in enumerate(ids)}
     return np.array([position.get(store_id, -1) for store_id in of], dtype=np.int64)
@@ -39,7 +39,7 @@ _PACKED_LIMIT = 2**62
 StoreArray = TypeVar("StoreArray", Int64Array, NDArray[np.int32])
 
 
-def _unique_polls(store: StoreArray, time: Int64Array, active: BoolArray) -> tuple[StoreArray, Int64Array, BoolArray]:
+def unique_polls(store: StoreArray, time: Int64Array, active: BoolArray) -> tuple[StoreArray, Int64Array, BoolArray]:
     """The rows sorted by ``(store, time)``, keeping the first row of each key."""
     if len(time) == 0:
         return store, time, active
@@ -56,7 +56,7 @@ def _unique_polls(store: StoreArray, time: Int64Array, active: BoolArray) -> tup
     packed <<= 1
     packed |= active
     packed.sort()
-    starts = _starts_of_runs(packed)
+    starts = starts_of_runs(packed)
     if not starts.all():
         packed = packed[starts]
     del starts
@@ -106,7 +106,7 @@ def _status_clashes(packed: Int64Array, block: int = 1 << 20) -> Int64Array:
     return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
-def _starts_of_runs(values: NDArray[np.integer[Any]]) -> BoolArray:
+def starts_of_runs(values: NDArray[np.integer[Any]]) -> BoolArray:
     start = np.ones(len(values), dtype=np.bool_)
     start[1:] = values[1:] != values[:-1]
     return start

@@ -17,10 +17,9 @@ from sqlalchemy import Connection, text
 
 from adapters.sqlalchemy.database import driver_connection, transaction
 from adapters.sqlalchemy.ingestion_log import require_running
-from adapters.sqlalchemy.repository_support import _copy_in_postgres, _range_filter, _SqlRepository, _store_keys
+from adapters.sqlalchemy.repository_support import SqlRepository, copy_in_postgres, range_filter, store_keys
 from domain.model.inputs import BusinessHours, Int64Array, StoreTimezones
 from domain.ports.data import BusinessHoursRepository, StoreRange, TimezoneRepository
-
 
 # The rows of table alias ``{0}`` that snapshot ``:snapshot`` sees.
 _SEEN_AT_SNAPSHOT = (
@@ -28,7 +27,7 @@ _SEEN_AT_SNAPSHOT = (
 )
 
 
-class SqlAlchemyBusinessHoursRepository(_SqlRepository, BusinessHoursRepository):
+class SqlAlchemyBusinessHoursRepository(SqlRepository, BusinessHoursRepository):
     def replace(self, hours: BusinessHours, *, version: int) -> int:
         """Every store of ``hours.store_ids`` gets exactly its given rows from ``version`` on.
 
@@ -40,7 +39,7 @@ class SqlAlchemyBusinessHoursRepository(_SqlRepository, BusinessHoursRepository)
             return 0
         with transaction(self._engine, write=True) as connection:
             require_running(connection, version, self._postgres)
-            keys = _store_keys(connection, hours.store_ids, self._postgres)
+            keys = store_keys(connection, hours.store_ids, self._postgres)
             columns = _unique_rows(keys[hours.store_index], hours.weekday, hours.start_us, hours.end_us)
             _load_incoming_hours(connection, columns, self._postgres)
             listed = (
@@ -79,10 +78,10 @@ class SqlAlchemyBusinessHoursRepository(_SqlRepository, BusinessHoursRepository)
 
     def hours(self, stores: StoreRange | None = None, *, snapshot: int) -> BusinessHours:
         with transaction(self._engine, write=False) as connection:
-            return _read_hours(connection, stores, int(snapshot))
+            return read_hours(connection, stores, int(snapshot))
 
 
-class SqlAlchemyTimezoneRepository(_SqlRepository, TimezoneRepository):
+class SqlAlchemyTimezoneRepository(SqlRepository, TimezoneRepository):
     def replace(self, timezones: StoreTimezones, *, version: int) -> int:
         """Each listed store's zone from ``version`` on; a different current one is retired.
 
@@ -93,7 +92,7 @@ class SqlAlchemyTimezoneRepository(_SqlRepository, TimezoneRepository):
         store_ids = sorted(timezones.by_store)
         with transaction(self._engine, write=True) as connection:
             require_running(connection, version, self._postgres)
-            keys = _store_keys(connection, store_ids, self._postgres).tolist()
+            keys = store_keys(connection, store_ids, self._postgres).tolist()
             names = [timezones.by_store[store_id] for store_id in store_ids]
             _load_incoming_timezones(connection, keys, names, self._postgres)
             changed = (
@@ -122,11 +121,11 @@ class SqlAlchemyTimezoneRepository(_SqlRepository, TimezoneRepository):
 
     def timezones(self, stores: StoreRange | None = None, *, snapshot: int) -> StoreTimezones:
         with transaction(self._engine, write=False) as connection:
-            return _read_timezones(connection, stores, int(snapshot))
+            return read_timezones(connection, stores, int(snapshot))
 
 
-def _read_timezones(connection: Connection, stores: StoreRange | None, snapshot: int) -> StoreTimezones:
-    where, params = _range_filter(stores, _SEEN_AT_SNAPSHOT.format("t"))
+def read_timezones(connection: Connection, stores: StoreRange | None, snapshot: int) -> StoreTimezones:
+    where, params = range_filter(stores, _SEEN_AT_SNAPSHOT.format("t"))
     query = text(
         "SELECT s.store_id, t.timezone"
         f" FROM store_timezones t JOIN stores s ON s.id = t.store_pk{where}"
@@ -135,8 +134,8 @@ def _read_timezones(connection: Connection, stores: StoreRange | None, snapshot:
     return StoreTimezones({str(row[0]): str(row[1]) for row in rows})
 
 
-def _read_hours(connection: Connection, stores: StoreRange | None, snapshot: int) -> BusinessHours:
-    where, params = _range_filter(stores, _SEEN_AT_SNAPSHOT.format("h"))
+def read_hours(connection: Connection, stores: StoreRange | None, snapshot: int) -> BusinessHours:
+    where, params = range_filter(stores, _SEEN_AT_SNAPSHOT.format("h"))
     query = text(
         "SELECT s.store_id, h.weekday, h.start_us, h.end_us"
         f" FROM business_hours h JOIN stores s ON s.id = h.store_pk{where}"
@@ -179,7 +178,7 @@ def _load_incoming_hours(connection: Connection, columns: list[Int64Array], post
             " end_us bigint, PRIMARY KEY (store_pk, weekday, start_us, end_us)) ON COMMIT DROP"
         )
         with driver_connection(connection).cursor() as cursor:
-            _copy_in_postgres(cursor, "incoming_hours", columns)
+            copy_in_postgres(cursor, "incoming_hours", columns)
         connection.exec_driver_sql("ANALYZE incoming_hours")
         return
     # A rolled-back transaction takes its temporary table with it; a committed

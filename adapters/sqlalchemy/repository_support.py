@@ -26,7 +26,7 @@ _PGCOPY_TRAILER = struct.pack("!h", -1)
 _PGCOPY_BATCH_ROWS = 262_144
 
 
-class _SqlRepository:
+class SqlRepository:
     """A repository over ``engine``, which knows its dialect."""
 
     def __init__(self, engine: Engine) -> None:
@@ -37,7 +37,7 @@ class _SqlRepository:
 # -- stores -------------------------------------------------------------------
 
 
-def _store_keys(connection: Connection, store_ids: Sequence[str], postgres: bool) -> Int64Array:
+def store_keys(connection: Connection, store_ids: Sequence[str], postgres: bool) -> Int64Array:
     """The key of every id in ``store_ids`` (same order), adding unknown stores."""
     if not store_ids:
         return np.zeros(0, dtype=np.int64)
@@ -67,7 +67,7 @@ def _store_keys(connection: Connection, store_ids: Sequence[str], postgres: bool
     return np.fromiter((key_of[store_id] for store_id in store_ids), dtype=np.int64, count=len(store_ids))
 
 
-def _known_store_keys(connection: Connection, store_ids: Sequence[str], postgres: bool) -> Int64Array:
+def known_store_keys(connection: Connection, store_ids: Sequence[str], postgres: bool) -> Int64Array:
     """The key of every id in ``store_ids`` (same order), -1 for a store not stored; adds none."""
     if postgres:
         select = text("SELECT store_id, id FROM stores WHERE store_id = ANY(CAST(:ids AS text[]))")
@@ -79,7 +79,7 @@ def _known_store_keys(connection: Connection, store_ids: Sequence[str], postgres
     return np.fromiter((key_of.get(store_id, -1) for store_id in store_ids), dtype=np.int64, count=len(store_ids))
 
 
-def _range_filter(stores: StoreRange | None, *conditions: str) -> tuple[str, dict[str, Any]]:
+def range_filter(stores: StoreRange | None, *conditions: str) -> tuple[str, dict[str, Any]]:
     """A WHERE clause on ``stores s`` (and ``conditions``); both databases compare ids bytewise."""
     if stores is None:
         return (" WHERE " + " AND ".join(conditions) if conditions else ""), {}
@@ -92,7 +92,7 @@ def _range_filter(stores: StoreRange | None, *conditions: str) -> tuple[str, dic
 # -- PostgreSQL binary COPY -----------------------------------------------------
 
 
-def _copy_in_postgres(cursor: Any, table: str, columns: Sequence[Int64Array | BoolArray]) -> None:
+def copy_in_postgres(cursor: Any, table: str, columns: Sequence[Int64Array | BoolArray]) -> None:
     """COPY equal-length int64/bool columns into ``table`` (bigint/boolean columns).
 
     Each row is a fixed-size record (field count, then length and big-endian

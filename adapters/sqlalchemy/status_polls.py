@@ -32,11 +32,11 @@ from sqlalchemy import Connection, text
 from adapters.sqlalchemy.database import driver_connection, transaction
 from adapters.sqlalchemy.ingestion_log import require_running
 from adapters.sqlalchemy.repository_support import (
-    _copy_in_postgres,
-    _known_store_keys,
-    _range_filter,
-    _SqlRepository,
-    _store_keys,
+    SqlRepository,
+    copy_in_postgres,
+    known_store_keys,
+    range_filter,
+    store_keys,
 )
 from domain.model.inputs import BoolArray, Int64Array, StatusPolls
 from domain.ports.data import RepositoryError, StatusRepository, StoreRange
@@ -49,13 +49,13 @@ _PACKED_POLL = np.dtype([("timestamp_us", ">i8"), ("active", "u1")])
 _NO_LATER_BOUND = 2**63 - 1
 
 
-class SqlAlchemyStatusRepository(_SqlRepository, StatusRepository):
+class SqlAlchemyStatusRepository(SqlRepository, StatusRepository):
     def add(self, polls: StatusPolls, *, version: int) -> int:
         if not len(polls):
             return 0
         with transaction(self._engine, write=True) as connection:
             require_running(connection, version, self._postgres)
-            keys = _store_keys(connection, polls.store_ids, self._postgres)
+            keys = store_keys(connection, polls.store_ids, self._postgres)
             store_pk, timestamp_us, active = _first_per_key(
                 keys[polls.store_index], polls.timestamp_us, polls.active
             )
@@ -86,13 +86,13 @@ class SqlAlchemyStatusRepository(_SqlRepository, StatusRepository):
 
     def polls_since(self, start_us: int, stores: StoreRange | None = None, *, snapshot: int) -> StatusPolls:
         with transaction(self._engine, write=False) as connection:
-            return _read_polls(connection, int(start_us), stores, int(snapshot), self._postgres)
+            return read_polls(connection, int(start_us), stores, int(snapshot), self._postgres)
 
     def stored_by(self, polls: StatusPolls, *, version: int) -> int:
         if not len(polls):
             return 0
         with transaction(self._engine, write=False) as connection:
-            keys = _known_store_keys(connection, polls.store_ids, self._postgres)
+            keys = known_store_keys(connection, polls.store_ids, self._postgres)
             store_pk = keys[polls.store_index]
             known = store_pk >= 0
             if self._postgres:
@@ -132,7 +132,7 @@ class SqlAlchemyStatusRepository(_SqlRepository, StatusRepository):
             return int(connection.execute(statement, {"cutoff": int(cutoff_us)}).rowcount)
 
 
-def _read_polls(
+def read_polls(
     connection: Connection, start_us: int, stores: StoreRange | None, snapshot: int, postgres: bool
 ) -> StatusPolls:
     if postgres:
@@ -191,7 +191,7 @@ def _copy_polls_postgres(
         " ON COMMIT DROP"
     )
     with driver_connection(connection).cursor() as cursor:
-        _copy_in_postgres(cursor, "incoming_polls", [store_pk, timestamp_us, active])
+        copy_in_postgres(cursor, "incoming_polls", [store_pk, timestamp_us, active])
         # Writers of polls take turns (readers are not blocked): with no
         # concurrent insert possible, a plain INSERT of the rows not stored
         # yet is safe, and twice as fast as ON CONFLICT DO NOTHING, which
@@ -224,7 +224,7 @@ _LATEST_BEFORE = (
 def _polls_since_sqlite(
     connection: Connection, start_us: int, stores: StoreRange | None, snapshot: int
 ) -> StatusPolls:
-    where, params = _range_filter(stores)
+    where, params = range_filter(stores)
     # SQLite's CROSS JOIN keeps ``stores`` as the outer loop. printf turns a
     # negative instant into its two's complement, which ">i8" reads back.
     query = text(
@@ -241,7 +241,7 @@ def _polls_since_sqlite(
 def _polls_since_postgres(
     connection: Connection, start_us: int, stores: StoreRange | None, snapshot: int
 ) -> StatusPolls:
-    where, params = _range_filter(stores)
+    where, params = range_filter(stores)
     conditions = " AND ".join(c for c in ("agg.packed IS NOT NULL", where.removeprefix(" WHERE ")) if c)
     query = text(
         # One index range scan per store (LATERAL): for a part of the stores,

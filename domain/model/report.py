@@ -84,7 +84,7 @@ def render_lines(rows: ReportRows) -> str:
     lines = []
     for i, store_id in enumerate(rows.store_ids):
         figures = ",".join("%.2f" % value for value in _figures(rows, i))
-        lines.append(f"{_csv_field(store_id)},{figures}\n")
+        lines.append(f"{csv_field(store_id)},{figures}\n")
     return "".join(lines)
 
 
@@ -95,7 +95,7 @@ def render_lines(rows: ReportRows) -> str:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_field(value: str) -> str:
+def csv_field(value: str) -> str:
     """A store id as one CSV field: kept from running as a formula, quoted when needed."""
     if value.startswith(FORMULA_STARTS):
         value = "'" + value

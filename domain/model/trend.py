@@ -15,7 +15,7 @@ import numpy as np
 from domain.model.clock import MICROS_PER_DAY, MICROS_PER_HOUR, from_micros
 from domain.model.inputs import BusinessHours, Int64Array, StatusPolls, StoreTimezones, str_tuple
 from domain.model.interval import Interval
-from domain.model.report import _csv_field
+from domain.model.report import csv_field
 from domain.model.uptime import UptimeCalculator, earliest_poll_needed, uptime_before
 
 MIN_TREND_DAYS = 1
@@ -150,7 +150,7 @@ def render_trend_lines(series: TrendSeries) -> str:
     downtime = (series.downtime / MICROS_PER_HOUR).tolist()
     lines: list[str] = []
     for i, store_id in enumerate(series.store_ids):
-        field = _csv_field(store_id)
+        field = csv_field(store_id)
         for k, (start, end) in enumerate(windows):
             lines.append(
                 f"{field},{k + 1},{start},{end},"
