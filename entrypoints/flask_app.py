@@ -21,7 +21,8 @@ from werkzeug.exceptions import HTTPException
 
 from domain.model.errors import UptimeError
 from domain.ports.data import RepositoryError
-from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportStorageError
+from domain.ports.reports import ReportNotFound, ReportStorageError
+from domain.ports.work import QueueUnavailable
 from domain.use_cases.report_runs import ReportNotReady
 from entrypoints import ingest_views, observability, openapi, poll_views, trend_views, views, web
 from entrypoints.container import Container, make_container

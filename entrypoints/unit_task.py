@@ -16,7 +16,7 @@ from domain.model.errors import UptimeError
 from domain.model.report import RunKind
 from domain.model.work_units import WATCHED_FOLDER_RUN, UnitState, WorkUnit, label_for, unit_id_for
 from domain.ports.data import RepositoryError
-from domain.ports.reports import QueueUnavailable
+from domain.ports.work import QueueUnavailable
 from domain.use_cases.ingest_runs import IngestRunService
 from domain.use_cases.report_runs import ReportRunService
 from domain.use_cases.work import WorkTracker

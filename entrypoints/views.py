@@ -21,13 +21,14 @@ from domain.model.clock import from_micros
 from domain.model.errors import UptimeError
 from domain.model.interval import Interval
 from domain.model.report import REPORT_HEADER, Report, ReportStatus, RunKind
-from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportRegistry
-from domain.ports.work import WorkQueue
+from domain.ports.reports import ReportNotFound, ReportRegistry
+from domain.ports.work import QueueUnavailable, WorkQueue
 from domain.use_cases.report_runs import ReportRunService
 from domain.use_cases.reports import ReportService, StoreDetail, StoreNotFound
 from domain.use_cases.work import WorkTracker
 from entrypoints import metrics
-from entrypoints.api_models import Error, Health, ReportList, ReportState, StoreDetail as StoreDetailModel
+from entrypoints.api_models import Error, Health, ReportList, ReportState
+from entrypoints.api_models import StoreDetail as StoreDetailModel
 from entrypoints.api_models import TriggerResponse
 from entrypoints.api_requests import RecentQuery, TriggerRequest
 from entrypoints.api_spec import ApiResponse, api

@@ -9,8 +9,7 @@ from celery import Celery
 from kombu.exceptions import KombuError, OperationalError
 
 from domain.model.work_units import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_WATCHED_FOLDER_TASK, PLAN_REPORT_TASK
-from domain.ports.reports import QueueUnavailable
-from domain.ports.work import WorkQueue
+from domain.ports.work import QueueUnavailable, WorkQueue
 
 __all__ = [
     "COMPUTE_PART_TASK",

@@ -21,8 +21,6 @@ class ReportStorageError(UptimeError):
     """A report file could not be written or read."""
 
 
-class QueueUnavailable(UptimeError):
-    """The work queue (the broker) could not take the work."""
 
 
 class ReportStorage(ABC):

@@ -118,3 +118,7 @@ class WorkQueue(ABC):
     @abstractmethod
     def ping(self) -> None:
         """Check that the broker answers; ``QueueUnavailable`` if not."""
+
+
+class QueueUnavailable(UptimeError):
+    """The work queue (the broker) could not take the work."""

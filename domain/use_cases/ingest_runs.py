@@ -27,7 +27,6 @@ from domain.model.upload_runs import IngestRun
 from domain.model.work_units import INGEST_UPLOAD_TASK
 from domain.ports.data import RepositoryError
 from domain.ports.reading import FileFingerprinter, FingerprintStore
-from domain.ports.reports import QueueUnavailable
 from domain.ports.uploads import (
     ByteStream,
     IngestRegistry,
@@ -36,6 +35,7 @@ from domain.ports.uploads import (
     UploadStorageError,
     UploadTooLarge,
 )
+from domain.ports.work import QueueUnavailable
 from domain.use_cases.ingest import IngestService, ProgressListener
 from domain.use_cases.work import Clock, IdFactory, WorkTracker, stall_reason, unit_for
 

@@ -16,7 +16,8 @@ from domain.model.report import REPORT_HEADER, Report, ReportStatus, RunKind, re
 from domain.model.trend import TREND_HEADER, check_days, render_trend_lines
 from domain.model.work_units import COMPUTE_PART_TASK, PLAN_REPORT_TASK
 from domain.ports.data import StoreRange
-from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportRegistry, ReportStorage
+from domain.ports.reports import ReportNotFound, ReportRegistry, ReportStorage
+from domain.ports.work import QueueUnavailable
 from domain.use_cases.reports import ReportService, split_stores
 from domain.use_cases.work import Clock, IdFactory, WorkTracker, stall_reason, unit_for
 

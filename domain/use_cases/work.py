@@ -34,8 +34,7 @@ import attrs
 
 from domain.model.errors import clipped
 from domain.model.work_units import UnitState, WorkerBeat, WorkUnit, label_for, unit_id_for
-from domain.ports.reports import QueueUnavailable
-from domain.ports.work import UnitNotFound, WorkerRegistry, WorkLedger, WorkQueue
+from domain.ports.work import QueueUnavailable, UnitNotFound, WorkerRegistry, WorkLedger, WorkQueue
 
 # A unit claimed this many times without finishing (its worker lost each
 # time, or its task failing) fails its run.

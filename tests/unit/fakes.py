@@ -25,8 +25,8 @@ from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.model.uptime import UptimeCalculator
 from domain.model.work_units import INGEST_UPLOAD_TASK, PLAN_REPORT_TASK, WorkerBeat
 from domain.ports.data import BusinessHoursRepository, StatusRepository, TimezoneRepository
-from domain.ports.reports import QueueUnavailable, ReportRegistry, ReportStorage
-from domain.ports.work import WorkQueue
+from domain.ports.reports import ReportRegistry, ReportStorage
+from domain.ports.work import QueueUnavailable, WorkQueue
 from domain.use_cases.report_runs import ReportRunService
 from domain.use_cases.reports import ReportService, RepositoryInputSource
 from domain.use_cases.work import Clock, WorkTracker

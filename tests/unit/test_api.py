@@ -14,8 +14,8 @@ from typing import Any
 import attrs
 import pytest
 from dependency_injector import providers
-from fakes import App, AppMaker, RecordingWorkQueue, make_app, run_every_part
 from documented import DOCUMENT, check_documented, is_canonical_uuid, resolve
+from fakes import App, AppMaker, RecordingWorkQueue, make_app, run_every_part
 from werkzeug.test import TestResponse
 
 from adapters.memory.data import InMemoryIngestionLog, InMemoryStatusRepository
@@ -26,7 +26,8 @@ from domain.model.inputs import BusinessHours, StatusPolls, StoreTimezones
 from domain.model.report import REPORT_HEADER, Report, ReportStatus
 from domain.model.uptime import UptimeCalculator
 from domain.ports.data import RepositoryError
-from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportStorage, ReportStorageError
+from domain.ports.reports import ReportNotFound, ReportStorage, ReportStorageError
+from domain.ports.work import QueueUnavailable
 from domain.use_cases.report_runs import ReportNotReady, ReportRunService
 from domain.use_cases.reports import ReportService
 from entrypoints import views

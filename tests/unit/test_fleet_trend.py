@@ -40,7 +40,8 @@ from domain.model.trend import TREND_HEADER, TrendSeries, day_window
 from domain.model.uptime import UptimeCalculator
 from domain.model.work_units import PLAN_REPORT_TASK
 from domain.ports.data import StoreRange
-from domain.ports.reports import QueueUnavailable, ReportNotFound
+from domain.ports.reports import ReportNotFound
+from domain.ports.work import QueueUnavailable
 from domain.use_cases.ingest import IngestService
 from domain.use_cases.report_runs import ReportNotReady, ReportRunService
 from domain.use_cases.reports import ReportService

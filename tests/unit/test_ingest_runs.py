@@ -32,8 +32,8 @@ from domain.model.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
 from domain.model.report import ReportStatus
 from domain.model.upload_runs import FileFingerprint, FolderFingerprints, IngestRun
 from domain.ports.data import RepositoryError
-from domain.ports.reports import QueueUnavailable
 from domain.ports.uploads import ByteStream, IngestNotFound, InvalidUpload, UploadTooLarge
+from domain.ports.work import QueueUnavailable
 from domain.use_cases.ingest import IngestService
 from domain.use_cases.ingest_runs import IngestRunService, WatchedFolderIngestion, check_upload_names
 from domain.use_cases.work import WorkTracker

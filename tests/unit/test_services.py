@@ -25,7 +25,8 @@ from domain.model.report import REPORT_HEADER, ReportStatus, render_csv
 from domain.model.uptime import UptimeCalculator
 from domain.ports.data import StoreRange
 from domain.ports.reading import InputReader
-from domain.ports.reports import QueueUnavailable, ReportNotFound, ReportStorageError
+from domain.ports.reports import ReportNotFound, ReportStorageError
+from domain.ports.work import QueueUnavailable
 from domain.use_cases.ingest import IngestService
 from domain.use_cases.report_runs import ReportNotReady, ReportRunService
 from domain.use_cases.reports import ReportService, split_stores

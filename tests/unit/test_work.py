@@ -30,7 +30,7 @@ from domain.model.work_units import (
     label_for,
     unit_id_for,
 )
-from domain.ports.reports import QueueUnavailable
+from domain.ports.work import QueueUnavailable
 from domain.use_cases.report_runs import ReportRunService
 from domain.use_cases.reports import ReportService
 from domain.use_cases.work import WorkTracker, unit_for
