@@ -23,16 +23,19 @@ SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests of one machine-wide resource run in one process when the suite is spread (``-n``).
+    """Which tests share one process when the suite is spread (``-n``, ``--dist loadgroup``).
 
-    The RabbitMQ tests share the machine's broker (and its queue); the
-    network-namespace tests the names and addresses of their hosts.
+    A module's tests stay together: they share its module-scoped stacks and
+    data, started once, and some follow on from one another (the page's tests
+    find the report an earlier one made). The RabbitMQ tests of every module
+    share the machine's broker (and its queue), so they run in one process.
     """
     for item in items:
         if item.get_closest_marker("rabbitmq") is not None:
-            item.add_marker(pytest.mark.xdist_group("rabbitmq"))
-        elif item.path.name == "test_across_hosts.py":
-            item.add_marker(pytest.mark.xdist_group("netns"))
+            group = "rabbitmq"
+        else:
+            group = item.path.name
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
