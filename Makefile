@@ -37,11 +37,12 @@ integration: install
 	$(BIN)/pytest tests/integration
 
 # The suite's tests mostly wait on real services and processes: four test
-# processes keep both cores busy (tests of one machine-wide resource share one).
+# processes keep both cores busy. A module's tests run in one of them: they
+# share its module-scoped stacks, and those of the machine's RabbitMQ its queue.
 TEST_PROCESSES ?= 4
 
 test: lint
-	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile
 
 bench: install
 	$(BIN)/python -m benchmarks.bench_report

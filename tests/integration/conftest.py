@@ -22,22 +22,6 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Which tests share one process when the suite is spread (``-n``, ``--dist loadgroup``).
-
-    A module's tests stay together: they share its module-scoped stacks and
-    data, started once, and some follow on from one another (the page's tests
-    find the report an earlier one made). The RabbitMQ tests of every module
-    share the machine's broker (and its queue), so they run in one process.
-    """
-    for item in items:
-        if item.get_closest_marker("rabbitmq") is not None:
-            group = "rabbitmq"
-        else:
-            group = item.path.name
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real input data beside the repository (never copied into it)."""

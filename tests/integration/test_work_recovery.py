@@ -11,6 +11,10 @@ lease and watchdog periods are short here (``LEASE_SECONDS``,
 
 Measured recovery times are printed (``pytest -s``) and, with
 ``TEST_ARTIFACTS_DIR`` set, appended to ``recovery-times.txt`` there.
+
+Every test of the machine's RabbitMQ is here (the broker by configuration
+alone, too): they share its queue, and a spread suite runs a module's tests
+in one process, one after the other.
 """
 
 from __future__ import annotations
@@ -425,6 +429,35 @@ def on_rabbitmq(
         DATABASE_URL=database.url, REPORTS_DIR=str(service.folder / "reports"), CELERY_BROKER_URL=RABBITMQ_URL, **FAST
     )
     yield database
+
+
+@pytest.mark.rabbitmq
+def test_a_report_through_rabbitmq_is_the_clis(service: ServiceRunner, on_rabbitmq: LoadedDatabase) -> None:
+    """The service with RabbitMQ as its broker, by configuration alone: CELERY_BROKER_URL=amqp://..."""
+    service.start_worker(concurrency=2)
+    api = service.start_api()
+
+    health = api.get("/health")
+    report_id = api.trigger()
+    finished = api.complete_csv(report_id, timeout=120)
+
+    assert health.status == 200, health.shown()
+    assert finished.answer.body == on_rabbitmq.cli_csv
+
+
+@pytest.mark.rabbitmq
+def test_with_rabbitmq_down_a_trigger_answers_503_quickly(service: ServiceRunner) -> None:
+    assert service.run_cli("create-db").returncode == 0
+    # Nothing listens on port 1: the broker is down.
+    api = service.start_api(overrides={"CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:1//"})
+
+    started = time.monotonic()
+    answer = api.post("/trigger_report")
+    elapsed = time.monotonic() - started
+
+    assert answer.status == 503, answer.shown()
+    assert "broker" in answer.json()["error"]
+    assert elapsed < 5, f"took {elapsed:.1f} s"
 
 
 def start_beat_worker(service: ServiceRunner, name: str) -> ServiceProcess:
