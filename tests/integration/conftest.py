@@ -22,6 +22,32 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
+# The slowest modules first (in their order here): a spread suite runs each module whole in one
+# process, in the order they come, so its processes then end at about the same time.
+SLOWEST_FIRST = (
+    "test_work_recovery.py",
+    "test_service.py",
+    "test_service_faults.py",
+    "test_rabbitmq.py",
+    "test_trend_service.py",
+    "test_observability.py",
+    "test_across_hosts.py",
+    "test_report_snapshots.py",
+    "test_ingest_service.py",
+    "test_schemathesis.py",
+    "test_web_e2e.py",
+    "test_bench_service.py",
+    "test_migrations.py",
+    "test_fuzz_csv.py",
+    "test_cli.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real input data beside the repository (never copied into it)."""

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from recovery import CHUNK_SIZE as FAST_CHUNK_SIZE
+from recovery import FAST, kill_a_part_holder, kill_worker_holding_a_part, start_workers
 from service_fixtures import (
     ApiClient,
     HttpAnswer,
@@ -33,8 +35,6 @@ from service_fixtures import (
     sqlite_copy,
     wait_for,
 )
-from test_work_recovery import CHUNK_SIZE as FAST_CHUNK_SIZE
-from test_work_recovery import FAST, kill_a_part_holder, kill_worker_holding_a_part, start_workers
 
 # Fixtures used by name below; listed so that pytest finds them in this module.
 __all__ = ["real_2023_sqlite", "redis_server", "service"]

@@ -12,32 +12,36 @@ lease and watchdog periods are short here (``LEASE_SECONDS``,
 Measured recovery times are printed (``pytest -s``) and, with
 ``TEST_ARTIFACTS_DIR`` set, appended to ``recovery-times.txt`` there.
 
-Every test of the machine's RabbitMQ is here (the broker by configuration
-alone, too): they share its queue, and a spread suite runs a module's tests
-in one process, one after the other.
+The RabbitMQ tests are in ``test_rabbitmq.py``.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import signal
-import socket
-import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from recovery import (
+    CHUNK_SIZE,
+    FAST,
+    RECOVERY_S,
+    complete_within,
+    embedded_worker_pids,
+    kill_a_part_holder,
+    kill_group,
+    kill_worker_holding_a_part,
+    leased_units,
+    record,
+    start_workers,
+    wait_for_progress,
+)
 from service_fixtures import (
     ApiClient,
-    require_empty_rabbitmq_queue,
-    free_port,
     LoadedDatabase,
     RedisServer,
-    ServiceProcess,
     ServiceRunner,
     load_database,
     real_2023_sqlite,
@@ -47,133 +51,11 @@ from service_fixtures import (
     sqlite_copy,
     wait_for,
 )
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from adapters.sqlalchemy.database import create_engine_for
-from adapters.sqlalchemy.tables import work_units
 
 __all__ = ["real_2023_sqlite", "redis_server", "service"]
-
-RECOVERY_S = 30.0
-STALL_S = 60
-# Short parts: a report takes a few seconds, so a fault meets it mid-run.
-CHUNK_SIZE = 150
-FAST = {
-    "LEASE_SECONDS": "3",
-    "WATCHDOG_SECONDS": "1",
-    "REPORT_STALL_SECONDS": str(STALL_S),
-    "REPORT_CHUNK_SIZE": str(CHUNK_SIZE),
-}
-RABBITMQ_URL = os.environ.get("RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5672//"
-
-
-def record(name: str, seconds: float) -> None:
-    line = f"recovery {name}: {seconds:.1f} s (fault end -> Complete)"
-    print(line)
-    artifacts = os.environ.get("TEST_ARTIFACTS_DIR")
-    if artifacts:
-        Path(artifacts).mkdir(parents=True, exist_ok=True)
-        with (Path(artifacts) / "recovery-times.txt").open("a") as out:
-            out.write(line + "\n")
-
-
-def holders(database_url: str) -> list[int]:
-    """The process ids holding a part's lease right now (``host:pid``)."""
-    engine = create_engine_for(database_url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                select(work_units.c.holder).where(work_units.c.state == "leased", work_units.c.holder.is_not(None))
-            ).scalars()
-            return [int(holder.rpartition(":")[2]) for holder in rows]
-    finally:
-        engine.dispose()
-
-
-def leased_units(database_url: str) -> list[tuple[str, int]]:
-    """(unit id, holder pid) of every leased unit."""
-    engine = create_engine_for(database_url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                select(work_units.c.unit_id, work_units.c.holder).where(
-                    work_units.c.state == "leased", work_units.c.holder.is_not(None)
-                )
-            ).all()
-            return [(row[0], int(row[1].rpartition(":")[2])) for row in rows]
-    finally:
-        engine.dispose()
-
-
-def wait_for_progress(api: ApiClient, report_id: str, parts: int, runner: ServiceRunner) -> None:
-    def started() -> bool:
-        answer = api.report(report_id)
-        assert answer.content_type == "application/json", f"finished before the fault: {answer.shown()}"
-        return bool(answer.json()["progress"]["done"] >= 2)
-
-    wait_for(started, 30, "a few parts done", runner.diagnostics, interval=0.01)
-
-
-def kill_a_part_holder(database_url: str, runner: ServiceRunner) -> int:
-    """SIGKILL a pool process while it holds a part; return its pid."""
-    found: list[int] = []
-
-    def holding() -> bool:
-        found[:] = [pid for pid in holders(database_url) if pid != os.getpid()]
-        return bool(found)
-
-    wait_for(holding, 20, "a pool process holding a part", runner.diagnostics, interval=0.005)
-    os.kill(found[0], signal.SIGKILL)
-    return found[0]
-
-
-def descendants(pid: int) -> set[int]:
-    """The processes below ``pid`` (its pool processes, its beat)."""
-    found: set[int] = set()
-    pending = [pid]
-    while pending:
-        parent = pending.pop()
-        try:
-            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-        except OSError:
-            continue
-        for child in map(int, children):
-            found.add(child)
-            pending.append(child)
-    return found
-
-
-def kill_worker_holding_a_part(worker: ServiceProcess, database_url: str, runner: ServiceRunner) -> None:
-    """SIGKILL a whole worker (its process group) while one of its pool processes holds a part."""
-    pool = descendants(worker.popen.pid)
-    wait_for(
-        lambda: any(pid in pool for pid in holders(database_url)),
-        20,
-        f"{worker.name} holding a part",
-        runner.diagnostics,
-        interval=0.002,
-    )
-    worker.kill()
-
-
-def complete_within(api: ApiClient, report_id: str, database: LoadedDatabase, since: float, name: str) -> None:
-    finished = api.complete_csv(report_id, timeout=RECOVERY_S + 5)
-    elapsed = time.monotonic() - since
-    assert finished.answer.body == database.cli_csv
-    record(name, elapsed)
-    assert elapsed < RECOVERY_S, f"{name}: Complete {elapsed:.1f} s after the fault ended"
-
-
-def embedded_worker_pids(api_process: ServiceProcess) -> list[int]:
-    return [int(pid) for pid in re.findall(r"embedded worker started \(pid (\d+)\)", api_process.log_text())]
-
-
-def kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
 
 # --------------------------------------------------------------------------- the embedded default
 
@@ -319,15 +201,6 @@ def on_redis(
     return database
 
 
-def start_workers(service: ServiceRunner, overrides: dict[str, str] | None = None) -> list[ServiceProcess]:
-    """Two workers, the first with beat (the watchdog)."""
-    first = service.start("worker-1", "worker", "--concurrency", "2", "--beat", overrides=overrides)
-    second = service.start("worker-2", "worker", "--concurrency", "1", overrides=overrides)
-    for worker in (first, second):
-        service.wait_for_log(worker, "ready.")
-    return [first, second]
-
-
 def test_redis_a_killed_pool_process_and_a_killed_worker(service: ServiceRunner, on_redis: LoadedDatabase) -> None:
     beat_worker, other = start_workers(service)
     api = service.start_api()
@@ -414,180 +287,3 @@ def test_postgres_connections_of_the_workers_terminated_mid_report(
     assert terminated >= 1
 
     complete_within(api, report_id, database, cut_at, "PostgreSQL, workers' connections terminated")
-
-
-# --------------------------------------------------------------------------- RabbitMQ
-
-
-@pytest.fixture
-def on_rabbitmq(
-    service: ServiceRunner, real_2023_sqlite: tuple[Path, bytes], sqlite_url: str
-) -> Iterator[LoadedDatabase]:
-    require_empty_rabbitmq_queue(RABBITMQ_URL)
-    database = sqlite_copy(real_2023_sqlite, sqlite_url)
-    service.settings.update(
-        DATABASE_URL=database.url, REPORTS_DIR=str(service.folder / "reports"), CELERY_BROKER_URL=RABBITMQ_URL, **FAST
-    )
-    yield database
-
-
-@pytest.mark.rabbitmq
-def test_a_report_through_rabbitmq_is_the_clis(service: ServiceRunner, on_rabbitmq: LoadedDatabase) -> None:
-    """The service with RabbitMQ as its broker, by configuration alone: CELERY_BROKER_URL=amqp://..."""
-    service.start_worker(concurrency=2)
-    api = service.start_api()
-
-    health = api.get("/health")
-    report_id = api.trigger()
-    finished = api.complete_csv(report_id, timeout=120)
-
-    assert health.status == 200, health.shown()
-    assert finished.answer.body == on_rabbitmq.cli_csv
-
-
-@pytest.mark.rabbitmq
-def test_with_rabbitmq_down_a_trigger_answers_503_quickly(service: ServiceRunner) -> None:
-    assert service.run_cli("create-db").returncode == 0
-    # Nothing listens on port 1: the broker is down.
-    api = service.start_api(overrides={"CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:1//"})
-
-    started = time.monotonic()
-    answer = api.post("/trigger_report")
-    elapsed = time.monotonic() - started
-
-    assert answer.status == 503, answer.shown()
-    assert "broker" in answer.json()["error"]
-    assert elapsed < 5, f"took {elapsed:.1f} s"
-
-
-def start_beat_worker(service: ServiceRunner, name: str) -> ServiceProcess:
-    """One worker with beat: two on one machine would share RabbitMQ's exclusive node queue."""
-    worker = service.start(name, "worker", "--concurrency", "2", "--beat")
-    service.wait_for_log(worker, "ready.")
-    return worker
-
-
-@pytest.mark.rabbitmq
-def test_rabbitmq_a_killed_pool_process_and_a_killed_worker(
-    service: ServiceRunner, on_rabbitmq: LoadedDatabase
-) -> None:
-    worker = start_beat_worker(service, "worker-1")
-    api = service.start_api()
-
-    report_id = api.trigger()
-    wait_for_progress(api, report_id, on_rabbitmq.parts(CHUNK_SIZE), service)
-    kill_a_part_holder(on_rabbitmq.url, service)
-    killed_at = time.monotonic()
-    complete_within(api, report_id, on_rabbitmq, killed_at, "RabbitMQ, SIGKILL of a pool process")
-
-    report_id = api.trigger()
-    wait_for_progress(api, report_id, on_rabbitmq.parts(CHUNK_SIZE), service)
-    kill_worker_holding_a_part(worker, on_rabbitmq.url, service)
-    killed_at = time.monotonic()
-    start_beat_worker(service, "worker-2")
-    complete_within(api, report_id, on_rabbitmq, killed_at, "RabbitMQ, SIGKILL of the worker, another started")
-
-
-RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
-
-
-class PrivateRabbitMQ:
-    """A RabbitMQ node of the test's own (its port, its files), which it may stop and start again.
-
-    The machine's RabbitMQ is shared: stopping it would break everyone else's work.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
-        self.process: subprocess.Popen[bytes] | None = None
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
-        (folder / "enabled_plugins").write_text("[].\n")
-        self.environment = {
-            **os.environ,
-            "HOME": str(folder),
-            "RABBITMQ_CONF_ENV_FILE": "/dev/null",
-            "RABBITMQ_NODENAME": f"store-monitor-test-{uuid.uuid4().hex[:8]}@localhost",
-            "RABBITMQ_NODE_PORT": str(self.port),
-            "RABBITMQ_DIST_PORT": str(free_port()),
-            "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(folder / "log"),
-            "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq.conf"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
-            "ERL_EPMD_ADDRESS": "127.0.0.1",
-        }
-
-    def answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        except OSError:
-            return False
-
-    def start(self) -> None:
-        with (self.folder / "server.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [RABBITMQ_SERVER], env=self.environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        wait_for(self.answers, 30, f"RabbitMQ on port {self.port}", self.diagnostics, interval=0.1)
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=10)
-        self.process = None
-        wait_for(lambda: not self.answers(), 10, "RabbitMQ stopped", self.diagnostics)
-
-    def diagnostics(self) -> str:
-        log = self.folder / "server.log"
-        return f"--- rabbitmq ({log}):\n" + (log.read_text(errors="replace")[-2000:] if log.exists() else "")
-
-
-@pytest.fixture
-def private_rabbitmq(tmp_path: Path) -> Iterator[PrivateRabbitMQ]:
-    if not (os.access(RABBITMQ_SERVER, os.X_OK) and shutil.which("erl") is not None):
-        reason = f"no RabbitMQ server to start here ({RABBITMQ_SERVER})"
-        if os.environ.get("REQUIRE_RABBITMQ") == "1":
-            pytest.fail(f"REQUIRE_RABBITMQ=1 but {reason}")
-        pytest.skip(reason)
-    server = PrivateRabbitMQ(tmp_path / "rabbitmq")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.mark.rabbitmq
-def test_rabbitmq_down_for_ten_seconds_at_the_trigger_and_mid_report(
-    service: ServiceRunner,
-    private_rabbitmq: PrivateRabbitMQ,
-    real_2023_sqlite: tuple[Path, bytes],
-    sqlite_url: str,
-) -> None:
-    database = sqlite_copy(real_2023_sqlite, sqlite_url)
-    service.settings.update(
-        {**FAST, "DATABASE_URL": database.url, "REPORTS_DIR": str(service.folder / "reports")},
-        CELERY_BROKER_URL=private_rabbitmq.url,
-    )
-    start_beat_worker(service, "worker")
-    api = service.start_api()
-
-    report_id = api.trigger()
-    private_rabbitmq.stop()
-    time.sleep(10)
-    private_rabbitmq.start()
-    complete_within(api, report_id, database, time.monotonic(), "RabbitMQ down 10 s at the trigger")
-
-    report_id = api.trigger()
-    wait_for_progress(api, report_id, database.parts(CHUNK_SIZE), service)
-    private_rabbitmq.stop()
-    time.sleep(10)
-    private_rabbitmq.start()
-    complete_within(api, report_id, database, time.monotonic(), "RabbitMQ down 10 s mid-report")
