@@ -20,7 +20,7 @@ from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
 from adapters.celery.app import make_celery
-from adapters.celery.queue import INGEST_WATCHED_FOLDER_TASK, CeleryWorkQueue
+from adapters.celery.queue import CeleryWorkQueue
 from adapters.csv.poll_rows import CsvPollRowReader
 from adapters.csv.reader import PandasCsvReader
 from adapters.csv.repositories import (
@@ -45,6 +45,7 @@ from adapters.sqlalchemy.watched_files import SqlAlchemyFingerprintStore
 from adapters.sqlalchemy.work_ledger import SqlAlchemyWorkerRegistry, SqlAlchemyWorkLedger
 from adapters.upload_storage import FilesystemUploadStorage
 from domain.model.uptime import UptimeCalculator
+from domain.model.work_units import INGEST_WATCHED_FOLDER_TASK
 from domain.ports.data import (
     BusinessHoursRepository,
     IngestionLog,
@@ -62,8 +63,7 @@ from domain.use_cases.report_runs import ReportRunService
 from domain.use_cases.reports import ReportService, RepositoryInputSource
 from domain.use_cases.work import WorkTracker
 from entrypoints.logging_setup import logging_resource
-from entrypoints.settings import ConfigurationError as ConfigurationError
-from entrypoints.settings import Settings, one_of, revealed
+from entrypoints.settings import ConfigurationError, Settings, one_of, revealed
 
 
 def open_database(url: str) -> Iterator[Engine]:

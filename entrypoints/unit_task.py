@@ -11,10 +11,18 @@ from celery import Task
 from celery.utils.log import get_task_logger
 from kombu.exceptions import KombuError, OperationalError
 
-from adapters.celery.queue import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, PLAN_REPORT_TASK
 from domain.model.errors import UptimeError
 from domain.model.report import RunKind
-from domain.model.work_units import WATCHED_FOLDER_RUN, UnitState, WorkUnit, label_for, unit_id_for
+from domain.model.work_units import (
+    COMPUTE_PART_TASK,
+    INGEST_UPLOAD_TASK,
+    PLAN_REPORT_TASK,
+    WATCHED_FOLDER_RUN,
+    UnitState,
+    WorkUnit,
+    label_for,
+    unit_id_for,
+)
 from domain.ports.data import RepositoryError
 from domain.ports.work import QueueUnavailable
 from domain.use_cases.ingest_runs import IngestRunService

@@ -24,10 +24,16 @@ from celery import Celery, shared_task
 from celery.signals import setup_logging, task_failure, task_postrun, task_prerun, worker_process_shutdown
 from celery.utils.log import get_task_logger
 
-from adapters.celery.queue import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_WATCHED_FOLDER_TASK, PLAN_REPORT_TASK
 from domain.model.errors import UptimeError
 from domain.model.report import Report, ReportStatus, RunKind
-from domain.model.work_units import WATCHED_FOLDER_RUN, unit_id_for
+from domain.model.work_units import (
+    COMPUTE_PART_TASK,
+    INGEST_UPLOAD_TASK,
+    INGEST_WATCHED_FOLDER_TASK,
+    PLAN_REPORT_TASK,
+    WATCHED_FOLDER_RUN,
+    unit_id_for,
+)
 from domain.ports.data import RepositoryError, StoreRange
 from domain.use_cases.work import unit_for
 from entrypoints import metrics

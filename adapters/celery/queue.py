@@ -8,16 +8,9 @@ from typing import Any
 from celery import Celery
 from kombu.exceptions import KombuError, OperationalError
 
-from domain.model.work_units import COMPUTE_PART_TASK, INGEST_UPLOAD_TASK, INGEST_WATCHED_FOLDER_TASK, PLAN_REPORT_TASK
 from domain.ports.work import QueueUnavailable, WorkQueue
 
-__all__ = [
-    "COMPUTE_PART_TASK",
-    "INGEST_UPLOAD_TASK",
-    "INGEST_WATCHED_FOLDER_TASK",
-    "PLAN_REPORT_TASK",
-    "CeleryWorkQueue",
-]
+__all__ = ["CeleryWorkQueue"]
 
 
 def _first_line(error: BaseException) -> str:

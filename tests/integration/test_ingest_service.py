@@ -29,9 +29,9 @@ from service_fixtures import (
 from sqlalchemy import func, select
 
 from adapters.celery.app import make_celery
-from adapters.celery.queue import INGEST_WATCHED_FOLDER_TASK
 from adapters.sqlalchemy.database import create_engine_for
 from adapters.sqlalchemy.tables import business_hours, store_status, store_timezones
+from domain.model.work_units import INGEST_WATCHED_FOLDER_TASK
 
 # Fixtures used by name below; listed so that pytest finds them in this module.
 __all__ = ["redis_server", "service"]

@@ -8,14 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fakes import App, AppMaker, RecordingWorkQueue, make_app
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from entrypoints.container import ConfigurationError, build_container
-from entrypoints.flask_app import bearer_token, create_app
 from entrypoints.api_spec import BEARER_SCHEME
+from entrypoints.container import build_container
+from entrypoints.flask_app import bearer_token, create_app
 from entrypoints.openapi import openapi_document
-from fakes import App, AppMaker, RecordingWorkQueue, make_app
+from entrypoints.settings import ConfigurationError
 
 TOKEN = "s3cret-Token_0123456789abcdef"
 JSON = "application/json"

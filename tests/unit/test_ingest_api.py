@@ -18,12 +18,11 @@ from typing import Any
 import attrs
 import pytest
 from dependency_injector import providers
+from documented import DOCUMENT, conforms, is_canonical_uuid
 from fakes import App, AppMaker, RecordingWorkQueue, make_app
 from flask.testing import FlaskClient
-from documented import DOCUMENT, conforms, is_canonical_uuid
 from werkzeug.test import TestResponse
 
-from adapters.celery.queue import INGEST_WATCHED_FOLDER_TASK
 from adapters.csv.reader import PandasCsvReader
 from adapters.memory.data import (
     InMemoryBusinessHoursRepository,
@@ -35,11 +34,13 @@ from adapters.memory.uploads import InMemoryIngestRegistry
 from domain.model.ingestion import HOURS_FILE, STATUS_FILE, TIMEZONE_FILE
 from domain.model.report import ReportStatus
 from domain.model.upload_runs import IngestRun
+from domain.model.work_units import INGEST_WATCHED_FOLDER_TASK
 from domain.ports.data import RepositoryError
 from domain.use_cases.ingest import IngestService
 from domain.use_cases.ingest_runs import IngestRunService
-from entrypoints.container import ConfigurationError, Container, build_container, periodic_tasks
+from entrypoints.container import Container, build_container, periodic_tasks
 from entrypoints.flask_app import create_app
+from entrypoints.settings import ConfigurationError
 
 JSON = "application/json"
 POST_PATH = "/ingest"
