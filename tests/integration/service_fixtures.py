@@ -584,6 +584,35 @@ def sqlite_copy(template: tuple[Path, bytes], url: str) -> LoadedDatabase:
 
 
 @dataclass(frozen=True)
+class Stack:
+    """A running service: its processes, its API and the database it reads."""
+
+    runner: ServiceRunner
+    api: ApiClient
+    database: LoadedDatabase
+
+
+@contextmanager
+def sqlite_redis_stack(
+    template: tuple[Path, bytes], folder: Path, chunk_size: int, concurrency: int
+) -> Iterator[Stack]:
+    """A private Redis, one worker of ``concurrency`` processes and the API over a copy of ``template``."""
+    database = sqlite_copy(template, f"sqlite:///{folder / 'db' / 'store-monitor.sqlite3'}")
+    runner = ServiceRunner(
+        folder / "service",
+        {"DATABASE_URL": database.url, "REPORTS_DIR": str(folder / "reports"), "REPORT_CHUNK_SIZE": str(chunk_size)},
+    )
+    with running_redis(folder / "redis") as server:
+        runner.use_redis(server)
+        try:
+            runner.start_worker(concurrency=concurrency)
+            # CELERY_BROKER_URL is set: serve starts no worker of its own.
+            yield Stack(runner, runner.start_api(), database)
+        finally:
+            runner.close()
+
+
+@dataclass(frozen=True)
 class ReportRow:
     report_id: str
     status: str

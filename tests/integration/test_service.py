@@ -12,23 +12,21 @@ import re
 import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from service_fixtures import (
-    ApiClient,
-    LoadedDatabase,
     RedisServer,
     ServiceRunner,
+    Stack,
     check_running_states,
     load_database,
     real_2023_sqlite,
     redis_server,
     registry_row,
-    running_redis,
     service,
     sqlite_copy,
+    sqlite_redis_stack,
     wait_for,
 )
 
@@ -39,33 +37,13 @@ REAL_2023_STORES = 8133
 CHUNK_SIZE = 500
 
 
-@dataclass(frozen=True)
-class Stack:
-    runner: ServiceRunner
-    api: ApiClient
-    database: LoadedDatabase
-
-
 @pytest.fixture(scope="module")
 def sqlite_stack(
     real_2023_sqlite: tuple[Path, bytes], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """One Redis, one worker (one process) and the API over a SQLite copy of real-2023, for this module."""
-    folder = tmp_path_factory.mktemp("sqlite-stack")
-    database = sqlite_copy(real_2023_sqlite, f"sqlite:///{folder / 'db' / 'store-monitor.sqlite3'}")
-    runner = ServiceRunner(
-        folder / "service",
-        {"DATABASE_URL": database.url, "REPORTS_DIR": str(folder / "reports"), "REPORT_CHUNK_SIZE": str(CHUNK_SIZE)},
-    )
-    with running_redis(folder / "redis") as server:
-        runner.use_redis(server)
-        try:
-            runner.start_worker(concurrency=1)
-            # CELERY_BROKER_URL is set: serve starts no worker of its own.
-            api = runner.start_api()
-            yield Stack(runner, api, database)
-        finally:
-            runner.close()
+    with sqlite_redis_stack(real_2023_sqlite, tmp_path_factory.mktemp("sqlite-stack"), CHUNK_SIZE, 1) as stack:
+        yield stack
 
 
 def test_a_report_is_computed_in_parts_and_its_csv_is_the_clis(sqlite_stack: Stack) -> None:

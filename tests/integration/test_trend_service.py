@@ -13,7 +13,6 @@ import io
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +22,16 @@ from recovery import FAST, kill_a_part_holder, kill_worker_holding_a_part, start
 from service_fixtures import (
     ApiClient,
     HttpAnswer,
-    LoadedDatabase,
     RedisServer,
     ServiceRunner,
+    Stack,
     load_database,
     real_2023_sqlite,
     redis_server,
     registry_row,
-    running_redis,
     service,
     sqlite_copy,
+    sqlite_redis_stack,
     wait_for,
 )
 
@@ -45,32 +44,13 @@ TREND_TIMEOUT_S = 120.0
 JSON = "application/json"
 
 
-@dataclass(frozen=True)
-class Stack:
-    runner: ServiceRunner
-    api: ApiClient
-    database: LoadedDatabase
-
-
 @pytest.fixture(scope="module")
 def sqlite_stack(
     real_2023_sqlite: tuple[Path, bytes], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """One Redis, one worker of two processes and the API over a SQLite copy of real-2023, for this module."""
-    folder = tmp_path_factory.mktemp("trend-stack")
-    database = sqlite_copy(real_2023_sqlite, f"sqlite:///{folder / 'db' / 'store-monitor.sqlite3'}")
-    runner = ServiceRunner(
-        folder / "service",
-        {"DATABASE_URL": database.url, "REPORTS_DIR": str(folder / "reports"), "REPORT_CHUNK_SIZE": str(CHUNK_SIZE)},
-    )
-    with running_redis(folder / "redis") as server:
-        runner.use_redis(server)
-        try:
-            runner.start_worker(concurrency=2)
-            api = runner.start_api()
-            yield Stack(runner, api, database)
-        finally:
-            runner.close()
+    with sqlite_redis_stack(real_2023_sqlite, tmp_path_factory.mktemp("trend-stack"), CHUNK_SIZE, 2) as stack:
+        yield stack
 
 
 def send(api: ApiClient, method: str, path: str, body: Any = None, accept: str | None = None) -> HttpAnswer:
