@@ -96,14 +96,19 @@ class ReportState(RootModel[Annotated[RunningReport | FailedReport, Field(discri
     model_config = UNTITLED_ROOT
 
 
-class ReportSummary(ApiModel):
-    report_id: uuid.UUID
+class RunSummary(ApiModel):
+    """What the lists of reports and of trends say of each run, beside its id."""
+
     status: RunStatus
     progress: Progress = Field(description="Parts saved so far and parts planned (0 until the run is planned).")
     created_at: Instant
     finished_at: Instant | None = Field(description="null while running.")
-    error: str | None = Field(description="Why a failed report failed; else null.")
-    as_of: Instant | None = Field(description="The instant the report is as of; null for a report at the latest poll.")
+    error: str | None = Field(description="Why a failed run failed; else null.")
+    as_of: Instant | None = Field(description="The instant the run is as of; null for a run at the latest poll.")
+
+
+class ReportSummary(RunSummary):
+    report_id: uuid.UUID
 
 
 class ReportList(ApiModel):
@@ -369,14 +374,8 @@ class TrendState(
     model_config = UNTITLED_ROOT
 
 
-class TrendRunSummary(ApiModel):
+class TrendRunSummary(RunSummary):
     trend_id: uuid.UUID
-    status: RunStatus
-    progress: Progress = Field(description="Parts saved so far and parts planned (0 until the run is planned).")
-    created_at: Instant
-    finished_at: Instant | None = Field(description="null while running.")
-    error: str | None = Field(description="Why a failed trend failed; else null.")
-    as_of: Instant | None = Field(description="The instant the trend is as of; null for a trend at the latest poll.")
     days: TrendDays
 
 
