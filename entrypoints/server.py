@@ -7,7 +7,6 @@ fork, so every process has its own container and database engine.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import json
 import logging
@@ -30,8 +29,6 @@ from entrypoints.flask_app import UptimeFlask, create_app
 from entrypoints.settings import Settings
 
 _log = logging.getLogger("store_monitor.server")
-# prctl(2) option: the signal this process gets when its parent dies.
-_PR_SET_PDEATHSIG = 1
 
 
 class ApiServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type information
@@ -79,25 +76,10 @@ def start_embedded_worker(concurrency: int) -> subprocess.Popen[bytes]:
     """
     return subprocess.Popen(
         # It inherits this process's environment: the .env variables and the exported metrics folder.
-        [sys.executable, "-m", "entrypoints.server", str(os.getpid()), "--concurrency", str(concurrency), "--beat"],
+        [sys.executable, "-m", "entrypoints.embedded_worker", str(os.getpid())]
+        + ["--concurrency", str(concurrency), "--beat"],
         start_new_session=True,
     )
-
-
-def _run_embedded_worker(parent: int, worker_arguments: list[str]) -> int:
-    """``store-monitor worker`` that stops (warmly) when the ``serve`` that started it is gone.
-
-    In a session of its own it is out of reach of a signal to ``serve``'s
-    group, so the kernel tells it when its parent dies (Linux's
-    ``PR_SET_PDEATHSIG``); a parent that died before that was set shows as
-    a changed parent process id.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:
-        return 0
-    # The death signal is kept across exec: the worker command runs in this process.
-    os.execv(sys.executable, [sys.executable, "-m", "entrypoints.cli", "worker", *worker_arguments])
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -266,7 +248,3 @@ def serve(
                 "graceful_timeout": 30,
             }
         ).run()
-
-
-if __name__ == "__main__":
-    sys.exit(_run_embedded_worker(int(sys.argv[1]), sys.argv[2:]))
