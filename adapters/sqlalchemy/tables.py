@@ -17,9 +17,9 @@ that retired it. Snapshot ``S`` sees the rows with ``added <= S`` and not
 ``retired <= S``. Retired rows are kept, so a report planned earlier still
 reads them.
 
-A change here needs a migration (``adapters/sqlalchemy/migrations/versions``):
-``tests/integration/test_migrations.py`` fails while the head revision and
-these tables differ.
+A change here needs a migration (``adapters/sqlalchemy/migrations/versions``)
+and ``REVISION`` set to it: ``tests/integration/test_migrations.py`` fails
+while the head revision, ``REVISION`` and these tables differ.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ from sqlalchemy import (
     Table,
     Text,
 )
+
+# The migration (``migrations/versions``) whose schema these tables are: this release's revision.
+REVISION = "0002"
 
 metadata = MetaData()
 

@@ -48,16 +48,10 @@ from adapters.sqlalchemy.database import create_engine_for, create_schema, open_
 from adapters.sqlalchemy.ingest_registry import SqlAlchemyIngestRegistry
 from adapters.sqlalchemy.registry import SqlAlchemyReportRegistry
 from adapters.sqlalchemy.report_storage import SqlAlchemyReportStorage
-from adapters.sqlalchemy.schema import (
-    LEGACY_REVISION,
-    SchemaError,
-    SchemaUpgrade,
-    _config,
-    current_revision,
-    head_revision,
-)
+from adapters.sqlalchemy.migrate import config, head_revision
+from adapters.sqlalchemy.schema import LEGACY_REVISION, SchemaError, SchemaUpgrade, current_revision
 from adapters.sqlalchemy.status_polls import SqlAlchemyStatusRepository
-from adapters.sqlalchemy.tables import metadata
+from adapters.sqlalchemy.tables import REVISION, metadata
 from domain.model.report import ReportStatus, RunKind
 
 REPO = Path(__file__).resolve().parents[2]
@@ -352,11 +346,11 @@ def test_revision_0001_is_the_previous_release_and_the_head_is_tables_py(databas
     engine = create_engine_for(database_url)
     try:
         with transaction(engine, write=True) as connection:
-            command.upgrade(_config(connection), LEGACY_REVISION)
+            command.upgrade(config(connection), LEGACY_REVISION)
         with engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection), PREVIOUS) == []
         with transaction(engine, write=True) as connection:
-            command.upgrade(_config(connection), "head")
+            command.upgrade(config(connection), "head")
         with engine.connect() as connection:
             # Every step from nothing, as alembic's autogenerate compares: no difference left.
             assert compare_metadata(MigrationContext.configure(connection), metadata) == []
@@ -377,7 +371,8 @@ def test_a_new_database_is_made_at_the_head_and_is_tables_py(database_url: str) 
         engine.dispose()
 
     assert (first.before, first.after, second.before, second.after) == (None, HEAD, HEAD, HEAD)
-    assert head_revision() == HEAD
+    # The migrations' head is the revision the service takes for its own.
+    assert head_revision() == REVISION == HEAD
 
 
 def test_an_unknown_revision_is_refused_and_never_touched(database_url: str, tmp_path: Path) -> None:
@@ -403,7 +398,7 @@ def test_an_older_revision_is_refused_until_upgraded(database_url: str, tmp_path
     engine = create_engine_for(database_url)
     try:
         with transaction(engine, write=True) as connection:
-            command.upgrade(_config(connection), LEGACY_REVISION)
+            command.upgrade(config(connection), LEGACY_REVISION)
         with pytest.raises(SchemaError, match="revision 0001, older than this release's 0002: run 'store-monitor db upgrade'"):
             open_schema(engine)
     finally:
@@ -479,7 +474,7 @@ def test_down_to_0001_and_up_again_keeps_every_report_and_its_parts(database_url
             )
             connection.execute(insert(metadata.tables["report_parts"]).values(report_id=OLD_REPORT, part_index=0, lines="a\n"))
         with transaction(engine, write=True) as connection:
-            command.downgrade(_config(connection), LEGACY_REVISION)
+            command.downgrade(config(connection), LEGACY_REVISION)
         with engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection), PREVIOUS) == []
         upgraded = upgrade_schema(engine)
