@@ -88,13 +88,14 @@ def upgrade_in(connection: Connection) -> SchemaUpgrade:
     if before is None:
         _create(connection)
         return SchemaUpgrade(None, REVISION)
-    from adapters.sqlalchemy import migrate  # alembic, only where a schema changes or is refused
+    # Alembic, imported only where a schema changes or is refused.
+    from adapters.sqlalchemy.migrate import known_revisions, stamp, upgrade_to_head
 
-    if before not in migrate.known_revisions():
+    if before not in known_revisions():
         raise _unknown(before)
     if stamped:
-        migrate.stamp(connection, before)
-    migrate.upgrade_to_head(connection)
+        stamp(connection, before)
+    upgrade_to_head(connection)
     after, _ = current_revision(connection)
     assert after == REVISION, f"upgraded to {after}, not {REVISION}"
     return SchemaUpgrade(before, REVISION, stamped)
@@ -108,9 +109,9 @@ def at_head_in(connection: Connection) -> bool:
         return False
     if found == REVISION:
         return True
-    from adapters.sqlalchemy import migrate
+    from adapters.sqlalchemy.migrate import known_revisions
 
-    if found not in migrate.known_revisions():
+    if found not in known_revisions():
         raise _unknown(found)
     made = " (a database made before migrations)" if stamped else ""
     raise SchemaError(
@@ -135,10 +136,10 @@ def _unknown(found: str) -> SchemaError:
 
 
 def _create(connection: Connection) -> None:
-    from adapters.sqlalchemy import migrate
+    from adapters.sqlalchemy.migrate import stamp
 
     metadata.create_all(connection)
-    migrate.stamp(connection, REVISION)
+    stamp(connection, REVISION)
 
 
 def _lock(connection: Connection) -> None:
