@@ -13,9 +13,8 @@ import uuid
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery import Celery
 from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
@@ -64,6 +63,9 @@ from domain.use_cases.reports import ReportService, RepositoryInputSource
 from domain.use_cases.work import WorkTracker
 from entrypoints.logging_setup import logging_resource
 from entrypoints.settings import ConfigurationError, Settings, one_of, revealed
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 
 def open_database(url: str) -> Iterator[Engine]:

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery import Celery
-
-from adapters.celery import filesystem, redis_broker
+if TYPE_CHECKING:
+    from celery import Celery
 
 EMBEDDED_BROKER = "filesystem://"
 BROKER_SOCKET_TIMEOUT_S = 2.0
@@ -51,6 +50,12 @@ def make_celery(
     ``periodic_tasks`` maps task names to their period in seconds; ``celery
     beat`` (``store-monitor worker --beat``) sends them.
     """
+    # Imported here, not with the module: a command that queues nothing (the
+    # CLI's report, ingest...) loads no Celery, kombu or redis (0.17 s of its start).
+    from celery import Celery
+
+    from adapters.celery import filesystem, redis_broker
+
     app = Celery("store_monitor")
     transport_options: dict[str, Any]
     # Only a broker that can take a message back should be asked to.

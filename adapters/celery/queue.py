@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery import Celery
 from kombu.exceptions import KombuError, OperationalError
 
 from domain.ports.work import QueueUnavailable, WorkQueue
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 __all__ = ["CeleryWorkQueue"]
 
