@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 
 import pytest
-from service_fixtures import REPO, ServiceRunner, service
-
-__all__ = ["service"]
+from service_fixtures import REPO, ApiClient, ServiceRunner
 
 SAMPLE_DATA = REPO / "data"
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiClient]:
+    """One API (no worker) over the sample data, for every malformed request."""
+    folder = tmp_path_factory.mktemp("http-errors")
+    runner = ServiceRunner(folder / "service", {"DATABASE_URL": f"sqlite:///{folder / 'store-monitor.sqlite3'}"})
+    try:
+        assert runner.run_cli("ingest", str(SAMPLE_DATA)).returncode == 0
+        yield runner.start_api("--no-worker")
+    finally:
+        runner.close()
 
 
 def raw_request(port: int, request: bytes) -> tuple[str, dict[str, str], bytes]:
@@ -39,10 +50,7 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))
-def test_a_request_gunicorn_refuses_gets_a_json_error(case: str, sqlite_url: str, service: ServiceRunner) -> None:
-    service.settings["DATABASE_URL"] = sqlite_url
-    assert service.run_cli("ingest", str(SAMPLE_DATA)).returncode == 0
-    api = service.start_api("--no-worker")
+def test_a_request_gunicorn_refuses_gets_a_json_error(case: str, api: ApiClient) -> None:
     request, expected_status = MALFORMED[case]
 
     status, headers, body = raw_request(api.port, request)
