@@ -39,10 +39,11 @@ integration: install
 # The suite's tests mostly wait on real services and processes: four test
 # processes keep both cores busy. A module's tests run in one of them: they
 # share its module-scoped stacks, and those of the machine's RabbitMQ its queue.
+# Modules are handed out longest first (tests/integration/conftest.py), not by their number of tests.
 TEST_PROCESSES ?= 4
 
 test: lint
-	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder
 
 bench: install
 	$(BIN)/python -m benchmarks.bench_report

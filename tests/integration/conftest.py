@@ -22,29 +22,41 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
-# The slowest modules first (in their order here): a spread suite runs each module whole in one
-# process, in the order they come, so its processes then end at about the same time.
-SLOWEST_FIRST = (
+# The order of the whole suite's modules (unit ones too: this hook sees every
+# item), for ``make test``'s processes. pytest-xdist (``--dist loadfile``) runs
+# each module whole in one process, handing out modules in the order they
+# come; with ``--no-loadscope-reorder`` that is this order, not the one of
+# their number of tests. The longest modules (as measured, in their order
+# here) go first, so that the processes end at about the same time instead of
+# one finishing a long module alone.
+LONGEST_FIRST = (
     "test_work_recovery.py",
+    "test_cli.py",
+    "test_fuzz_csv.py",
+    "test_rabbitmq.py",
+    "test_report_snapshots.py",
+    "test_migrations.py",
+    "test_trend_service.py",
     "test_service.py",
     "test_service_faults.py",
-    "test_rabbitmq.py",
-    "test_trend_service.py",
-    "test_observability.py",
     "test_across_hosts.py",
-    "test_report_snapshots.py",
     "test_ingest_service.py",
+    "test_repository_contract.py",
+    "test_trend_properties.py",
     "test_schemathesis.py",
+    "test_trend_cli.py",
     "test_web_e2e.py",
+    "test_report_properties.py",
     "test_bench_service.py",
-    "test_migrations.py",
-    "test_fuzz_csv.py",
-    "test_cli.py",
+    "test_report_as_of.py",
+    "test_storage_faults.py",
+    "test_secrets_stay_inside.py",
+    "test_observability.py",
 )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
