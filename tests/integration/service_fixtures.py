@@ -17,6 +17,7 @@ Test modules import the fixtures they use by name, e.g.
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import itertools
 import json
@@ -374,7 +375,7 @@ class ApiClient:
     def report(self, report_id: str) -> HttpAnswer:
         return self.get(f"/get_report/{report_id}")
 
-    def wait_until_finished(self, report_id: str, timeout: float, interval: float = 0.02) -> Finished:
+    def wait_until_finished(self, report_id: str, timeout: float, interval: float = 0.1) -> Finished:
         """Poll a report until it is Complete or Failed; every Running answer is kept."""
         running: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
@@ -561,16 +562,22 @@ def load_database(runner: ServiceRunner, url: str, data_dir: Path, prefix: Seque
 
 @pytest.fixture(scope="session")
 def real_2023_sqlite(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
-    """A SQLite file with real-2023 ingested once per session, and the CLI's report of it.
+    """A SQLite file with real-2023 ingested once per run, and the CLI's report of it.
 
     Each module that imports this fixture gets its own copy of it from pytest,
-    so the loaded file is kept under the session's base folder and reused.
+    and a spread run has a session per process: the loaded file is kept in
+    the run's base folder (shared by its processes, under a lock) and reused.
     """
-    folder = tmp_path_factory.getbasetemp() / "real-2023-sqlite"
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, above each process's own
+    folder = base / "real-2023-sqlite"
     path, report = folder / "store-monitor.sqlite3", folder / "cli-report.csv"
-    if not report.is_file():
-        shutil.rmtree(folder, ignore_errors=True)
-        load_database(ServiceRunner(folder), f"sqlite:///{path}", shared_data / "real-2023")
+    with (base / "real-2023-sqlite.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not report.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            load_database(ServiceRunner(folder), f"sqlite:///{path}", shared_data / "real-2023")
     return path, report.read_bytes()
 
 
