@@ -55,10 +55,9 @@ def utc_text(instant: datetime) -> str:
     return instant.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "data"
-    folder.mkdir()
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("data")
     rows = status_rows()
     with (folder / "store_status.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -106,11 +105,14 @@ def trend_of(tmp_path: Path, name: str, *args: str, database_url: str | None = N
     return out.read_text(encoding="utf-8")
 
 
-@pytest.fixture
-def ingested(data_dir: Path, tmp_path: Path, sqlite_url: str) -> str:
-    result = run_cli("ingest", str(data_dir), cwd=tmp_path, database_url=sqlite_url)
+@pytest.fixture(scope="module")
+def ingested(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The data folder ingested once into SQLite, which the trends only read."""
+    folder = tmp_path_factory.mktemp("ingested")
+    url = f"sqlite:///{folder / 'store-monitor.sqlite3'}"
+    result = run_cli("ingest", str(data_dir), cwd=folder, database_url=url)
     assert result.returncode == 0, result.stderr
-    return sqlite_url
+    return url
 
 
 @pytest.mark.parametrize("days", [1, 30, 90])
