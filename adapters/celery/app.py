@@ -51,10 +51,9 @@ def make_celery(
     beat`` (``store-monitor worker --beat``) sends them.
     """
     # Imported here, not with the module: a command that queues nothing (the
-    # CLI's report, ingest...) loads no Celery, kombu or redis (0.17 s of its start).
+    # CLI's report, ingest...) loads no Celery, kombu or redis (0.17 s of its
+    # start); each transport below is imported by the branch that uses it.
     from celery import Celery
-
-    from adapters.celery import filesystem, redis_broker
 
     app = Celery("store_monitor")
     transport_options: dict[str, Any]
@@ -65,6 +64,8 @@ def make_celery(
         # The embedded default: messages are files in one folder, so one
         # machine needs no broker server at all (kombu's transport, each
         # message written atomically: adapters/celery/filesystem.py).
+        from adapters.celery import filesystem
+
         broker_folder.mkdir(parents=True, exist_ok=True)
         broker_url = f"{filesystem.SCHEME}://"
         transport_options = {
@@ -86,6 +87,8 @@ def make_celery(
             "max_retries": 1,
         }
     else:
+        from adapters.celery import redis_broker
+
         if broker_url.startswith("redis://"):
             broker_url = redis_broker.SCHEME + broker_url.removeprefix("redis")
         transport_options = {
