@@ -18,7 +18,9 @@ _PR_SET_PDEATHSIG = 1
 
 
 def run(parent: int, worker_arguments: list[str]) -> int:
-    """In a session of its own it is out of reach of a signal to ``serve``'s
+    """Exec ``store-monitor worker WORKER_ARGUMENTS``, to be stopped when ``parent`` dies.
+
+    In a session of its own it is out of reach of a signal to ``serve``'s
     group, so the kernel tells it when its parent dies (Linux's
     ``PR_SET_PDEATHSIG``); a parent that died before that was set shows as
     a changed parent process id.

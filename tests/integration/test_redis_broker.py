@@ -27,13 +27,12 @@ def broker(redis: RedisServer, tmp_path: Path) -> Celery:
     return make_celery(redis.url, None, AN_HOUR_S, tmp_path / "broker")
 
 
-def taken_and_left(connection: Connection) -> SimpleQueue:
-    """A queue of one message, which this connection took and did not acknowledge."""
+def take_and_leave(connection: Connection) -> None:
+    """Put one message on the queue; this connection takes it and does not acknowledge it."""
     queue = connection.SimpleQueue(QUEUE)
     queue.put({"part": 1})
     message = queue.get(timeout=5)
     assert message.payload == {"part": 1} and not message.acknowledged
-    return queue
 
 
 def test_a_consumer_that_stops_gives_back_what_it_took_and_did_not_finish(
@@ -41,7 +40,7 @@ def test_a_consumer_that_stops_gives_back_what_it_took_and_did_not_finish(
 ) -> None:
     app = broker(redis_server, tmp_path)
     with app.connection_for_read() as first:
-        taken_and_left(first)
+        take_and_leave(first)
         with app.connection_for_read() as other:
             with pytest.raises(SimpleQueue.Empty):
                 other.SimpleQueue(QUEUE).get(timeout=0.5)  # taken: nobody else sees it yet
@@ -60,7 +59,7 @@ def test_a_consumer_whose_redis_went_away_stops_without_an_error(
         pytest.skip("REDIS_URL's server cannot be stopped by the test")
     app = broker(redis_server, tmp_path)
     connection = app.connection_for_read()
-    taken_and_left(connection)
+    take_and_leave(connection)
     redis_server.stop()
     with caplog.at_level(logging.WARNING, logger="adapters.celery.redis_broker"):
         connection.close()  # kombu raised AttributeError here, and the worker exited
