@@ -127,6 +127,17 @@ def kill_worker_holding_a_part(worker: ServiceProcess, database_url: str, runner
     worker.kill()
 
 
+def wait_until_it_takes_parts_again(worker: ServiceProcess, pool: set[int], killed: int, runner: ServiceRunner) -> None:
+    """Once ``kill_a_part_holder`` killed ``killed``: if it was of ``worker``'s ``pool``, return when the
+    worker gave its part back (it logs the ``WorkerLostError``, a second or more later).
+
+    Until then the lost part keeps the worker's only place for a task, so the parts of a report
+    triggered meanwhile can all be done by the other worker before this one takes any.
+    """
+    if killed in pool:
+        runner.wait_for_log(worker, "WorkerLostError")
+
+
 def complete_within(api: ApiClient, report_id: str, database: LoadedDatabase, since: float, name: str) -> None:
     finished = api.complete_csv(report_id, timeout=RECOVERY_S + 5)
     elapsed = time.monotonic() - since

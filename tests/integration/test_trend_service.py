@@ -18,7 +18,14 @@ from typing import Any
 
 import pytest
 from recovery import CHUNK_SIZE as FAST_CHUNK_SIZE
-from recovery import FAST, kill_a_part_holder, kill_worker_holding_a_part, start_workers
+from recovery import (
+    FAST,
+    descendants,
+    kill_a_part_holder,
+    kill_worker_holding_a_part,
+    start_workers,
+    wait_until_it_takes_parts_again,
+)
 from service_fixtures import (
     ApiClient,
     HttpAnswer,
@@ -241,10 +248,12 @@ def test_a_trend_survives_a_killed_pool_process_and_a_killed_worker(
 
     trend_id = trigger_trend(api, {"days": 21})
     some_parts_done(trend_id)
-    kill_a_part_holder(database.url, service)
+    pool = descendants(other.popen.pid)
+    killed = kill_a_part_holder(database.url, service)
     wait_for_trend(api, trend_id)
     assert send(api, "GET", f"/get_trend/{trend_id}").body == cli
     assert registry_row(database.url, trend_id).progress_done == parts
+    wait_until_it_takes_parts_again(other, pool, killed, service)
 
     trend_id = trigger_trend(api, {"days": 21})
     some_parts_done(trend_id)

@@ -29,6 +29,7 @@ from recovery import (
     FAST,
     RECOVERY_S,
     complete_within,
+    descendants,
     embedded_worker_pids,
     kill_a_part_holder,
     kill_group,
@@ -37,6 +38,7 @@ from recovery import (
     record,
     start_workers,
     wait_for_progress,
+    wait_until_it_takes_parts_again,
 )
 from service_fixtures import (
     ApiClient,
@@ -207,9 +209,11 @@ def test_redis_a_killed_pool_process_and_a_killed_worker(service: ServiceRunner,
 
     report_id = api.trigger()
     wait_for_progress(api, report_id, on_redis.parts(CHUNK_SIZE), service)
-    kill_a_part_holder(on_redis.url, service)
+    pool = descendants(other.popen.pid)
+    killed = kill_a_part_holder(on_redis.url, service)
     killed_at = time.monotonic()
     complete_within(api, report_id, on_redis, killed_at, "Redis, SIGKILL of a pool process")
+    wait_until_it_takes_parts_again(other, pool, killed, service)
 
     report_id = api.trigger()
     wait_for_progress(api, report_id, on_redis.parts(CHUNK_SIZE), service)
