@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -43,6 +43,9 @@ from sqlalchemy import select
 
 from adapters.sqlalchemy.database import create_engine_for
 from adapters.sqlalchemy.tables import reports
+
+import launcher
+from launcher import Child
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -264,7 +267,7 @@ class ServiceProcess:
     """One started process (and its children, in the same process group)."""
 
     name: str
-    popen: subprocess.Popen[bytes]
+    popen: Child
     log_path: Path
 
     @property
@@ -439,17 +442,7 @@ class ServiceRunner:
         ``prefix`` goes before the command: ``ip netns exec NAME`` starts it in that network namespace.
         """
         log_path = self.logs / f"{name}.log"
-        log: IO[bytes]
-        with log_path.open("ab") as log:
-            popen = subprocess.Popen(
-                [*prefix, sys.executable, "-m", "entrypoints.cli", *arguments],
-                cwd=self.folder,
-                env=self.environment(overrides),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        popen = launcher.start(arguments, cwd=self.folder, env=self.environment(overrides), log_path=log_path, prefix=prefix)
         process = ServiceProcess(name, popen, log_path)
         self.processes.append(process)
         return process
@@ -524,14 +517,7 @@ def service(tmp_path: Path) -> Iterator[ServiceRunner]:
 def run_cli(
     cwd: Path, env: Mapping[str, str], *arguments: str, prefix: Sequence[str] = ()
 ) -> subprocess.CompletedProcess[str]:
-    completed = subprocess.run(
-        [*prefix, sys.executable, "-m", "entrypoints.cli", *arguments],
-        cwd=cwd,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    completed = launcher.run(arguments, cwd=cwd, env=env, prefix=prefix)
     assert completed.returncode == 0, f"store-monitor {' '.join(arguments)} failed:\n{completed.stderr}"
     return completed
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import launcher
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -35,10 +36,9 @@ def redis_server_on_path() -> None:
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bench-service-data")
-    generated = subprocess.run(
-        [sys.executable, "-m", "benchmarks.generate_data", "--out", str(folder), "--scale", "sample",
-         "--stores", str(STORES)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    generated = launcher.run(
+        ["--out", str(folder), "--scale", "sample", "--stores", str(STORES)],
+        module="benchmarks.generate_data", cwd=REPO_ROOT, env=os.environ, timeout=120,
     )
     assert generated.returncode == 0, generated.stderr
     return folder

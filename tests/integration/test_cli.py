@@ -6,9 +6,9 @@ import csv
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
+import launcher
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,14 +28,7 @@ def run_cli(
         env["REPORT_CHUNK_SIZE"] = str(chunk_size)
     env.pop("POLL_RETENTION_DAYS", None)
     env.update(extra_env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return launcher.run(args, cwd=cwd, env=env)
 
 
 def read_report(path: Path) -> dict[str, list[float]]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import launcher
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -208,14 +208,7 @@ def run_cli(*args: str, cwd: Path, database_url: str) -> subprocess.CompletedPro
     )
     env.pop("POLL_RETENTION_DAYS", None)
     env.pop("CELERY_BROKER_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return launcher.run(args, cwd=cwd, env=env)
 
 
 def _aware(value: Any) -> Any:

@@ -6,10 +6,10 @@ import csv
 import os
 import shutil
 import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+import launcher
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,9 +27,7 @@ def run_cli(*args: str, cwd: Path, database_url: str | None = None) -> subproces
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+    return launcher.run(args, cwd=cwd, env=env)
 
 
 def kept(row: list[str], as_of: datetime) -> bool:

@@ -12,13 +12,13 @@ never a mix, never a store short.
 from __future__ import annotations
 
 import csv
+import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import launcher
 import pytest
 from service_fixtures import (
     REPO,
@@ -47,14 +47,11 @@ FINISH_TIMEOUT_S = 300.0
 
 
 def generate(folder: Path, stores: int, seed: int) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "benchmarks.generate_data", "--out", str(folder), "--scale", "sample"]
-        + ["--stores", str(stores), "--seed", str(seed)],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=120,
+    generated = launcher.run(
+        ["--out", str(folder), "--scale", "sample", "--stores", str(stores), "--seed", str(seed)],
+        module="benchmarks.generate_data", cwd=REPO, env=os.environ, timeout=120,
     )
+    assert generated.returncode == 0, generated.stderr
 
 
 def store_ids(folder: Path) -> list[str]:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import importlib
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import launcher
 import pytest
 
 from domain.model.report import Report, ReportStatus
@@ -138,14 +138,7 @@ def run_purge(tmp_path: Path, report_storage: str, retention_days: str) -> subpr
     }
     env.update(settings(tmp_path, report_storage, retention_days))
     env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", "purge-reports"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return launcher.run(["purge-reports"], cwd=tmp_path, env=env, timeout=120)
 
 
 def test_the_command_purges_and_says_how_many(container: Container, tmp_path: Path, report_storage: str) -> None:

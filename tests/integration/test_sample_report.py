@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+import launcher
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_REPORT = REPO / "data" / "sample_report.csv"
 
 
 def store_monitor(*args: str, cwd: Path, database_url: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", *args],
-        cwd=cwd,
-        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url},
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    done = launcher.run(args, cwd=cwd, env={"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url})
+    assert done.returncode == 0, done.stderr
 
 
 def test_the_sample_report_is_up_to_date_offline_and_through_sqlite(tmp_path: Path, sqlite_url: str) -> None:

@@ -7,9 +7,9 @@ import logging
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
+import launcher
 import pytest
 from sqlalchemy import text
 
@@ -32,9 +32,7 @@ URLS = [
 
 def cli(cwd: Path, database_url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", *arguments], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
+    return launcher.run(arguments, cwd=cwd, env=env, timeout=120)
 
 
 @pytest.mark.parametrize("url", URLS)
