@@ -33,7 +33,10 @@ CLI_MODULE = "entrypoints.cli"
 # The libraries the service's commands import, heavy ones first. Only those
 # whose import reads no setting a test varies: prometheus_client is left out,
 # it chooses its multi-process mode from the environment when imported.
+# "__main__" (the test run's own script, when it has one) is imported once by
+# the server, not again by every child.
 PRELOADED = (
+    "__main__",
     "numpy",
     "pandas",
     "pyarrow",
