@@ -7,6 +7,7 @@ the production calculator but the clock helpers, so the two can check each other
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
@@ -82,6 +83,8 @@ def store_figures(
     return (uptime[0], uptime[1], uptime[2], downtime[0], downtime[1], downtime[2])
 
 
+# Memoised: the daily series asks for the same few local midnights hundreds of thousands of times.
+@functools.lru_cache(maxsize=1 << 16)
 def localize(tz: pytz.BaseTzInfo, day: date, local_us: int = 0) -> int:
     """UTC µs of the wall-clock time ``day 00:00 + local_us`` in ``tz`` (is_dst=False)."""
     naive = datetime(day.year, day.month, day.day) + timedelta(microseconds=local_us)
