@@ -19,6 +19,7 @@ files each fuzz test read.
 from __future__ import annotations
 
 import calendar
+import functools
 import os
 import re
 from collections import Counter
@@ -253,22 +254,34 @@ def is_known(store_id: object) -> bool:
     return isinstance(store_id, str) and (store_id.startswith(KNOWN_PREFIX) or store_id.endswith("#" + KNOWN_PREFIX))
 
 
+# The strategies drawn from for every row are made once: a strategy made anew is validated anew at each draw.
+LEADING_SPACE = st.sampled_from(("", " ", "  ", "\t"))
+TRAILING_SPACE = st.sampled_from(("", " ", "\t "))
+
+
 def padded(draw: st.DrawFn, text: str) -> str:
     """``text`` with white space around it, sometimes: the reader trims every field."""
-    return draw(st.sampled_from(("", " ", "  ", "\t"))) + text + draw(st.sampled_from(("", " ", "\t ")))
+    return draw(LEADING_SPACE) + text + draw(TRAILING_SPACE)
 
 
 OFFSETS = (timedelta(0), timedelta(hours=5, minutes=30), timedelta(hours=-7), timedelta(hours=14))
+POLL_MOMENTS = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2037, 12, 31))
+FRACTION_DIGITS = st.sampled_from((0, 1, 3, 6))
+INSTANT_FORMS = st.sampled_from(("utc", "z", "+00:00", "naive", "offset"))
+STATUS_WORDS = {
+    True: st.sampled_from(("active", "Active", "ACTIVE")),
+    False: st.sampled_from(("inactive", "Inactive", "INACTIVE")),
+}
 
 
 @st.composite
 def status_rows(draw: st.DrawFn, store_id: str) -> tuple[dict[str, str], Row]:
-    moment = draw(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2037, 12, 31)))
-    digits = draw(st.sampled_from((0, 1, 3, 6)))
+    moment = draw(POLL_MOMENTS)
+    digits = draw(FRACTION_DIGITS)
     unit = 10 ** (6 - digits)
     moment = moment.replace(microsecond=moment.microsecond // unit * unit)
     fraction = f".{moment.microsecond:06d}"[: digits + 1] if digits else ""
-    form = draw(st.sampled_from(("utc", "z", "+00:00", "naive", "offset")))
+    form = draw(INSTANT_FORMS)
     if form == "offset":
         offset = draw(st.sampled_from(OFFSETS))
         local = moment + offset
@@ -281,7 +294,7 @@ def status_rows(draw: st.DrawFn, store_id: str) -> tuple[dict[str, str], Row]:
         written = f"{moment:%Y-%m-%d}{separator}{moment:%H:%M:%S}{fraction}{suffix}"
     instant = calendar.timegm(moment.timetuple()) * SECOND_US + moment.microsecond
     active = draw(st.booleans())
-    status = draw(st.sampled_from(("active", "Active", "ACTIVE") if active else ("inactive", "Inactive", "INACTIVE")))
+    status = draw(STATUS_WORDS[active])
     values = {"store_id": padded(draw, store_id), "status": padded(draw, status), "timestamp_utc": padded(draw, written)}
     return values, (store_id, instant, active)
 
@@ -334,6 +347,7 @@ NEAR_MISSES = (
 )
 
 
+@functools.cache
 def garbage_text(latin1: bool) -> st.SearchStrategy[str]:
     codec = "latin-1" if latin1 else "utf-8"
     return st.one_of(
@@ -381,19 +395,33 @@ def poisoned_values(draw: st.DrawFn, kind: Kind, values: dict[str, str]) -> dict
     return dict(values, timestamp_utc=draw(st.sampled_from(IMPOSSIBLE_TIMESTAMPS)))
 
 
+@functools.cache
+def extra_fields(latin1: bool) -> st.SearchStrategy[list[str]]:
+    """Extra columns of a valid row: in a Latin-1 file, ASCII (a byte that is not UTF-8 rejects its whole row)."""
+    return st.lists(garbage_text(latin1).filter(lambda text: not latin1 or text.isascii()), max_size=3)
+
+
+@functools.cache
+def garbage_fields(latin1: bool, most: int) -> st.SearchStrategy[list[str]]:
+    return st.lists(garbage_text(latin1), max_size=most)
+
+
+ROW_CHOICES = st.sampled_from(("valid", "valid", "repeat", "garbage", "garbage", "blank", "poison"))
+BLANK_LINES = st.sampled_from(("", " ", "\t", "  \t "))
+
+
 @st.composite
 def planted_files(draw: st.DrawFn, kind: Kind, encoding: str) -> PlantedFile:
     """A file of ``kind``: valid rows of known stores mixed with garbage rows, in ``encoding``."""
     latin1 = encoding == "latin-1"
     layout = draw(layouts(kind))
     known = draw(st.lists(store_ids(ascii_only=latin1), min_size=1, max_size=6, unique=True))
-    # Extra columns of a valid row: in a Latin-1 file, ASCII (a byte that is not UTF-8 rejects its whole row).
-    extras = st.lists(garbage_text(latin1).filter(lambda text: not latin1 or text.isascii()), max_size=3)
+    extras = extra_fields(latin1)
     lines = [layout.header_line()]
     written: list[tuple[dict[str, str], Row]] = []
     misshapen = poisoned = 0
     for _ in range(draw(st.integers(0, 30))):
-        choice = draw(st.sampled_from(("valid", "valid", "repeat", "garbage", "garbage", "blank", "poison")))
+        choice = draw(ROW_CHOICES)
         if choice == "repeat" and written:
             # An earlier valid row again, or its key with other values: the first row still wins.
             values, row = draw(st.sampled_from(written))
@@ -409,13 +437,13 @@ def planted_files(draw: st.DrawFn, kind: Kind, encoding: str) -> PlantedFile:
             lines.append(written_row(layout, values, draw(extras)))
             written.append((values, row))
         elif choice == "blank":
-            lines.append(draw(st.sampled_from(("", " ", "\t", "  \t "))))
+            lines.append(draw(BLANK_LINES))
         elif choice == "poison":
             values, _row = draw(VALID_ROWS[kind.file_name](draw(st.sampled_from(known))))
             lines.append(written_row(layout, draw(poisoned_values(kind, values)), draw(extras)))
             poisoned += 1
         else:
-            fields = draw(st.lists(garbage_text(latin1), max_size=layout.width + 2))
+            fields = draw(garbage_fields(latin1, layout.width + 2))
             if len(fields) == layout.width:
                 # Never a known store: a garbage row must not win over a planted one.
                 store_at = layout.position("store_id")

@@ -110,29 +110,38 @@ poll_offsets = st.one_of(
 early_offsets = st.integers(-30 * MICROS_PER_DAY, -1)
 
 
+# Made once, drawn from for every store: a strategy made anew is validated anew at each draw.
+HOURS_ROW_COUNTS = st.sampled_from((0, 0, 1, 2, 3, 5, 8))
+WEEKDAYS = st.integers(0, 6)
+ONE_IN_SIX = st.integers(0, 5)
+SOME_STORE_IDS = st.lists(st.sampled_from(STORE_IDS), min_size=1, max_size=4, unique=True)
+POLL_OFFSET_LISTS = st.lists(poll_offsets, min_size=1, max_size=12, unique=True)
+EARLY_OFFSET_LISTS = st.lists(early_offsets, max_size=2, unique=True)
+
+
 @st.composite
 def hours_rows(draw: st.DrawFn, store_id: str) -> list[HoursRow]:
     """No rows (open 24/7), or a few: plain, overnight, 24-hour, overlapping."""
-    count = draw(st.sampled_from((0, 0, 1, 2, 3, 5, 8)))
+    count = draw(HOURS_ROW_COUNTS)
     rows = []
     for _ in range(count):
-        weekday = draw(st.integers(0, 6))
+        weekday = draw(WEEKDAYS)
         start = draw(times_of_day)
-        end = start if draw(st.integers(0, 5)) == 0 else draw(times_of_day)
+        end = start if draw(ONE_IN_SIX) == 0 else draw(times_of_day)
         rows.append((store_id, weekday, start, end))
     return rows
 
 
 @st.composite
 def report_inputs(draw: st.DrawFn, zones: Sequence[str] = DST_ZONES, allow_default: bool = True) -> Inputs:
-    store_ids = draw(st.lists(st.sampled_from(STORE_IDS), min_size=1, max_size=4, unique=True))
+    store_ids = draw(SOME_STORE_IDS)
     anchor = draw(st.sampled_from(ANCHORS))
     polls: list[PollRow] = []
     hours: list[HoursRow] = []
     timezones: dict[str, str] = {}
     for store_id in store_ids:
-        offsets = draw(st.lists(poll_offsets, min_size=1, max_size=12, unique=True))
-        offsets += draw(st.lists(early_offsets, max_size=2, unique=True))
+        offsets = draw(POLL_OFFSET_LISTS)
+        offsets += draw(EARLY_OFFSET_LISTS)
         polls.extend((store_id, anchor + offset, draw(st.booleans())) for offset in offsets)
         hours.extend(draw(hours_rows(store_id)))
         # None: the store is left out of the timezone list and uses the default zone.

@@ -20,7 +20,7 @@ from reference import DayFigures, HoursRow, PollRow, reference_daily_series
 from test_report_properties import (
     ANCHORS,
     DST_ZONES,
-    STORE_IDS,
+    SOME_STORE_IDS,
     TRANSITION_ZONES,
     Inputs,
     calculate,
@@ -55,7 +55,7 @@ def trend_inputs(draw: st.DrawFn, days: st.SearchStrategy[int] | None = None) ->
     # From a day before the change (it falls just after now) to a day after the period
     # (just before its first day): mostly inside.
     now_us = change + draw(st.integers(-MICROS_PER_DAY, period + MICROS_PER_DAY))
-    store_ids = draw(st.lists(st.sampled_from(STORE_IDS), min_size=1, max_size=4, unique=True))
+    store_ids = draw(SOME_STORE_IDS)
     polls: list[PollRow] = []
     hours: list[HoursRow] = []
     timezones: dict[str, str] = {}
