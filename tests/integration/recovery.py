@@ -129,13 +129,25 @@ def kill_worker_holding_a_part(worker: ServiceProcess, database_url: str, runner
 
 def wait_until_it_takes_parts_again(worker: ServiceProcess, pool: set[int], killed: int, runner: ServiceRunner) -> None:
     """Once ``kill_a_part_holder`` killed ``killed``: if it was of ``worker``'s ``pool``, return when the
-    worker gave its part back (it logs the ``WorkerLostError``, a second or more later).
+    worker finished a task it received after it saw that process exit.
 
-    Until then the lost part keeps the worker's only place for a task, so the parts of a report
-    triggered meanwhile can all be done by the other worker before this one takes any.
+    A task the killed process was running keeps the worker's only place for a task until the
+    worker gives it up (it logs the ``WorkerLostError``, a second or more later), so the parts of
+    a report triggered meanwhile could all be done by the other worker before this one takes any.
+    The process may also have died between two tasks: then nothing is lost, nothing is logged,
+    and the next task (a watchdog's, every second) runs at once.
     """
-    if killed in pool:
-        runner.wait_for_log(worker, "WorkerLostError")
+    if killed not in pool:
+        return
+    exited = f"pid:{killed} exited"
+    runner.wait_for_log(worker, exited)
+
+    def finished_a_later_task() -> bool:
+        since = worker.log_text().split(exited, 1)[1]
+        received = re.findall(r"Task \S+\[([0-9a-f-]+)\] received", since)
+        return any(f"[{task_id}] succeeded" in since for task_id in received)
+
+    wait_for(finished_a_later_task, 30, f"{worker.name} finishing a task after {exited}", runner.diagnostics)
 
 
 def complete_within(api: ApiClient, report_id: str, database: LoadedDatabase, since: float, name: str) -> None:
