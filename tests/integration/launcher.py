@@ -90,6 +90,10 @@ def forking() -> bool:
     return os.environ.get("TEST_LAUNCH", "fork") != "exec"
 
 
+def _forks(fork: bool | None, prefix: Sequence[str]) -> bool:
+    return not prefix and (forking() if fork is None else fork)
+
+
 class ForkedChild:
     """A command forked from the preloaded server, with ``subprocess.Popen``'s manners."""
 
@@ -164,9 +168,13 @@ def start(
     log_path: Path,
     prefix: Sequence[str] = (),
     module: str = CLI_MODULE,
+    fork: bool | None = None,
 ) -> Child:
-    """``python -m MODULE ARGUMENTS`` in a session of its own, stdout and stderr appended to ``log_path``."""
-    if prefix or not forking():
+    """``python -m MODULE ARGUMENTS`` in a session of its own, stdout and stderr appended to ``log_path``.
+
+    ``fork``: forked from the preloaded server (the default unless ``TEST_LAUNCH=exec``) or a new interpreter.
+    """
+    if not _forks(fork, prefix):
         with log_path.open("ab") as log:
             return subprocess.Popen(
                 [*prefix, sys.executable, "-m", module, *arguments],
@@ -193,10 +201,11 @@ def run(
     timeout: float = 300,
     prefix: Sequence[str] = (),
     module: str = CLI_MODULE,
+    fork: bool | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command to its end, as ``subprocess.run(..., capture_output=True, text=True)`` does."""
     command = [*prefix, sys.executable, "-m", module, *arguments]
-    if prefix or not forking():
+    if not _forks(fork, prefix):
         return subprocess.run(command, cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=timeout)
     with tempfile.TemporaryDirectory(prefix="launch-") as folder:
         stdout, stderr = Path(folder) / "stdout", Path(folder) / "stderr"
