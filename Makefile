@@ -4,6 +4,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Compiled modules are kept (in __pycache__, which git ignores) even where the
+# environment says not to: a test run starts some 400 processes of the service,
+# each of which would compile the project's modules again.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install run report test unit integration lint bench requirements clean
 
