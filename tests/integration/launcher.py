@@ -16,6 +16,7 @@ another program (``ip netns exec``).
 from __future__ import annotations
 
 import atexit
+import functools
 import io
 import multiprocessing
 import os
@@ -85,13 +86,11 @@ class Child(Protocol):
     def wait(self, timeout: float | None = None) -> int: ...
 
 
-def forking() -> bool:
-    """True unless ``TEST_LAUNCH=exec`` asks for a new interpreter per command."""
-    return os.environ.get("TEST_LAUNCH", "fork") != "exec"
-
-
 def _forks(fork: bool | None, prefix: Sequence[str]) -> bool:
-    return not prefix and (forking() if fork is None else fork)
+    """Fork unless told not to, by ``fork`` or else by ``TEST_LAUNCH=exec``, or unless another program starts it."""
+    if fork is None:
+        fork = os.environ.get("TEST_LAUNCH", "fork") != "exec"
+    return fork and not prefix
 
 
 class ForkedChild:
@@ -119,11 +118,23 @@ class ForkedChild:
         return self._process.exitcode
 
 
+@functools.cache
 def _context() -> multiprocessing.context.ForkServerContext:
+    """The forkserver, told once what to import when it starts (on the first fork)."""
     context = multiprocessing.get_context("forkserver")
     assert isinstance(context, multiprocessing.context.ForkServerContext)
     context.set_forkserver_preload(list(PRELOADED))
     return context
+
+
+def _fork(
+    module: str, arguments: Sequence[str], cwd: Path, env: Mapping[str, str], stdout: Path, stderr: Path
+) -> ForkedChild:
+    process = _context().Process(
+        target=_run_module, args=(module, list(arguments), str(cwd), dict(env), str(stdout), str(stderr))
+    )
+    process.start()
+    return ForkedChild(process)
 
 
 def _run_module(
@@ -185,12 +196,7 @@ def start(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-    output = str(log_path)
-    process = _context().Process(
-        target=_run_module, args=(module, list(arguments), str(cwd), dict(env), output, output)
-    )
-    process.start()
-    return ForkedChild(process)
+    return _fork(module, arguments, cwd, env, log_path, log_path)
 
 
 def run(
@@ -209,11 +215,7 @@ def run(
         return subprocess.run(command, cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=timeout)
     with tempfile.TemporaryDirectory(prefix="launch-") as folder:
         stdout, stderr = Path(folder) / "stdout", Path(folder) / "stderr"
-        process = _context().Process(
-            target=_run_module, args=(module, list(arguments), str(cwd), dict(env), str(stdout), str(stderr))
-        )
-        process.start()
-        child = ForkedChild(process)
+        child = _fork(module, arguments, cwd, env, stdout, stderr)
         try:
             returncode = child.wait(timeout)
         except subprocess.TimeoutExpired:
