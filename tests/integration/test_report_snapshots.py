@@ -16,6 +16,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import launcher
@@ -30,18 +31,22 @@ from service_fixtures import (
     service,
     wait_for,
 )
-from sqlalchemy import text
+from sqlalchemy import select
 
-from adapters.sqlalchemy.database import create_engine_for
+from adapters.sqlalchemy import tables
+from adapters.sqlalchemy.database import create_engine_for, utc_from_db
 
 # Fixtures used by name below; listed so that pytest finds them in this module.
 __all__ = ["redis_server", "service"]
 
 # Small parts, and reports triggered all through the ingestion (its process
-# starting, then storing): the workers have a backlog of parts, so parts of
-# reports planned before the ingestion completed are computed after it.
+# starting, then storing) until it completes, each once the one before the
+# last has been planned: two are in flight at any time, so one planned before
+# the ingestion completed is still being computed when it does (checked below).
+# Unpaced, plans queue up behind the parts, and each becomes one more report of
+# the larger data after.
 CHUNK_SIZE = 25
-MOST_REPORTS_DURING = 12
+MOST_REPORTS_DURING = 20
 TRIGGER_EVERY_S = 0.25
 FINISH_TIMEOUT_S = 300.0
 
@@ -65,7 +70,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pa
     base = tmp_path_factory.mktemp("snapshot-data")
     before, later = base / "before", base / "later"
     generate(before, stores=1000, seed=11)
-    generate(later, stores=6000, seed=12)  # other ids: new stores, with later polls
+    generate(later, stores=3000, seed=12)  # other ids: new stores, with later polls
     known = store_ids(before)
     with (later / "timezone.csv").open("a", encoding="utf-8") as file:
         file.writelines(f"{store_id},Pacific/Auckland\n" for store_id in known[:100])
@@ -75,16 +80,32 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pa
     shutil.rmtree(base, ignore_errors=True)
 
 
-def versions_of(database: LoadedDatabase, report_ids: list[str]) -> dict[str, int | None]:
-    """The snapshot each report's plan recorded."""
+def ingestion_completed(database: LoadedDatabase) -> datetime | None:
+    """When the database's second ingestion (the one raced) completed, if it has."""
     engine = create_engine_for(database.url)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(text("SELECT report_id, snapshot FROM reports")).all()
+            finished = connection.execute(
+                select(tables.ingestions.c.finished_at)
+                .where(tables.ingestions.c.state == "complete")
+                .order_by(tables.ingestions.c.version)
+            ).scalars().all()
     finally:
         engine.dispose()
-    recorded = {str(row[0]): row[1] for row in rows}
-    return {report_id: recorded.get(report_id) for report_id in report_ids}
+    return utc_from_db(finished[1]) if len(finished) > 1 else None
+
+
+def reports_of(database: LoadedDatabase, report_ids: list[str]) -> dict[str, tuple[int | None, datetime]]:
+    """The snapshot each report's plan recorded, and when the report finished."""
+    engine = create_engine_for(database.url)
+    try:
+        with engine.connect() as connection:
+            report = tables.reports.c
+            rows = connection.execute(select(report.report_id, report.snapshot, report.finished_at)).all()
+    finally:
+        engine.dispose()
+    recorded = {row.report_id: (row.snapshot, utc_from_db(row.finished_at)) for row in rows}
+    return {report_id: recorded[report_id] for report_id in report_ids}
 
 
 def race(runner: ServiceRunner, database: LoadedDatabase, later: Path) -> None:
@@ -96,17 +117,20 @@ def race(runner: ServiceRunner, database: LoadedDatabase, later: Path) -> None:
     # Planned before the ingestion begins: it reads the state before, whatever comes while its parts run.
     first = api.trigger()
 
-    def planned() -> bool:
-        answer = api.report(first)
+    def planned(report_id: str) -> bool:
+        answer = api.report(report_id)
         return answer.content_type.startswith("text/csv") or answer.json()["progress"]["total"] > 0
 
-    wait_for(planned, 60, f"report {first} planned", runner.diagnostics)
+    wait_for(lambda: planned(first), 60, f"report {first} planned", runner.diagnostics)
     ingestion = runner.start("ingestion", "ingest", str(later))
     during: list[str] = []
-    while ingestion.alive and len(during) < MOST_REPORTS_DURING:
-        during.append(api.trigger())
+    while ingestion.alive and len(during) < MOST_REPORTS_DURING and ingestion_completed(database) is None:
+        if len(during) < 2 or planned(during[-2]):
+            during.append(api.trigger())
         time.sleep(TRIGGER_EVERY_S)
     assert ingestion.popen.wait(timeout=300) == 0, runner.diagnostics()
+    completed = ingestion_completed(database)
+    assert completed is not None
     last = api.trigger()
 
     after_file = runner.folder / "cli-after.csv"
@@ -122,11 +146,14 @@ def race(runner: ServiceRunner, database: LoadedDatabase, later: Path) -> None:
         for report_id, body in served.items()
     }
     # Each is the report of the snapshot its plan recorded.
-    versions = versions_of(database, reports)
+    recorded = reports_of(database, reports)
+    versions = {report_id: snapshot for report_id, (snapshot, _) in recorded.items()}
     assert list(kinds.values()).count("mixed") == 0, [(kinds[report_id], versions[report_id]) for report_id in reports]
     assert all((kinds[report_id] == "before") == (versions[report_id] == versions[first]) for report_id in reports)
     assert (kinds[first], kinds[last]) == ("before", "after")
     assert during, "the ingestion ended before a report could be triggered during it"
+    # The race took place: a report of the data before was still being computed when the ingestion completed.
+    assert any(kinds[report_id] == "before" and finished > completed for report_id, (_, finished) in recorded.items())
 
 
 def test_reports_during_an_ingestion_are_each_the_report_before_or_after_it_on_sqlite(
