@@ -85,16 +85,15 @@ class Polls:
 
 def _new_store_ids(rng: np.random.Generator, count: int, taken: Iterable[str] = ()) -> list[str]:
     """``count`` distinct 19-digit ids (as strings) not in ``taken``."""
-    taken_set = set(taken)
+    excluded = set(taken)
     fresh: list[str] = []
-    seen: set[str] = set()
     while len(fresh) < count:
         # 19 digits and still below 2**63, like the real ids.
         draws = rng.integers(10**18, 2**63 - 1, size=count - len(fresh) + 8, dtype=np.int64)
         for value in draws.tolist():
             store_id = str(value)
-            if store_id not in taken_set and store_id not in seen:
-                seen.add(store_id)
+            if store_id not in excluded:
+                excluded.add(store_id)
                 fresh.append(store_id)
                 if len(fresh) == count:
                     break
@@ -169,12 +168,9 @@ def _status_lines(store_ids: Sequence[str], polls: Polls) -> list[str]:
 
 
 def _write_lines(path: Path, header: Sequence[str], lines: Sequence[str]) -> None:
-    chunk = 200_000
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write(",".join(header) + "\n")
-        for first in range(0, len(lines), chunk):
-            out.write("\n".join(lines[first : first + chunk]))
-            out.write("\n")
+        out.writelines(line + "\n" for line in lines)
 
 
 def _write_rows(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
