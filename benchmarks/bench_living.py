@@ -125,7 +125,7 @@ def trend(work: Path, source: Path, args: argparse.Namespace) -> None:
     ids = ids[:: max(len(ids) // args.stores, 1)][: args.stores]  # spread over the fleet
     from service_fixtures import ServiceRunner  # the launcher, once the measured processes have run
 
-    runner = ServiceRunner(work / "serve", {"DATABASE_URL": f"sqlite:///{database}"}, fork=False)
+    runner = ServiceRunner(work / "serve", {"DATABASE_URL": f"sqlite:///{database}"})
     try:
         api = runner.start_api("--no-worker", processes=2)
         latencies = []

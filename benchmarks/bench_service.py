@@ -72,7 +72,7 @@ def one_database(args: argparse.Namespace, name: str, work: Path, processes: lis
                 return entry
         settings = {"DATABASE_URL": url, "REPORTS_DIR": str(folder / "reports"), "BROKER_DIR": str(folder / "broker")}
         chunk = {"REPORT_CHUNK_SIZE": str(args.chunk_size)} if args.chunk_size else {}
-        runner = ServiceRunner(folder, {**settings, **chunk}, fork=False)  # new interpreters, as users start them
+        runner = ServiceRunner(folder, {**settings, **chunk})
         env, out = runner.environment(), folder / "cli-report.csv"
         entry["ingest"] = asdict(measure(cli("ingest", str(args.data)), env, folder / "ingest.log"))
         runs = [measure(cli("report", "--out", str(out)), env, folder / f"cli-{i}.log") for i in range(args.repeat)]
@@ -144,7 +144,7 @@ def reports(args: argparse.Namespace, work: Path) -> int:
 
 def load(args: argparse.Namespace, work: Path) -> int:
     settings = {"DATABASE_URL": f"sqlite:///{work / 'load.sqlite3'}", "REPORTS_DIR": f"{work}/reports"}
-    runner = ServiceRunner(work, settings, fork=False)
+    runner = ServiceRunner(work, settings)
     with running_redis(work / "redis") as redis:
         try:
             runner.use_redis(redis)
@@ -169,7 +169,7 @@ def load(args: argparse.Namespace, work: Path) -> int:
 
 
 def polls(args: argparse.Namespace, work: Path) -> int:
-    runner = ServiceRunner(work, {"DATABASE_URL": f"sqlite:///{work / 'polls.sqlite3'}"}, fork=False)
+    runner = ServiceRunner(work, {"DATABASE_URL": f"sqlite:///{work / 'polls.sqlite3'}"})
     try:
         runner.run_cli("create-db")
         api = runner.start_api("--no-worker", processes=args.processes)

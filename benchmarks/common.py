@@ -19,8 +19,10 @@ REPO = Path(__file__).resolve().parents[1]
 STATUS_FILE = "store_status.csv"
 # The real 2023 folder beside the repository, which the full-scale weeks are built on.
 HOURS_FROM = REPO.parent / "shared" / "data" / "real-2023"
-# One launcher of the stack for tests and benchmarks: the integration tests' own.
+# One launcher of the stack for tests and benchmarks: the integration tests' own. Its processes start
+# as new interpreters, as users start them (TEST_LAUNCH=fork: forked from preloaded libraries instead).
 sys.path.insert(0, str(REPO / "tests" / "integration"))
+os.environ.setdefault("TEST_LAUNCH", "exec")
 
 
 @dataclass(frozen=True)

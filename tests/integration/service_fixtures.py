@@ -409,13 +409,9 @@ class ApiClient:
 
 
 class ServiceRunner:
-    """Starts the service's processes in ``folder`` (their working directory) and kills them all at the end.
+    """Starts the service's processes in ``folder`` (their working directory) and kills them all at the end."""
 
-    ``fork``: how ``launcher`` starts them (None: its default); the benchmarks measure new interpreters.
-    """
-
-    def __init__(self, folder: Path, settings: Mapping[str, str] | None = None, fork: bool | None = None) -> None:
-        self.fork = fork
+    def __init__(self, folder: Path, settings: Mapping[str, str] | None = None) -> None:
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self.logs = folder / "logs"
@@ -446,9 +442,7 @@ class ServiceRunner:
         ``prefix`` goes before the command: ``ip netns exec NAME`` starts it in that network namespace.
         """
         log_path = self.logs / f"{name}.log"
-        popen = launcher.start(
-            arguments, cwd=self.folder, env=self.environment(overrides), log_path=log_path, prefix=prefix, fork=self.fork
-        )
+        popen = launcher.start(arguments, cwd=self.folder, env=self.environment(overrides), log_path=log_path, prefix=prefix)
         process = ServiceProcess(name, popen, log_path)
         self.processes.append(process)
         return process
@@ -494,7 +488,7 @@ class ServiceRunner:
         self, *arguments: str, overrides: Mapping[str, str] | None = None, prefix: Sequence[str] = ()
     ) -> subprocess.CompletedProcess[str]:
         """A short ``store-monitor`` command, run to its end (``prefix`` as for ``start``)."""
-        return run_cli(self.folder, self.environment(overrides), *arguments, prefix=prefix, fork=self.fork)
+        return run_cli(self.folder, self.environment(overrides), *arguments, prefix=prefix)
 
     def diagnostics(self) -> str:
         parts = [process.diagnostics() for process in self.processes]
@@ -521,9 +515,9 @@ def service(tmp_path: Path) -> Iterator[ServiceRunner]:
 
 
 def run_cli(
-    cwd: Path, env: Mapping[str, str], *arguments: str, prefix: Sequence[str] = (), fork: bool | None = None
+    cwd: Path, env: Mapping[str, str], *arguments: str, prefix: Sequence[str] = ()
 ) -> subprocess.CompletedProcess[str]:
-    completed = launcher.run(arguments, cwd=cwd, env=env, prefix=prefix, fork=fork)
+    completed = launcher.run(arguments, cwd=cwd, env=env, prefix=prefix)
     assert completed.returncode == 0, f"store-monitor {' '.join(arguments)} failed:\n{completed.stderr}"
     return completed
 

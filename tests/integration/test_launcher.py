@@ -29,12 +29,16 @@ def test_a_command_gets_its_folder_environment_output_and_exit_status(tmp_path: 
 
 
 @pytest.mark.parametrize("fork", [True, False], ids=["forked", "new interpreter"])
-def test_a_started_command_leads_a_session_of_its_own_and_logs_as_it_runs(tmp_path: Path, fork: bool) -> None:
-    runner = ServiceRunner(tmp_path, {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}, fork=fork)
+def test_a_started_command_leads_a_session_of_its_own_and_logs_as_it_runs(
+    tmp_path: Path, fork: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_LAUNCH", "fork" if fork else "exec")  # as the runner's commands are told
+    runner = ServiceRunner(tmp_path, {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
     try:
         runner.run_cli("create-db")
         # Waits for its "ready." while it runs (PYTHONUNBUFFERED, as the runner sets it), failing if it exits.
         child = runner.start_worker().popen
+        assert isinstance(child, launcher.ForkedChild) == fork
         if os.getsid(child.pid) != child.pid:
             os.kill(child.pid, signal.SIGKILL)  # a SIGKILL to its group would miss it
             pytest.fail(f"the worker (pid {child.pid}) is in session {os.getsid(child.pid)}, not one of its own")
