@@ -2,10 +2,12 @@
 
 One stack for the module, all real processes: a private redis-server, a
 ``store-monitor worker``, ``store-monitor serve`` over HTTP with API_TOKEN set,
-and a SQLite file with ``../shared/data/real-2024`` ingested. schemathesis
-reads ``/openapi.json`` from the running server and, for every operation the
-document lists, sends generated requests (valid ones, and ones the document
-forbids) with the bearer token. Every answer must not be a server error, and
+and a SQLite file with a small generated sample ingested: its size does not
+change what an answer must look like, and the worker computes every report and
+trend the generated requests trigger. schemathesis reads ``/openapi.json`` from
+the running server and, for every operation the document lists, sends
+generated requests (valid ones, and ones the document forbids) with the bearer
+token. Every answer must not be a server error, and
 its status, content type and body must be ones the document declares.
 
 Generated report and ingestion ids are random, so they meet "no such id";
@@ -15,6 +17,7 @@ ids the stack really has, against the same document.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
@@ -22,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,6 +41,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     response_schema_conformance,
     status_code_conformance,
 )
+import launcher  # noqa: E402
 from service_fixtures import REPO, ServiceRunner, free_port, running_redis, wait_for  # noqa: E402
 
 from adapters.sqlalchemy.database import create_engine_for  # noqa: E402
@@ -45,7 +50,7 @@ from domain.model.ingestion import STATUS_FILE
 from domain.model.report import Report, ReportStatus
 from entrypoints.openapi import openapi_document  # noqa: E402
 
-REAL_2024 = REPO.parent / "shared" / "data" / "real-2024"
+SAMPLE_STORES = 30
 TOKEN = "schemathesis-token-1234"
 AUTHORIZATION = {"Authorization": f"Bearer {TOKEN}"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -61,6 +66,7 @@ STATUSES_SEEN: dict[str, Counter[int]] = {}
 class Stack:
     runner: ServiceRunner
     base_url: str
+    data: Path  # the folder ingested
 
 
 def _health_answers(base_url: str) -> bool:
@@ -72,11 +78,14 @@ def _health_answers(base_url: str) -> bool:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Redis, one worker and the API (token required) over a SQLite file holding real-2024."""
-    if not (REAL_2024 / STATUS_FILE).is_file():
-        pytest.skip(f"real data folder {REAL_2024} is absent (it lives in ../shared/data beside the repository)")
+    """Redis, one worker and the API (token required) over a SQLite file holding a generated sample."""
     folder = tmp_path_factory.mktemp("schemathesis-stack")
     (folder / "db").mkdir()
+    data = folder / "data"
+    generated = launcher.run(
+        ["--out", str(data), "--stores", str(SAMPLE_STORES)], module="benchmarks.generate_data", cwd=REPO, env=os.environ
+    )
+    assert generated.returncode == 0, generated.stderr
     runner = ServiceRunner(
         folder / "service",
         {
@@ -87,7 +96,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "REPORT_CHUNK_SIZE": "100",
         },
     )
-    runner.run_cli("ingest", str(REAL_2024))
+    runner.run_cli("ingest", str(data))
     with running_redis(folder / "redis") as server:
         runner.use_redis(server)
         try:
@@ -105,7 +114,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 return _health_answers(base_url)
 
             wait_for(answering, 30, "the API answering GET /health", runner.diagnostics)
-            yield Stack(runner, base_url)
+            yield Stack(runner, base_url, data)
         finally:
             runner.close()
 
@@ -217,9 +226,9 @@ def test_a_triggered_trend_conforms_until_its_csv_and_its_json_are_served(api_sc
     assert (body["status"], body["trend_id"], len(body["fleet"]), len(body["weeks"])) == ("Complete", trend_id, 14, 2)
 
 
-def test_a_real_store_conforms_in_detail(api_schema: Any) -> None:
-    # Generated store ids are random text, so they all meet 404: this one has polls in real-2024.
-    first_row = (REAL_2024 / STATUS_FILE).read_text(encoding="utf-8-sig").splitlines()[1]
+def test_a_real_store_conforms_in_detail(api_schema: Any, stack: Stack) -> None:
+    # Generated store ids are random text, so they all meet 404: this one has polls in the data.
+    first_row = (stack.data / STATUS_FILE).read_text(encoding="utf-8-sig").splitlines()[1]
     store_id = first_row.split(",")[0].strip()
     response = _call(api_schema, "/stores/{store_id}", "GET", path_parameters={"store_id": store_id})
     assert response.status_code == 200, response.text
@@ -240,7 +249,7 @@ def _upload(api_schema: Any, stack: Stack, content: bytes) -> Any:
 
 
 def test_an_ingestion_conforms_when_complete_and_when_failed(api_schema: Any, stack: Stack) -> None:
-    complete = _upload(api_schema, stack, (REAL_2024 / STATUS_FILE).read_bytes())
+    complete = _upload(api_schema, stack, (stack.data / STATUS_FILE).read_bytes())
     state = complete.json()
     assert state["status"] == "Complete" and state["summary"]["store_status"]["rows"] > 0, state
 
@@ -252,7 +261,7 @@ def test_an_ingestion_conforms_when_complete_and_when_failed(api_schema: Any, st
 
 def test_an_upload_built_from_the_document_is_accepted(api_schema: Any, stack: Stack) -> None:
     # The file parts as schemathesis builds them from the document alone: they must be what the server wants.
-    content = (REAL_2024 / STATUS_FILE).read_bytes()
+    content = (stack.data / STATUS_FILE).read_bytes()
     started = _call(api_schema, "/ingest", "POST", body={"store_status": content}, media_type="multipart/form-data")
     assert started.status_code == 202, started.text
     finished = _poll(api_schema, stack, "/ingest/{ingest_id}", "ingest_id", started.json()["ingest_id"])
