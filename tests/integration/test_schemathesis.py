@@ -7,8 +7,8 @@ change what an answer must look like, and the worker computes every report and
 trend the generated requests trigger. schemathesis reads ``/openapi.json`` from
 the running server and, for every operation the document lists, sends
 generated requests (valid ones, and ones the document forbids) with the bearer
-token. Every answer must not be a server error, and
-its status, content type and body must be ones the document declares.
+token. Every answer must not be a server error, and its status, content type
+and body must be ones the document declares.
 
 Generated report and ingestion ids are random, so they meet "no such id";
 the other states (Running, Complete, Failed) are then checked one by one with
