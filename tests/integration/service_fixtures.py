@@ -538,6 +538,16 @@ class LoadedDatabase:
         return math.ceil(self.stores / chunk_size)
 
 
+def generate_sample(folder: Path, stores: int, seed: int | None = None) -> Path:
+    """A made-up input folder of ``stores`` stores (the project's generator, ``--scale sample``)."""
+    arguments = ["--out", str(folder), "--scale", "sample", "--stores", str(stores)]
+    if seed is not None:
+        arguments += ["--seed", str(seed)]
+    generated = launcher.run(arguments, module="benchmarks.generate_data", cwd=REPO, env=os.environ, timeout=120)
+    assert generated.returncode == 0, generated.stderr
+    return folder
+
+
 def load_database(runner: ServiceRunner, url: str, data_dir: Path, prefix: Sequence[str] = ()) -> LoadedDatabase:
     """Ingest ``data_dir`` into ``url`` and write the CLI's report of it (``prefix`` as for ``start``)."""
     runner.run_cli("ingest", str(data_dir), overrides={"DATABASE_URL": url}, prefix=prefix)

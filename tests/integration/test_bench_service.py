@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import launcher
 import pytest
+from service_fixtures import REPO, generate_sample
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKERS = (1, 2)
 REPEAT = 2
 STORES = 60
@@ -35,13 +34,7 @@ def redis_server_on_path() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("bench-service-data")
-    generated = launcher.run(
-        ["--out", str(folder), "--scale", "sample", "--stores", str(STORES)],
-        module="benchmarks.generate_data", cwd=REPO_ROOT, env=os.environ, timeout=120,
-    )
-    assert generated.returncode == 0, generated.stderr
-    return folder
+    return generate_sample(tmp_path_factory.mktemp("bench-service-data"), STORES)
 
 
 def _groups_alive(groups: set[int]) -> list[int]:
@@ -69,7 +62,7 @@ def _run_benchmark(tiny_data: Path, tmp_path: Path, database: str, env: dict[str
         [sys.executable, "-m", "benchmarks.bench_service", "reports", "--data", str(tiny_data), "--json", str(out),
          "--databases", database, "--workers", ",".join(map(str, WORKERS)), "--repeat", str(REPEAT),
          "--poll-seconds", "1", "--connections", "4", "--chunk-size", str(CHUNK_SIZE)],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )
     assert finished.returncode == 0, finished.stdout + finished.stderr
     return json.loads(out.read_text(encoding="utf-8")), finished.stdout

@@ -12,20 +12,18 @@ never a mix, never a store short.
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-import launcher
 import pytest
 from service_fixtures import (
-    REPO,
     LoadedDatabase,
     RedisServer,
     ServiceRunner,
+    generate_sample,
     load_database,
     redis_server,
     service,
@@ -51,14 +49,6 @@ TRIGGER_EVERY_S = 0.25
 FINISH_TIMEOUT_S = 300.0
 
 
-def generate(folder: Path, stores: int, seed: int) -> None:
-    generated = launcher.run(
-        ["--out", str(folder), "--scale", "sample", "--stores", str(stores), "--seed", str(seed)],
-        module="benchmarks.generate_data", cwd=REPO, env=os.environ, timeout=120,
-    )
-    assert generated.returncode == 0, generated.stderr
-
-
 def store_ids(folder: Path) -> list[str]:
     with (folder / "timezone.csv").open(newline="", encoding="utf-8") as file:
         return [row[0] for row in list(csv.reader(file))[1:]]
@@ -69,8 +59,8 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pa
     """The folder loaded first, and the one ingested while reports run."""
     base = tmp_path_factory.mktemp("snapshot-data")
     before, later = base / "before", base / "later"
-    generate(before, stores=1000, seed=11)
-    generate(later, stores=3000, seed=12)  # other ids: new stores, with later polls
+    generate_sample(before, stores=1000, seed=11)
+    generate_sample(later, stores=3000, seed=12)  # other ids: new stores, with later polls
     known = store_ids(before)
     with (later / "timezone.csv").open("a", encoding="utf-8") as file:
         file.writelines(f"{store_id},Pacific/Auckland\n" for store_id in known[:100])

@@ -17,7 +17,6 @@ ids the stack really has, against the same document.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import uuid
@@ -41,8 +40,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     response_schema_conformance,
     status_code_conformance,
 )
-import launcher  # noqa: E402
-from service_fixtures import REPO, ServiceRunner, free_port, running_redis, wait_for  # noqa: E402
+from service_fixtures import ServiceRunner, free_port, generate_sample, running_redis, wait_for  # noqa: E402
 
 from adapters.sqlalchemy.database import create_engine_for  # noqa: E402
 from adapters.sqlalchemy.registry import SqlAlchemyReportRegistry  # noqa: E402
@@ -81,11 +79,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Redis, one worker and the API (token required) over a SQLite file holding a generated sample."""
     folder = tmp_path_factory.mktemp("schemathesis-stack")
     (folder / "db").mkdir()
-    data = folder / "data"
-    generated = launcher.run(
-        ["--out", str(data), "--stores", str(SAMPLE_STORES)], module="benchmarks.generate_data", cwd=REPO, env=os.environ
-    )
-    assert generated.returncode == 0, generated.stderr
+    data = generate_sample(folder / "data", SAMPLE_STORES)
     runner = ServiceRunner(
         folder / "service",
         {
