@@ -4,10 +4,12 @@ the thread that keeps a lease, and the worker's heartbeat."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import threading
 import time
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NoReturn
 
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 from celery.utils.log import get_task_logger
@@ -92,6 +94,58 @@ class LeaseKeeper:
                 logger.warning("%s: the lease could not be renewed: %s", self._unit_id, error)
 
 
+# The status a worker exits with when its pool stopped taking tasks: its process manager
+# (``serve``'s supervisor, systemd...) starts a fresh one.
+POOL_STALLED_EXIT = 3
+
+
+class PoolStall:
+    """Tells a pool that stopped taking tasks: a received task kept waiting while a pool process was free.
+
+    Seen after a pool process was SIGKILLed: the pool forks its replacement,
+    the worker goes on receiving tasks, and none of them starts. Its main
+    process still beats, so only the tasks' wait can tell.
+    """
+
+    def __init__(self) -> None:
+        self._waiting_since: dict[str, float] = {}
+
+    def stalled_for(self, waiting: Iterable[str], active: int, slots: int, now: float) -> float:
+        """Seconds the longest-waiting of the ``waiting`` tasks has waited while fewer than ``slots`` were active."""
+        if active >= slots:
+            # A busy pool: tasks wait their turn, and their wait counts from when a process is free.
+            self._waiting_since.clear()
+            return 0.0
+        ids = set(waiting)
+        self._waiting_since = {task: self._waiting_since.get(task, now) for task in ids}
+        return now - min(self._waiting_since.values(), default=now)
+
+
+def _pool_load(consumer: Any) -> tuple[list[str], int, int] | None:
+    """The ids of the tasks received and not started, the number started, and the pool's size; None if not known."""
+    from celery.worker import state
+
+    slots = getattr(getattr(consumer, "controller", None), "concurrency", None)
+    if not isinstance(slots, int) or slots < 1:
+        return None
+    try:
+        active = set(state.active_requests)
+        waiting = [request.id for request in state.reserved_requests if request not in active]
+    except RuntimeError:
+        return None  # changed by the event loop while read here: the next beat looks again
+    return waiting, len(active), slots
+
+
+def _exit_stalled_worker() -> NoReturn:
+    """End the worker and its pool at once: its received tasks go back to the broker, or the watchdog queues them."""
+    from billiard.process import active_children
+
+    for child in active_children():
+        if child.pid is not None:
+            os.kill(child.pid, signal.SIGKILL)
+    os._exit(POOL_STALLED_EXIT)
+
+
 class Heartbeat:
     """The worker's heartbeat: its main process records itself alive every ``WATCHDOG_SECONDS``.
 
@@ -99,6 +153,10 @@ class Heartbeat:
     while connected to its broker (a wedged worker) stops the heartbeat, so
     ``serve`` replaces the worker and ``/health`` says no worker is alive. A
     consumer waiting for its broker to come back is alive: it beats on.
+
+    A pool that has kept a received task waiting for two leases while one of
+    its processes was free takes nothing any more: the worker exits with
+    ``POOL_STALLED_EXIT``, for its process manager to start it afresh.
     """
 
     def __init__(self, work: WorkTracker, consumer: Any = None) -> None:
@@ -107,6 +165,7 @@ class Heartbeat:
         self.worker_id = holder_id()
         self.started_at = utc_now()
         self.loop_tick = time.monotonic()
+        self._pool_stall = PoolStall()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
 
@@ -133,10 +192,25 @@ class Heartbeat:
             return False
 
     def beat(self) -> None:
+        lease = self.work.lease.total_seconds()
         silent = time.monotonic() - self.loop_tick
-        if silent > self.work.lease.total_seconds() and self._connected():
+        if silent > lease and self._connected():
             logger.warning("the worker's event loop has not turned for %.0f s: no heartbeat recorded", silent)
             return
+        load = _pool_load(self.consumer)
+        stalled = 0.0 if load is None else self._pool_stall.stalled_for(*load, now=time.monotonic())
+        if stalled > 2 * lease and load is not None:
+            logger.error(
+                "the worker's pool has started none of the %d tasks it received for %.0f s though %d of its %d "
+                "processes are free: exiting (status %d) to be started afresh",
+                len(load[0]),
+                stalled,
+                load[2] - load[1],
+                load[2],
+                POOL_STALLED_EXIT,
+            )
+            self.stop()
+            _exit_stalled_worker()
         try:
             self.work.beat(self.worker_id, socket.gethostname(), os.getpid(), self.started_at)
         except UptimeError as error:

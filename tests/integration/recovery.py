@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from adapters.sqlalchemy.database import create_engine_for
 from adapters.sqlalchemy.tables import work_units
+from entrypoints.worker_process import POOL_STALLED_EXIT
 
 RECOVERY_S = 30.0
 STALL_S = 60
@@ -127,7 +128,9 @@ def kill_worker_holding_a_part(worker: ServiceProcess, database_url: str, runner
     worker.kill()
 
 
-def wait_until_it_takes_parts_again(worker: ServiceProcess, pool: set[int], killed: int, runner: ServiceRunner) -> None:
+def wait_until_it_takes_parts_again(
+    worker: ServiceProcess, pool: set[int], killed: int, runner: ServiceRunner
+) -> ServiceProcess:
     """Once ``kill_a_part_holder`` killed ``killed``: if it was of ``worker``'s ``pool``, return when the
     worker finished a task it received after it saw that process exit.
 
@@ -136,9 +139,13 @@ def wait_until_it_takes_parts_again(worker: ServiceProcess, pool: set[int], kill
     a report triggered meanwhile could all be done by the other worker before this one takes any.
     The process may also have died between two tasks: then nothing is lost, nothing is logged,
     and the next task (a watchdog's, every second) runs at once.
+
+    Now and then the pool starts none of the tasks received after the kill; the worker then exits
+    with ``POOL_STALLED_EXIT``. It is started again here, as its process manager would, and the
+    worker returned is the one that takes parts.
     """
     if killed not in pool:
-        return
+        return worker
     exited = f"pid:{killed} exited"
     runner.wait_for_log(worker, exited)
 
@@ -147,7 +154,15 @@ def wait_until_it_takes_parts_again(worker: ServiceProcess, pool: set[int], kill
         received = re.findall(r"Task \S+\[([0-9a-f-]+)\] received", since)
         return any(f"[{task_id}] succeeded" in since for task_id in received)
 
-    wait_for(finished_a_later_task, 30, f"{worker.name} finishing a task after {exited}", runner.diagnostics)
+    def took_one_or_exited() -> bool:
+        return not worker.alive or finished_a_later_task()
+
+    wait_for(took_one_or_exited, 30, f"{worker.name} finishing a task after {exited}", runner.diagnostics)
+    if worker.alive:
+        return worker
+    assert worker.popen.returncode == POOL_STALLED_EXIT, f"{worker.name} died: {worker.popen.returncode}"
+    # The second of ``start_workers``, started again.
+    return runner.start_worker(f"{worker.name}-again", concurrency=1)
 
 
 def complete_within(api: ApiClient, report_id: str, database: LoadedDatabase, since: float, name: str) -> None:

@@ -106,6 +106,15 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(kept[-lines:])
 
 
+def process_state(pid: int) -> str | None:
+    """The scheduler state of ``pid`` from /proc ('R', 'S', 'T' stopped, 'Z' exited...); None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
 def wait_for(
     condition: Callable[[], bool], timeout: float, what: str, diagnostics: Callable[[], str], interval: float = 0.05
 ) -> None:
@@ -281,10 +290,9 @@ class ServiceProcess:
         """Send ``number`` to the whole process group."""
         os.killpg(self.popen.pid, number)
 
-    def state(self) -> str:
-        """The leader's scheduler state from /proc: 'R', 'S', 'T' (stopped), 'Z', ..."""
-        stat = Path(f"/proc/{self.popen.pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0]
+    def state(self) -> str | None:
+        """The leader's scheduler state (``process_state``)."""
+        return process_state(self.popen.pid)
 
     def stop(self, grace: float = 15.0) -> None:
         """SIGTERM to the whole group (a worker finishes its task), SIGKILL to what is left after ``grace`` s."""

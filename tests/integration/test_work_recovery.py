@@ -46,6 +46,7 @@ from service_fixtures import (
     RedisServer,
     ServiceRunner,
     load_database,
+    process_state,
     real_2023_sqlite,
     redis_server,
     registry_row,
@@ -56,6 +57,7 @@ from service_fixtures import (
 from sqlalchemy import text
 
 from adapters.sqlalchemy.database import create_engine_for
+from entrypoints.worker_process import POOL_STALLED_EXIT
 
 __all__ = ["real_2023_sqlite", "redis_server", "service"]
 
@@ -129,7 +131,10 @@ def test_embedded_a_wedged_worker_is_replaced_and_health_names_the_worker(
     service: ServiceRunner, embedded: LoadedDatabase
 ) -> None:
     api = start_embedded(service)
-    assert api.get("/health").status == 200
+    # The worker's first heartbeat is written by its own thread, just after it says it is ready.
+    wait_for(
+        lambda: api.get("/health").status == 200, 10, "/health 200 once it beats", service.diagnostics, interval=0.2
+    )
     report_id = api.trigger()
     wait_for_progress(api, report_id, embedded.parts(CHUNK_SIZE), service)
 
@@ -146,6 +151,26 @@ def test_embedded_a_wedged_worker_is_replaced_and_health_names_the_worker(
     complete_within(api, report_id, embedded, stopped_at, "embedded, worker wedged (SIGSTOP)")
     assert f"embedded worker (pid {worker}) is alive but its heartbeat" in api.process.log_text()
     assert api.get("/health").status == 200
+
+
+def test_embedded_a_pool_that_starts_no_task_has_its_worker_replaced(
+    service: ServiceRunner, embedded: LoadedDatabase
+) -> None:
+    api = start_embedded(service)
+    [worker] = embedded_worker_pids(api.process)
+    # Its pool processes (and beat) stopped: the worker receives the report's task and none starts,
+    # as after the SIGKILL of a pool process now and then.
+    stopped = descendants(worker)
+    for pid in stopped:
+        os.kill(pid, signal.SIGSTOP)
+    report_id = api.trigger()
+    stopped_at = time.monotonic()
+
+    complete_within(api, report_id, embedded, stopped_at, "embedded, a pool that starts no task")
+    log = api.process.log_text()
+    assert f"exiting (status {POOL_STALLED_EXIT}) to be started afresh" in log
+    assert len(embedded_worker_pids(api.process)) == 2
+    assert all(process_state(pid) in (None, "Z") for pid in stopped), "its stopped pool outlived it"
 
 
 def test_embedded_an_upload_whose_pool_process_is_killed_mid_ingestion_completes(
@@ -213,7 +238,7 @@ def test_redis_a_killed_pool_process_and_a_killed_worker(service: ServiceRunner,
     killed = kill_a_part_holder(on_redis.url, service)
     killed_at = time.monotonic()
     complete_within(api, report_id, on_redis, killed_at, "Redis, SIGKILL of a pool process")
-    wait_until_it_takes_parts_again(other, pool, killed, service)
+    other = wait_until_it_takes_parts_again(other, pool, killed, service)
 
     report_id = api.trigger()
     wait_for_progress(api, report_id, on_redis.parts(CHUNK_SIZE), service)
