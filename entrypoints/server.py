@@ -7,7 +7,6 @@ fork, so every process has its own container and database engine.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import os
@@ -19,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
@@ -27,6 +26,9 @@ from gunicorn.app.base import BaseApplication
 from domain.model.errors import clipped
 from entrypoints.flask_app import UptimeFlask, create_app
 from entrypoints.settings import Settings
+
+if TYPE_CHECKING:
+    from entrypoints.container import Container
 
 _log = logging.getLogger("store_monitor.server")
 
@@ -105,22 +107,29 @@ def _kill_group(group: int) -> None:
 HeartbeatAge = Callable[[int], "float | None"]
 
 
-def heartbeat_age(settings: Settings, pid: int) -> float | None:
+class HeartbeatReader:
     """Seconds since the worker process ``pid`` of this machine recorded its heartbeat; None if it never did.
 
-    Read through a container of its own, closed again at once: no database
-    connection of this process is left for gunicorn's forked processes to inherit.
+    Its container is built at the first check and kept, but its connections are
+    closed after each one: none is left for gunicorn's forked processes to inherit.
     """
-    from entrypoints.container import make_container
 
-    container = make_container(settings)
-    try:
-        beat = container.worker_registry().get(f"{socket.gethostname()}:{pid}")
-    finally:
-        container.shutdown_resources()
-    if beat is None:
-        return None
-    return (datetime.now(timezone.utc) - beat.seen_at).total_seconds()
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._container: Container | None = None
+
+    def __call__(self, pid: int) -> float | None:
+        if self._container is None:
+            from entrypoints.container import make_container
+
+            self._container = make_container(self._settings)
+        try:
+            beat = self._container.worker_registry().get(f"{socket.gethostname()}:{pid}")
+        finally:
+            self._container.engine().dispose()
+        if beat is None:
+            return None
+        return (datetime.now(timezone.utc) - beat.seen_at).total_seconds()
 
 
 class WorkerSupervisor:
@@ -227,7 +236,7 @@ def serve(
     supervisor = (
         WorkerSupervisor(
             lambda: start_embedded_worker(worker_concurrency),
-            functools.partial(heartbeat_age, settings),
+            HeartbeatReader(settings),
             stale_after_s=lease,
             startup_grace_s=max(60.0, 4 * lease),
         )
