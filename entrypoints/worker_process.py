@@ -102,9 +102,9 @@ POOL_STALLED_EXIT = 3
 class PoolStall:
     """Tells a pool that stopped taking tasks: a received task kept waiting while a pool process was free.
 
-    Seen after a pool process was SIGKILLed: the pool forks its replacement,
-    the worker goes on receiving tasks, and none of them starts. Its main
-    process still beats, so only the tasks' wait can tell.
+    A last resort (a pool process forked while a lock was held: see
+    ``_BEATING``): the worker goes on receiving tasks and none of them starts.
+    Its main process still beats, so only the tasks' wait can tell.
     """
 
     def __init__(self) -> None:
@@ -217,9 +217,19 @@ class Heartbeat:
             logger.warning("heartbeat not recorded: %s", error)
 
     def _run(self) -> None:
-        self.beat()
-        while not self._stop.wait(self.work.watchdog_period.total_seconds()):
+        with _BEATING:
             self.beat()
+        while not self._stop.wait(self.work.watchdog_period.total_seconds()):
+            with _BEATING:
+                self.beat()
+
+
+# Held by the heartbeat thread while it beats (its database write, its log lines). The worker's
+# main process forks a pool process whenever one exits: a child forked while this thread held a
+# lock (a log stream's, a connection pool's) would wait for it forever, taking tasks and starting
+# none. So a fork waits for the beat in hand, and the child starts with the lock free.
+_BEATING = threading.Lock()
+os.register_at_fork(before=_BEATING.acquire, after_in_parent=_BEATING.release, after_in_child=_BEATING.release)
 
 
 _heartbeat: Heartbeat | None = None

@@ -140,8 +140,8 @@ def wait_until_it_takes_parts_again(
     The process may also have died between two tasks: then nothing is lost, nothing is logged,
     and the next task (a watchdog's, every second) runs at once.
 
-    Now and then the pool starts none of the tasks received after the kill; the worker then exits
-    with ``POOL_STALLED_EXIT``. It is started again here, as its process manager would, and the
+    Should the pool start none of the tasks received after the kill, the worker exits with
+    ``POOL_STALLED_EXIT``. It is started again here, as its process manager would, and the
     worker returned is the one that takes parts.
     """
     if killed not in pool:

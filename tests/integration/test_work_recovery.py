@@ -159,7 +159,7 @@ def test_embedded_a_pool_that_starts_no_task_has_its_worker_replaced(
     api = start_embedded(service)
     [worker] = embedded_worker_pids(api.process)
     # Its pool processes (and beat) stopped: the worker receives the report's task and none starts,
-    # as after the SIGKILL of a pool process now and then.
+    # as when a pool process was forked holding a lock.
     stopped = descendants(worker)
     for pid in stopped:
         os.kill(pid, signal.SIGSTOP)
