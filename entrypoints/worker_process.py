@@ -198,30 +198,32 @@ class Heartbeat:
             logger.warning("the worker's event loop has not turned for %.0f s: no heartbeat recorded", silent)
             return
         load = _pool_load(self.consumer)
-        stalled = 0.0 if load is None else self._pool_stall.stalled_for(*load, now=time.monotonic())
-        if stalled > 2 * lease and load is not None:
-            logger.error(
-                "the worker's pool has started none of the %d tasks it received for %.0f s though %d of its %d "
-                "processes are free: exiting (status %d) to be started afresh",
-                len(load[0]),
-                stalled,
-                load[2] - load[1],
-                load[2],
-                POOL_STALLED_EXIT,
-            )
-            self.stop()
-            _exit_stalled_worker()
+        if load is not None:
+            waiting, active, slots = load
+            stalled = self._pool_stall.stalled_for(waiting, active, slots, time.monotonic())
+            if stalled > 2 * lease:
+                logger.error(
+                    "the worker's pool has started none of the %d tasks it received for %.0f s though %d of its "
+                    "%d processes are free: exiting (status %d) to be started afresh",
+                    len(waiting),
+                    stalled,
+                    slots - active,
+                    slots,
+                    POOL_STALLED_EXIT,
+                )
+                self.stop()
+                _exit_stalled_worker()
         try:
             self.work.beat(self.worker_id, socket.gethostname(), os.getpid(), self.started_at)
         except UptimeError as error:
             logger.warning("heartbeat not recorded: %s", error)
 
     def _run(self) -> None:
-        with _BEATING:
-            self.beat()
-        while not self._stop.wait(self.work.watchdog_period.total_seconds()):
+        while True:
             with _BEATING:
                 self.beat()
+            if self._stop.wait(self.work.watchdog_period.total_seconds()):
+                return
 
 
 # Held by the heartbeat thread while it beats (its database write, its log lines). The worker's
