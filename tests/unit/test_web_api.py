@@ -442,8 +442,25 @@ def test_the_page_is_served_at_the_root_with_a_strict_policy(web: Web) -> None:
     assert "default-src 'self'" in CONTENT_SECURITY_POLICY and "unsafe" not in CONTENT_SECURITY_POLICY
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     page = response.get_data(as_text=True)
-    assert '<script src="/static/app.js" defer></script>' in page
+    # A module script: deferred like ``defer``, and it may import the page's other modules.
+    assert '<script type="module" src="/static/app.js"></script>' in page
     assert "<script>" not in page  # no inline script: the policy would refuse it
+
+
+# `import { a, b } from "./module.js";`: the page's modules name each other by relative path.
+MODULE_IMPORT = re.compile(r'^import \{[^}]*\} from "\./([\w-]+\.js)";$', re.MULTILINE)
+
+
+def scripts_reached_from(entry: str) -> set[str]:
+    """``entry`` and every module it imports, directly or not (each must exist: it is read)."""
+    reached = {entry}
+    waiting = [entry]
+    while waiting:
+        for imported in MODULE_IMPORT.findall((STATIC / waiting.pop()).read_text(encoding="utf-8")):
+            if imported not in reached:
+                reached.add(imported)
+                waiting.append(imported)
+    return reached
 
 
 def test_the_page_loads_only_its_own_files(web: Web) -> None:
@@ -455,11 +472,13 @@ def test_the_page_loads_only_its_own_files(web: Web) -> None:
     assert inline == ["data:,"]
     local = [reference for reference in parser.found if not reference.startswith(("#", "data:"))]
     assert sorted(local) == ["/static/app.css", "/static/app.js"]
-    for reference in local:
+    for reference in local + [f"/static/{name}" for name in scripts_reached_from("app.js")]:
         served = web.client.get(reference)
         assert served.status_code == 200
         assert served.get_data() == (STATIC / reference.removeprefix("/static/")).read_bytes()
-    assert web.client.get("/static/app.js").mimetype in ("text/javascript", "application/javascript")
+    for name in scripts_reached_from("app.js"):
+        # A browser runs a module only when it is served as JavaScript.
+        assert web.client.get(f"/static/{name}").mimetype in ("text/javascript", "application/javascript"), name
     assert web.client.get("/static/app.css").mimetype == "text/css"
     # Hand-written, self-contained: nothing is fetched from another host.
     for path in STATIC.iterdir():
@@ -496,4 +515,19 @@ def test_the_static_files_are_package_data() -> None:
 
     pyproject = tomllib.loads((STATIC.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
     assert pyproject["tool"]["setuptools"]["package-data"]["entrypoints"] == ["static/*"]
-    assert {path.name for path in STATIC.iterdir()} == {"index.html", "app.js", "app.css"}
+    # Flat: "static/*" takes no subfolder. Every script is one the page reaches.
+    assert {path.name for path in STATIC.iterdir()} == {"index.html", "app.css", *scripts_reached_from("app.js")}
+
+
+def test_the_page_s_modules_import_each_other_in_no_circle() -> None:
+    imports = {name: MODULE_IMPORT.findall((STATIC / name).read_text(encoding="utf-8")) for name in scripts_reached_from("app.js")}
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        assert name not in path, " -> ".join((*path, name))
+        if name not in done:
+            for imported in imports[name]:
+                visit(imported, (*path, name))
+            done.add(name)
+
+    visit("app.js", ())
