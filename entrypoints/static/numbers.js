@@ -2,7 +2,6 @@
 
 const US_PER_MINUTE = 60e6;
 
-export const MERGE_PX = 2;
 // A report writes an id starting with one of these after a "'" (so that a
 // spreadsheet does not run it as a formula); the real id has no "'".
 const FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r"];

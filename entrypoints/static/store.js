@@ -3,13 +3,14 @@
 import { apiJson } from "./api.js";
 import { chartWidth } from "./charts.js";
 import { $, el, idView, showMessage, svg, svgTitle } from "./dom.js";
-import { duration, localFormat, MERGE_PX, micros, span } from "./numbers.js";
+import { duration, localFormat, micros, span } from "./numbers.js";
 import { state } from "./state.js";
 import { forgetStoreTrend, loadStoreTrend } from "./store-trend.js";
 
 const SEARCH_RESULTS = 20;
 
 // Poll marks closer than this (in pixels) are drawn as one.
+const MERGE_PX = 2;
 
 const KIND_WORDS = { up: "Up", down: "Down", closed: "Closed", outside: "Outside the week", unknown: "No data" };
 
