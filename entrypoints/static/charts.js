@@ -3,6 +3,13 @@
 import { svg } from "./dom.js";
 import { utcDate, utcDay } from "./numbers.js";
 
+// A chart's drawing, labelled by its first child: a title that is its text alternative.
+// data: the chart's data-* attributes, which the tests read.
+export function chartRoot(width, height, titleId, titleText, data = {}) {
+  const attributes = { viewBox: "0 0 " + width + " " + height, width, height, role: "img", "aria-labelledby": titleId };
+  return svg("svg", Object.assign(attributes, data), svg("title", { id: titleId, text: titleText }));
+}
+
 // Charts are drawn at the width of their box, in its pixels, so that their
 // text keeps its CSS size (a narrower drawing would be scaled down).
 export function chartWidth(box, fallback) {

@@ -1,7 +1,7 @@
 // The fleet's daily uptime and the stores slipping most.
 
 import { api, ApiError, apiJson, errorText } from "./api.js";
-import { chartWidth, dayAxis, niceStep } from "./charts.js";
+import { chartRoot, chartWidth, dayAxis, niceStep } from "./charts.js";
 import { $, el, setBar, showMessage, sleep, svg, svgTitle } from "./dom.js";
 import { chronological, countFormat, oneDecimal, percentText, utcDate, utcDay, utcWhen, windowText } from "./numbers.js";
 import { POLL_INTERVAL_MS, state } from "./state.js";
@@ -169,15 +169,7 @@ export function drawFleetTrend() {
   const stepB = niceStep(highest);
   const scaleB = Math.ceil(highest / stepB) * stepB;
   const yB = (count) => topB + heightB - (heightB * count) / scaleB;
-  const chart = svg("svg", {
-    viewBox: "0 0 " + width + " " + height,
-    width,
-    height,
-    role: "img",
-    "aria-labelledby": "fleet-trend-title",
-    "data-days": days.length,
-  });
-  chart.append(svg("title", { id: "fleet-trend-title", text: "The fleet's daily uptime and the stores below 90% and 50%, over " + days.length + " days: " + fleetTrendSummary(days) }));
+  const chart = chartRoot(width, height, "fleet-trend-title", "The fleet's daily uptime and the stores below 90% and 50%, over " + days.length + " days: " + fleetTrendSummary(days), { "data-days": days.length });
   chart.append(
     svg("text", { class: "chart-text panel-title", x: 2, y: topA - 10, text: "Fleet uptime, % of business hours" }),
     svg("text", { class: "chart-text panel-title", x: 2, y: topB - 12, text: narrow ? "Stores below 90% and 50%" : "Stores below 90% (of them below 50%, striped)" })

@@ -1,6 +1,6 @@
 // One complete report: totals, histogram, the stores with the most downtime.
 
-import { chartWidth, niceStep } from "./charts.js";
+import { chartRoot, chartWidth, niceStep } from "./charts.js";
 import { $, el, svg, svgTitle } from "./dom.js";
 import { countFormat, percent, readReport } from "./numbers.js";
 import { state } from "./state.js";
@@ -75,24 +75,12 @@ export function drawHistogram() {
   const y = (value) => top + plotHeight - (plotHeight * value) / scaleTop;
   const slot = plotWidth / counts.length;
   const total = counts.reduce((a, b) => a + b, 0);
-  const chart = svg("svg", {
-    viewBox: "0 0 " + width + " " + height,
-    width,
-    height,
-    role: "img",
-    "aria-labelledby": "histogram-title",
-    "data-total": total,
-  });
-  chart.append(
-    svg("title", {
-      id: "histogram-title",
-      text:
-        "Stores by weekly uptime: " +
-        counts.map((count, i) => BIN_LABELS[i] + "%: " + count).join(", ") +
-        " (the 100% bar, in green: the stores up for all of their business hours)" +
-        (closedAllWeek ? "; " + closedAllWeek + " stores had no business hours in the week" : ""),
-    })
-  );
+  const title =
+    "Stores by weekly uptime: " +
+    counts.map((count, i) => BIN_LABELS[i] + "%: " + count).join(", ") +
+    " (the 100% bar, in green: the stores up for all of their business hours)" +
+    (closedAllWeek ? "; " + closedAllWeek + " stores had no business hours in the week" : "");
+  const chart = chartRoot(width, height, "histogram-title", title, { "data-total": total });
   for (let tick = 0; tick <= scaleTop; tick += step) {
     chart.append(
       svg("line", { class: "grid", x1: left, x2: width - right, y1: y(tick), y2: y(tick) }),

@@ -1,7 +1,7 @@
 // One store's daily uptime over the last weeks.
 
 import { ApiError, apiJson } from "./api.js";
-import { chartWidth, dayAxis } from "./charts.js";
+import { chartRoot, chartWidth, dayAxis } from "./charts.js";
 import { $, el, svg, svgTitle } from "./dom.js";
 import { chronological, oneDecimal, percent, percentText, utcDate, utcWhen, windowText } from "./numbers.js";
 import { state } from "./state.js";
@@ -93,15 +93,7 @@ export function drawStoreTrend() {
   const plotWidth = width - left - right;
   const slot = plotWidth / Math.max(1, days.length);
   const y = (value) => top + (plotHeight * (100 - value)) / 100;
-  const chart = svg("svg", {
-    viewBox: "0 0 " + width + " " + height,
-    width,
-    height,
-    role: "img",
-    "aria-labelledby": "store-trend-title",
-    "data-days": days.length,
-  });
-  chart.append(svg("title", { id: "store-trend-title", text: "Daily uptime of store " + trend.store_id + ", % of business hours: " + storeTrendSummary(days) }));
+  const chart = chartRoot(width, height, "store-trend-title", "Daily uptime of store " + trend.store_id + ", % of business hours: " + storeTrendSummary(days), { "data-days": days.length });
   for (let tick = 0; tick <= 100; tick += 25) {
     chart.append(
       svg("line", { class: "grid", x1: left, x2: width - right, y1: y(tick), y2: y(tick) }),

@@ -1,7 +1,7 @@
 // One store: finding it, its figures, its week drawn day by day, its down periods.
 
 import { apiJson } from "./api.js";
-import { chartWidth } from "./charts.js";
+import { chartRoot, chartWidth } from "./charts.js";
 import { $, el, idView, showMessage, svg, svgTitle } from "./dom.js";
 import { duration, localFormat, micros, span } from "./numbers.js";
 import { state } from "./state.js";
@@ -160,21 +160,10 @@ export function drawTimeline() {
   const totals = { up: 0, down: 0, closed: 0 };
   for (const piece of pieces) if (piece.kind in totals) totals[piece.kind] += piece.end - piece.start;
 
-  const chart = svg("svg", {
-    viewBox: "0 0 " + width + " " + height,
-    width,
-    height,
-    role: "img",
-    "aria-labelledby": "timeline-title",
-  });
-  chart.append(
-    svg("title", {
-      id: "timeline-title",
-      text:
-        "The week of store " + detail.store_id + " in its local time (" + zone + "): up " + duration(totals.up) +
-        ", down " + duration(totals.down) + ", closed " + duration(totals.closed) + "; " + polls.length + " polls.",
-    })
-  );
+  const title =
+    "The week of store " + detail.store_id + " in its local time (" + zone + "): up " + duration(totals.up) +
+    ", down " + duration(totals.down) + ", closed " + duration(totals.closed) + "; " + polls.length + " polls.";
+  const chart = chartRoot(width, height, "timeline-title", title);
   // Hour ticks: a local day is drawn 24 hours wide (23 or 25 on a DST change day).
   for (let hour = 0; hour <= 24; hour += narrow ? 6 : 3) {
     const x = plotLeft + (plotWidth * hour) / 24;
